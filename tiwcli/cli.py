@@ -1,0 +1,85 @@
+"""The `tiw` command line: thin Typer commands over reusable pipelines.
+
+Each command lives in `tiwcli/commands/<name>.py` as a plain function with
+`Annotated` options. This file registers them and is the only place where the
+project exception (`TiwError`) becomes a one-line message and an exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from tiwcli import __version__
+from tiwcli.errors import TiwError
+
+app = typer.Typer(
+    name="tiw",
+    help="Animate a face with Implicit Warping: source portrait(s) + a driving video -> video.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+_stderr = Console(stderr=True, highlight=False)
+
+# command name -> (module in tiwcli.commands, function name)
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "animate": ("animate", "animate"),
+    "preprocess": ("preprocess", "preprocess"),
+    "train": ("train", "train"),
+    "eval": ("evaluate", "evaluate"),
+    "bench": ("bench", "bench"),
+}
+
+
+def _exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn TiwError into `error: ...` on stderr and its exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TiwError as error:
+            _stderr.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            _stderr.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _register() -> None:
+    for name, (module_name, function_name) in _COMMANDS.items():
+        try:
+            module = importlib.import_module(f"tiwcli.commands.{module_name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"tiwcli.commands.{module_name}":
+                raise
+            continue  # command not built yet
+        app.command(name)(_exits_cleanly(getattr(module, function_name)))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tiw {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """tiw: Implicit Warping face animation."""
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""One module per `tiw` command; `tiwcli/cli.py` registers them."""

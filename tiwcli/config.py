@@ -1,0 +1,126 @@
+"""Configs: frozen dataclasses, stored inside every safetensors checkpoint.
+
+A checkpoint carries its `ModelConfig` as JSON in its metadata, so a file alone
+rebuilds its model. Presets are named configs: `tiny` for tests (well under a
+second per step on CPU), `small-256` for CPU training and the shipped weights,
+`base-256` and `base-512` as in the paper's VoxCeleb2 and TalkingHead-1KH setups.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tiwcli.errors import InputError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_size: int = 256  # side of the square face crop the model reads and writes
+    num_keypoints: int = 20  # K, unsupervised keypoints (20 in the paper)
+    keypoint_input_size: int = 64  # the keypoint detector sees the image resized to this
+    keypoint_channels: int = 32  # base width of the keypoint detector's hourglass
+    keypoint_depth: int = 4  # downsamplings in the keypoint detector's hourglass
+    heatmap_sigma: float = 0.1  # Gaussian std of a keypoint heatmap, in [-1, 1] units
+    feature_size: int = 64  # h = w: resolution of queries, keys and values
+    encoder_channels: int = 64  # base width of the query and key UNets
+    encoder_depth: int = 3  # downsamplings in the query and key UNets
+    key_dim: int = 128  # d: width of queries and keys
+    value_dim: int = 128  # d': width of values and of the warped feature
+    source_channels: int = 32  # width of the source encoder at full resolution
+    positional_frequencies: int = 8  # Fourier frequencies of the positional encoding
+    extra_key_values: int = 4  # learned (key, value) pairs appended to every K/V
+    source_dropout: float = 0.1  # training-only dropout over source K/V entries
+    attention_reduction: int = 2  # pool keys/values by this factor (PVT); 1 = off
+    residual_hidden: int = 128  # hidden width of the residual MLP of the warper
+    generator_channels: int = 32  # width of the generator at full resolution
+    generator_blocks: int = 2  # residual blocks at feature resolution in the generator
+
+    def __post_init__(self) -> None:
+        upscale = self.image_size // self.feature_size
+        if self.image_size % self.feature_size or upscale & (upscale - 1):
+            raise InputError(
+                f"image_size {self.image_size} must be feature_size {self.feature_size} "
+                "times a power of two"
+            )
+        if self.feature_size % self.attention_reduction:
+            raise InputError("feature_size must be divisible by attention_reduction")
+        if self.feature_size % (2**self.encoder_depth):
+            raise InputError("feature_size must be divisible by 2**encoder_depth")
+        if self.keypoint_input_size % (2**self.keypoint_depth):
+            raise InputError("keypoint_input_size must be divisible by 2**keypoint_depth")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        return cls(**_known_fields(cls, json.loads(text)))
+
+
+def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    names = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InputError(f"unknown {cls.__name__} fields in checkpoint: {', '.join(unknown)}")
+    return values
+
+
+MODEL_PRESETS: dict[str, ModelConfig] = {
+    "tiny": ModelConfig(
+        image_size=64,
+        num_keypoints=5,
+        keypoint_input_size=32,
+        keypoint_channels=8,
+        keypoint_depth=2,
+        feature_size=16,
+        encoder_channels=8,
+        encoder_depth=2,
+        key_dim=16,
+        value_dim=16,
+        source_channels=8,
+        positional_frequencies=4,
+        extra_key_values=2,
+        attention_reduction=1,
+        residual_hidden=16,
+        generator_channels=8,
+        generator_blocks=1,
+    ),
+    "small-256": ModelConfig(
+        image_size=256,
+        num_keypoints=15,
+        keypoint_channels=16,
+        feature_size=32,
+        encoder_channels=32,
+        encoder_depth=2,
+        key_dim=64,
+        value_dim=96,
+        source_channels=16,
+        attention_reduction=1,
+        residual_hidden=64,
+        generator_channels=16,
+        generator_blocks=1,
+    ),
+    "base-256": ModelConfig(),
+    "base-512": ModelConfig(
+        image_size=512,
+        keypoint_input_size=128,
+        keypoint_depth=5,
+        feature_size=64,
+        encoder_channels=64,
+        value_dim=192,
+        attention_reduction=2,
+        generator_channels=32,
+    ),
+}
+
+
+def model_preset(name: str) -> ModelConfig:
+    """Look up a named preset, with the list of names in the error."""
+    try:
+        return MODEL_PRESETS[name]
+    except KeyError:
+        names = ", ".join(MODEL_PRESETS)
+        raise InputError(f"unknown preset {name!r}; choose one of: {names}") from None

