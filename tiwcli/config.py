@@ -124,3 +124,54 @@ def model_preset(name: str) -> ModelConfig:
     except KeyError:
         names = ", ".join(MODEL_PRESETS)
         raise InputError(f"unknown preset {name!r}; choose one of: {names}") from None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (written to RUN_DIR/train_config.json; see tiwcli/train.py).
+
+    Defaults follow the FOMM / face-vid2vid lineage the paper trains in. A loss whose
+    weight is 0 is not computed at all.
+    """
+
+    steps: int = 100_000  # optimiser steps in all (a resumed run stops at the same step)
+    batch_size: int = 8  # samples per step on each process
+    max_sources: int = 3  # sources per sample are drawn in 1..max_sources, once per batch
+    lr: float = 2e-4  # peak learning rate of the generator and the discriminator
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas, as in FOMM / face-vid2vid (GAN-stable)
+    warmup_steps: int = 500  # linear warmup from 0 to lr ...
+    min_lr_ratio: float = 0.1  # ... then cosine decay to lr * min_lr_ratio at `steps`
+    grad_clip: float = 1.0  # max global gradient norm, per network; 0 = off
+    # loss weights
+    pyramid_weight: float = 10.0  # L1 between output and driving at each pyramid scale
+    pyramid_scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)  # image pyramid (also perceptual)
+    perceptual_weight: float = 10.0  # VGG-19 perceptual loss; off when its weights are absent
+    gan_weight: float = 1.0  # hinge GAN loss of the generator
+    feature_matching_weight: float = 10.0  # L1 between discriminator features of real and fake
+    equivariance_weight: float = 10.0  # keypoints of a warped image map back to the originals
+    strength_equivariance_weight: float = 1.0  # keypoint strengths do not change under a warp
+    # discriminator (multi-scale patch GAN)
+    discriminator_scales: tuple[float, ...] = (1.0, 0.5)  # input scales, one patch GAN each
+    discriminator_channels: int = 64  # width of the first block (doubles per block)
+    discriminator_blocks: int = 4  # stride-2 blocks per scale
+    spectral_norm: bool = True  # spectral normalisation of discriminator convolutions
+    # random warps for the equivariance loss (FOMM's affine + thin-plate-spline transform)
+    warp_affine_sigma: float = 0.05  # std of the affine matrix noise
+    warp_tps_sigma: float = 0.005  # std of the TPS control-point weights
+    warp_tps_points: int = 5  # TPS control points per side
+    # augmentation (same for all frames of one sample)
+    flip_probability: float = 0.5  # horizontal flip
+    jitter: float = 0.1  # colour jitter strength: brightness, contrast, saturation, per-channel gain
+    still_probability: float = 0.0  # samples made of one frame moved by random warps (identity diversity)
+    seed: int = 0  # all randomness is a function of (seed, step, rank): resume is exact
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        values = _known_fields(cls, json.loads(text))
+        for field in dataclasses.fields(cls):  # JSON lists back to the tuples frozen configs hold
+            if isinstance(values.get(field.name), list):
+                values[field.name] = tuple(values[field.name])
+        return cls(**values)

@@ -1,0 +1,102 @@
+import pickle
+
+import pytest
+import torch
+
+from tiwcli.checkpoint import load_model, load_tensors, save_model, save_tensors
+from tiwcli.config import model_preset
+from tiwcli.errors import InputError, MissingWeightsError
+from tiwcli.models import ImplicitWarping
+
+
+@pytest.fixture
+def saved(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    model = ImplicitWarping(tiny_config).eval()
+    path = tmp_path / "model.safetensors"
+    save_model(path, model, {"step": "7"})
+    return model, path
+
+
+def test_round_trip_gives_identical_outputs(saved, tiny_config):
+    model, path = saved
+    loaded = load_model(path)
+    assert loaded.config == tiny_config
+    assert not loaded.training
+    size = tiny_config.image_size
+    sources, driving = torch.rand(1, 2, 3, size, size), torch.rand(1, 3, size, size)
+    with torch.no_grad():
+        assert torch.equal(model(sources, driving).image, loaded(sources, driving).image)
+    _, metadata = load_tensors(path)
+    assert metadata["step"] == "7" and metadata["format"] == "tiw-model-v1"
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(MissingWeightsError, match="no such checkpoint"):
+        load_model(tmp_path / "absent.safetensors")
+
+
+def test_truncated_file(saved, tmp_path):
+    _, path = saved
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        load_model(truncated)
+
+
+def test_random_bytes_and_pickles_are_refused(tmp_path, tiny_config):
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x00\x01not a checkpoint" * 50)
+    with pytest.raises(InputError):
+        load_model(garbage)
+    pickled = tmp_path / "pickled.safetensors"
+    pickled.write_bytes(pickle.dumps(ImplicitWarping(tiny_config).state_dict()))
+    with pytest.raises(InputError):
+        load_model(pickled)
+
+
+def test_not_a_model_checkpoint(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_tensors(path, {"x": torch.zeros(2)}, {"format": "something-else"})
+    with pytest.raises(InputError, match="not a tiw model checkpoint"):
+        load_model(path)
+
+
+def test_weights_that_do_not_match_the_config(saved, tmp_path):
+    _, path = saved
+    tensors, metadata = load_tensors(path)
+    metadata["config"] = model_preset("small-256").to_json()
+    mismatched = tmp_path / "mismatched.safetensors"
+    save_tensors(mismatched, tensors, metadata)
+    with pytest.raises(InputError, match="shape|missing"):
+        load_model(mismatched)
+    del tensors["generator.to_rgb.bias"]
+    partial = tmp_path / "partial.safetensors"
+    save_tensors(partial, tensors, load_tensors(path)[1])
+    with pytest.raises(InputError, match="1 missing"):
+        load_model(partial)
+
+
+def test_unknown_config_field(saved, tmp_path):
+    _, path = saved
+    tensors, metadata = load_tensors(path)
+    metadata["config"] = metadata["config"].replace('{"', '{"wings": 2, "', 1)
+    odd = tmp_path / "odd.safetensors"
+    save_tensors(odd, tensors, metadata)
+    with pytest.raises(InputError, match="unknown ModelConfig fields"):
+        load_model(odd)
+
+
+def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "out.safetensors"
+    save_tensors(path, {"x": torch.ones(3)}, {})
+    import tiwcli.checkpoint as checkpoint
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", broken)
+    with pytest.raises(OSError):
+        save_tensors(path, {"x": torch.zeros(3)}, {})
+    assert torch.equal(load_tensors(path)[0]["x"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.safetensors"]

@@ -1,0 +1,113 @@
+"""Checkpoints: safetensors only (nothing is ever unpickled), config in the metadata.
+
+A model file holds the state dict as tensors and, in its string metadata,
+`format` (= "tiw-model-v1"), `config` (the ModelConfig as JSON) and free-form
+entries such as the training step. Loading is strict: a missing, unexpected or
+mis-shaped tensor is an error, and old key names are remapped in one place
+(`_remap_legacy_keys`). Writes go to a temporary sibling and are renamed into
+place, so a crash never leaves a truncated checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from tiwcli import __version__
+from tiwcli.config import ModelConfig
+from tiwcli.errors import InputError, MissingWeightsError, TiwError
+from tiwcli.models.implicit_warping import ImplicitWarping
+
+MODEL_FORMAT = "tiw-model-v1"
+DEFAULT_WEIGHTS_NAME = "tiw-small-256.safetensors"
+WEIGHTS_ENV = "TIW_WEIGHTS"  # overrides the shipped default
+
+
+def default_weights_path() -> Path:
+    """The shipped checkpoint (`weights/` beside the package), or $TIW_WEIGHTS."""
+    if os.environ.get(WEIGHTS_ENV):
+        return Path(os.environ[WEIGHTS_ENV])
+    return Path(__file__).resolve().parent.parent / "weights" / DEFAULT_WEIGHTS_NAME
+
+
+def save_tensors(path: Path | str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Atomically write tensors + string metadata as one safetensors file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    contiguous = {name: tensor.detach().contiguous().cpu() for name, tensor in tensors.items()}
+    try:
+        save_file(contiguous, str(temporary), metadata=metadata)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def load_tensors(path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a safetensors file -> (tensors on CPU, metadata); clear errors for bad files."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingWeightsError(f"{path}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as reader:
+            metadata = dict(reader.metadata() or {})
+            tensors = {name: reader.get_tensor(name) for name in reader.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+        raise InputError(f"{path}: not a valid safetensors file, truncated or corrupt ({reason})") from None
+    return tensors, metadata
+
+
+def save_model(path: Path | str, model: ImplicitWarping, metadata: dict[str, str] | None = None) -> None:
+    """Write a model checkpoint loadable by `load_model` (and so by `tiw animate --weights`)."""
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    header = {"format": MODEL_FORMAT, "config": model.config.to_json(), "tiw_version": __version__}
+    header.update(metadata or {})
+    save_tensors(path, dict(model.state_dict()), header)
+
+
+def read_model_file(path: Path | str) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, str]]:
+    """A checkpoint's config, tensors and metadata, validated but not yet loaded into a model."""
+    tensors, metadata = load_tensors(path)
+    if metadata.get("format") != MODEL_FORMAT:
+        raise InputError(f"{path}: not a tiw model checkpoint (format {metadata.get('format')!r})")
+    try:
+        config = ModelConfig.from_json(metadata["config"])
+    except (KeyError, json.JSONDecodeError, TypeError) as error:
+        raise InputError(f"{path}: checkpoint config is missing or malformed ({error})") from None
+    return config, _remap_legacy_keys(tensors), metadata
+
+
+def load_model(path: Path | str, device: torch.device | str = "cpu") -> ImplicitWarping:
+    """Rebuild the model from a checkpoint, strictly, in eval mode on `device`."""
+    config, tensors, _ = read_model_file(path)
+    model = ImplicitWarping(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise InputError(
+            f"{path}: checkpoint does not match its config: {len(missing)} missing tensors "
+            f"({', '.join(missing[:3])}), {len(unexpected)} unexpected ({', '.join(unexpected[:3])})"
+        )
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise InputError(
+                f"{path}: tensor {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
+            )
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as error:  # defensive: anything the checks above missed
+        raise TiwError(f"{path}: could not load weights ({str(error).splitlines()[0]})") from None
+    return model.to(device).eval()
+
+
+def _remap_legacy_keys(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The one place that renames keys of older checkpoint layouts (none yet for v1)."""
+    renames: dict[str, str] = {}
+    return {renames.get(name, name): tensor for name, tensor in tensors.items()}

@@ -1,0 +1,29 @@
+"""The one attention function. The flash / memory-efficient / math kernel choice
+is PyTorch's `scaled_dot_product_attention`'s, made here and nowhere else.
+
+Shape letters: b batch, q queries, m keys, d key width, e value width.
+Single head, as in the paper: the attention map is the correspondence.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+
+def attend(
+    queries: torch.Tensor,  # (b, q, d)
+    keys: torch.Tensor,  # (b, m, d)
+    values: torch.Tensor,  # (b, m, e)
+    key_mask: torch.Tensor | None = None,  # (b, m) bool, True = may be attended to
+) -> torch.Tensor:
+    """softmax(Q K^T / sqrt(d)) V -> (b, q, e)."""
+    attn_mask = rearrange(key_mask, "b m -> b 1 1 m") if key_mask is not None else None
+    out = F.scaled_dot_product_attention(
+        rearrange(queries, "b q d -> b 1 q d"),
+        rearrange(keys, "b m d -> b 1 m d"),
+        rearrange(values, "b m e -> b 1 m e"),
+        attn_mask=attn_mask,
+    )
+    return rearrange(out, "b 1 q e -> b q e")
