@@ -1,0 +1,183 @@
+"""Speed measurements behind `tiw bench`: the model alone, end to end, FLOPs and memory.
+
+- model alone: source encodings computed once, then driving batches through the
+  keypoint detector + query encoder + warper + generator (what every frame costs);
+- end to end: decode + model + encode of a real clip through the `Animator`,
+  in a child process per run so the peak resident memory of one run is its own;
+- FLOPs per frame from `torch.utils.flop_counter`, and the time they would take
+  at a peak rate (H100: about 790 TFLOP/s dense bf16), to say how far from the floor we are.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from tiwcli.errors import InputError
+from tiwcli.models import ImplicitWarping
+
+H100_BF16_FLOPS = 790e12  # dense bf16 peak the floor is measured against
+
+
+@dataclass(frozen=True)
+class ModelTiming:
+    preset: str
+    device: str
+    dtype: str
+    num_sources: int
+    batch_size: int
+    ms_per_frame: float
+    frames_per_second: float
+    encode_ms: float  # one-off cost of encoding the sources
+    gflops_per_frame: float
+    h100_floor_us: float  # gflops_per_frame at H100 bf16 peak, in microseconds
+    peak_memory_mb: float | None  # CUDA peak allocated; None on CPU (see end-to-end RSS)
+
+
+@dataclass(frozen=True)
+class EndToEndTiming:
+    preset: str
+    device: str
+    num_sources: int
+    frames: int
+    ms_per_frame: float
+    frames_per_second: float
+    peak_rss_mb: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available")
+    if name not in {"cpu", "cuda"}:
+        raise InputError(f"--device must be auto, cpu or cuda, not {name!r}")
+    return torch.device(name)
+
+
+def count_flops(model: ImplicitWarping, num_sources: int) -> float:
+    """FLOPs of one driving frame (sources already encoded)."""
+    size = model.config.image_size
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        encoding = model.encode_sources(torch.rand(1, num_sources, 3, size, size, device=device))
+        driving = torch.rand(1, 3, size, size, device=device)
+        with FlopCounterMode(display=False) as counter:
+            model.animate(encoding, model.keypoint_detector(driving))
+    return float(counter.get_total_flops())
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_model(
+    model: ImplicitWarping,
+    preset: str,
+    num_sources: int,
+    batch_size: int = 8,
+    frames: int = 32,
+    dtype: torch.dtype | None = None,
+) -> ModelTiming:
+    """Per-frame time of the model alone, after one warm-up batch."""
+    device = next(model.parameters()).device
+    size = model.config.image_size
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else _null_context()
+    sources = torch.rand(1, num_sources, 3, size, size, device=device)
+    driving = torch.rand(batch_size, 3, size, size, device=device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    with torch.inference_mode(), autocast:
+        start = time.perf_counter()
+        encoding = model.encode_sources(sources)
+        _synchronize(device)
+        encode_ms = (time.perf_counter() - start) * 1000
+        model.animate(encoding, model.keypoint_detector(driving))  # warm-up
+        _synchronize(device)
+        batches = max(1, frames // batch_size)
+        start = time.perf_counter()
+        for _ in range(batches):
+            model.animate(encoding, model.keypoint_detector(driving))
+        _synchronize(device)
+        seconds = (time.perf_counter() - start) / (batches * batch_size)
+    gflops = count_flops(model, num_sources) / 1e9
+    return ModelTiming(
+        preset=preset,
+        device=device.type,
+        dtype=str(dtype).removeprefix("torch.") if dtype is not None else "float32",
+        num_sources=num_sources,
+        batch_size=batch_size,
+        ms_per_frame=seconds * 1000,
+        frames_per_second=1 / seconds,
+        encode_ms=encode_ms,
+        gflops_per_frame=gflops,
+        h100_floor_us=gflops * 1e9 / H100_BF16_FLOPS * 1e6,
+        peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
+    )
+
+
+class _null_context:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def time_end_to_end(
+    weights: Path,
+    sources: list[Path],
+    driving: Path,
+    device: str,
+    batch_size: int,
+    preset: str,
+) -> EndToEndTiming:
+    """Run `tiw animate --no-crop` on real files in a child process; read its report."""
+    script = (
+        "import json, resource, sys, time\n"
+        "from tiwcli.bench import _end_to_end_child\n"
+        "print(json.dumps(_end_to_end_child(sys.argv[1:])))\n"
+    )
+    args = [str(weights), device, str(batch_size), str(driving), *map(str, sources)]
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InputError(f"end-to-end run failed: {last}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return EndToEndTiming(preset=preset, num_sources=len(sources), **report)
+
+
+def _end_to_end_child(args: list[str]) -> dict[str, float | int | str]:
+    """In a fresh process: animate driving with sources (already face crops), return timing + peak RSS."""
+    import resource
+    import tempfile
+
+    from tiwcli.pipeline import AnimateOptions, animate_files
+
+    weights, device, batch_size, driving, *sources = args
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "out.mp4"
+        options = AnimateOptions(device=device, batch_size=int(batch_size), crop=False, paste_back=False)
+        start = time.perf_counter()
+        summary = animate_files([Path(s) for s in sources], Path(driving), output, Path(weights), options)
+        seconds = time.perf_counter() - start
+    frames = int(summary.frames)
+    return {
+        "device": device,
+        "frames": frames,
+        "ms_per_frame": seconds / frames * 1000,
+        "frames_per_second": frames / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def as_dicts(rows: list[ModelTiming] | list[EndToEndTiming]) -> list[dict[str, object]]:
+    return [asdict(row) for row in rows]
