@@ -106,3 +106,16 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         probe_video(tmp_path / "absent.mp4")
+
+
+def test_audio_stops_where_the_video_does(wolfgang, tmp_path):
+    out = tmp_path / "short.mp4"
+    with VideoReader(wolfgang) as reader, VideoWriter(out, reader.info.fps, audio_from=wolfgang) as writer:
+        for index, frame in enumerate(reader.frames()):
+            writer.write(frame[::4, ::4])
+            if index == 23:
+                break
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        last = max(packet.pts * packet.time_base for packet in container.demux(audio) if packet.pts is not None)
+    assert float(last) < 24 * 1001 / 24000 + 0.05  # 1.0 s of video; the whole clip's audio is 19.7 s

@@ -96,6 +96,8 @@ def time_model(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     with torch.inference_mode(), autocast:
+        model.encode_sources(sources)  # warm-up: first calls pay for kernel selection and allocation
+        _synchronize(device)
         start = time.perf_counter()
         encoding = model.encode_sources(sources)
         _synchronize(device)
@@ -140,43 +142,43 @@ def time_end_to_end(
     batch_size: int,
     preset: str,
 ) -> EndToEndTiming:
-    """Run `tiw animate --no-crop` on real files in a child process; read its report."""
-    script = (
-        "import json, resource, sys, time\n"
-        "from tiwcli.bench import _end_to_end_child\n"
-        "print(json.dumps(_end_to_end_child(sys.argv[1:])))\n"
-    )
-    args = [str(weights), device, str(batch_size), str(driving), *map(str, sources)]
-    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise InputError(f"end-to-end run failed: {last}")
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    return EndToEndTiming(preset=preset, num_sources=len(sources), **report)
+    """Run `tiw animate --no-crop` on real files in a child process: its frames/s and peak RSS.
 
-
-def _end_to_end_child(args: list[str]) -> dict[str, float | int | str]:
-    """In a fresh process: animate driving with sources (already face crops), return timing + peak RSS."""
-    import resource
+    The frame rate is the one `tiw animate` reports for decode + model + encode
+    (start-up and model loading excluded); the peak resident memory is the whole
+    child's, read with `os.wait4`, so each run is measured on its own.
+    """
+    import os
+    import re
     import tempfile
 
-    from tiwcli.pipeline import AnimateOptions, animate_files
-
-    weights, device, batch_size, driving, *sources = args
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "out.mp4"
-        options = AnimateOptions(device=device, batch_size=int(batch_size), crop=False, paste_back=False)
-        start = time.perf_counter()
-        summary = animate_files([Path(s) for s in sources], Path(driving), output, Path(weights), options)
-        seconds = time.perf_counter() - start
-    frames = int(summary.frames)
-    return {
-        "device": device,
-        "frames": frames,
-        "ms_per_frame": seconds / frames * 1000,
-        "frames_per_second": frames / seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+        command = [
+            sys.executable, "-m", "tiwcli", "animate", *map(str, sources), str(driving), "-o", str(output),
+            "--weights", str(weights), "--no-crop", "--device", device, "--batch-size", str(batch_size),
+        ]
+        out_log, err_log = Path(folder) / "stdout.txt", Path(folder) / "stderr.txt"
+        with out_log.open("w") as out_file, err_log.open("w") as err_file:
+            child = subprocess.Popen(command, stdout=out_file, stderr=err_file)
+            _, status, usage = os.wait4(child.pid, 0)  # reap it ourselves: rusage of this child alone
+        stdout, stderr = out_log.read_text(), err_log.read_text()
+        if os.waitstatus_to_exitcode(status) != 0:
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
+            raise InputError(f"end-to-end run failed: {last}")
+    match = re.search(r": (\d+) frames,.*?; ([\d.]+) frames/s", stdout)
+    if match is None:
+        raise InputError(f"end-to-end run printed no summary: {stdout.strip()[:200]}")
+    frames, fps = int(match.group(1)), float(match.group(2))
+    return EndToEndTiming(
+        preset=preset,
+        device=device,
+        num_sources=len(sources),
+        frames=frames,
+        ms_per_frame=1000 / fps,
+        frames_per_second=fps,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+    )
 
 
 def as_dicts(rows: list[ModelTiming] | list[EndToEndTiming]) -> list[dict[str, object]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tiwcli import __version__
 from tiwcli.errors import TiwError
@@ -45,7 +46,7 @@ def _exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except TiwError as error:
-            _stderr.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+            _stderr.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             _stderr.print("[yellow]interrupted[/]")

@@ -227,8 +227,8 @@ class VideoWriter:
                     raise InputError(f"{self.path}: no frames to write")
                 for packet in self._video.encode():
                     self._container.mux(packet)
-                if self._audio is not None:
-                    self._audio.copy_until(None)
+                if self._audio is not None:  # audio stops where the video does
+                    self._audio.copy_until(self.frames_written / self.fps, final=True)
         finally:
             if self._audio is not None:
                 self._audio.close()
@@ -265,8 +265,8 @@ class _AudioCopier:
             return None
         return cls(source, output)
 
-    def copy_until(self, seconds: float | Fraction | None) -> None:
-        """Mux audio packets whose time is before `seconds` (all of them when None)."""
+    def copy_until(self, seconds: float | Fraction, final: bool = False) -> None:
+        """Mux audio packets that start before `seconds`; with `final`, drop the rest and flush."""
         while not self._done:
             try:
                 packet = next(self._packets)
@@ -275,11 +275,14 @@ class _AudioCopier:
                 break
             if packet.dts is None:
                 continue
+            starts = packet.pts * packet.time_base if packet.pts is not None and packet.time_base else None
+            if final and starts is not None and starts >= seconds:
+                self._done = True
+                break
             self._mux(packet)
-            if seconds is not None and packet.pts is not None and packet.time_base is not None:
-                if packet.pts * packet.time_base >= seconds:
-                    break
-        if seconds is None and not self._copy:
+            if starts is not None and starts >= seconds:
+                break
+        if final and not self._copy:
             for out_packet in self._out.encode(None):
                 self._output.mux(out_packet)
 

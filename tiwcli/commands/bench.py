@@ -67,7 +67,7 @@ def bench(
                 weights = work / f"{name}.safetensors"
                 save_model(weights, model)
                 source_paths = clip["sources"]
-                for count in (1, max(source_counts)):
+                for count in sorted({1, max(source_counts)}):
                     for driving in (clip["short"], clip["long"]):
                         console.print(f"end to end: {name}, {count} source(s), {driving.name}")
                         end_to_end_rows.append(
