@@ -1,0 +1,209 @@
+"""Animator on an untrained tiny model: streaming, one source encoding, motion modes, source choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tiwcli.errors import InputError
+from tiwcli.images import load_image
+from tiwcli.models import ImplicitWarping, Keypoints
+from tiwcli.pipeline import (
+    AnimateOptions,
+    Animator,
+    best_reference_frame,
+    farthest_point_sampling,
+    relative_keypoints,
+    resolve_device,
+)
+from tiwcli.video import read_all_frames
+
+
+@pytest.fixture(scope="module")
+def model(tiny_config) -> ImplicitWarping:
+    torch.manual_seed(0)
+    return ImplicitWarping(tiny_config).eval()
+
+
+@pytest.fixture(scope="module")
+def frames(carphone) -> np.ndarray:
+    """19 real frames (176x144, a man talking): an odd count, so the last batch is partial."""
+    return read_all_frames(carphone, max_frames=19)
+
+
+def no_crop(**changes) -> AnimateOptions:
+    return AnimateOptions(crop=False, device="cpu", **changes)
+
+
+def test_one_output_frame_per_driving_frame(model, frames):
+    animator = Animator(model, no_crop(batch_size=4))
+    sources = animator.sources_from_images([frames[0], frames[10]])
+    outputs = list(animator.frames(sources, lambda: iter(frames)))
+    assert len(outputs) == len(frames)
+    assert all(frame.shape == (64, 64, 3) and frame.dtype == np.uint8 for frame in outputs)
+    summary = animator.summary
+    assert summary.frames == len(frames)
+    assert summary.sources_used == (0, 1)
+    assert summary.output_size == (64, 64)
+    assert summary.reference_frame == 0
+
+
+def test_sources_are_encoded_once_and_batches_are_bounded(model, frames, monkeypatch):
+    encode_calls = []
+    seen_batches = []
+    original_encode, original_animate = model.encode_sources, model.animate
+
+    def spy_encode(sources):
+        encode_calls.append(sources.shape)
+        return original_encode(sources)
+
+    def spy_animate(encoding, keypoints):
+        seen_batches.append(keypoints.positions.shape[0])
+        return original_animate(encoding, keypoints)
+
+    monkeypatch.setattr(model, "encode_sources", spy_encode)
+    monkeypatch.setattr(model, "animate", spy_animate)
+    hook = model.keypoint_detector.register_forward_pre_hook(
+        lambda module, args: seen_batches.append(args[0].shape[0])
+    )
+    try:
+        animator = Animator(model, no_crop(batch_size=4, find_best_frame=True))
+        sources = animator.sources_from_images([frames[0], frames[5], frames[9]])
+        encode_calls.clear()
+        seen_batches.clear()
+        assert len(list(animator.frames(sources, lambda: iter(frames)))) == len(frames)
+    finally:
+        hook.remove()
+    assert encode_calls == [(1, 3, 3, 64, 64)]
+    assert max(seen_batches) <= 4
+
+
+def test_driving_frames_are_pulled_lazily(model, frames):
+    """Peak memory does not grow with the video: the first batch comes out after batch_size frames."""
+    pulled = []
+
+    def driving():
+        for frame in frames:
+            pulled.append(1)
+            yield frame
+
+    animator = Animator(model, no_crop(batch_size=4))
+    batches = animator.animate(animator.sources_from_images([frames[0]]), driving)
+    first = next(batches)
+    assert len(first.frames) == 4
+    assert len(pulled) <= 5
+    batches.close()
+
+
+def test_relative_motion_reproduces_the_source_on_the_reference_frame(model, frames):
+    relative = Animator(model, no_crop(mode="relative"))
+    sources = relative.sources_from_images([frames[12]])
+    source_keypoints = relative.source_keypoints(sources)
+    first = next(relative.animate(sources, lambda: iter(frames)))
+    # frame 0 is the reference: its motion keypoints are the source's own
+    np.testing.assert_allclose(first.motion_keypoints.positions[0], source_keypoints.positions[0], atol=1e-5)
+    np.testing.assert_allclose(first.motion_keypoints.strengths[0], source_keypoints.strengths[0], atol=1e-3)
+
+    absolute = Animator(model, no_crop(mode="absolute"))
+    first_absolute = next(absolute.animate(sources, lambda: iter(frames)))
+    np.testing.assert_allclose(
+        first_absolute.motion_keypoints.positions, first_absolute.driving_keypoints.positions
+    )
+    assert not np.allclose(first.motion_keypoints.positions, first_absolute.motion_keypoints.positions)
+    assert not np.array_equal(first.results, first_absolute.results)
+
+
+def test_relative_keypoints_move_and_stay_in_range():
+    source = Keypoints(torch.tensor([[0.0, 0.0], [0.5, 0.5]]), torch.tensor([0.9, 0.2]))
+    reference = Keypoints(torch.tensor([[0.1, 0.1], [0.6, 0.4]]), torch.tensor([0.5, 0.5]))
+    driving = Keypoints(torch.tensor([[[0.2, 0.1], [0.6, 0.4]]]), torch.tensor([[0.99, 0.001]]))
+    moved = relative_keypoints(source, driving, reference)
+    torch.testing.assert_close(moved.positions, torch.tensor([[[0.1, 0.0], [0.5, 0.5]]]))
+    assert moved.strengths[0, 0] > 0.9 and moved.strengths[0, 1] < 0.2  # same direction as the driving change
+    assert ((moved.strengths > 0) & (moved.strengths < 1)).all()
+
+
+def test_find_best_frame_picks_the_frame_like_the_source(model, frames):
+    animator = Animator(model, no_crop(find_best_frame=True, batch_size=8))
+    sources = animator.sources_from_images([frames[13]])  # the same picture as driving frame 13
+    list(animator.frames(sources, lambda: iter(frames)))
+    assert animator.summary.reference_frame == 13
+
+
+def test_best_reference_frame_ignores_position_and_scale():
+    rng = np.random.default_rng(0)
+    source = rng.uniform(-0.5, 0.5, (5, 2))
+    candidates = rng.uniform(-0.5, 0.5, (6, 5, 2))
+    candidates[4] = source * 0.5 + 0.3  # same pose, smaller and shifted
+    assert best_reference_frame(source, candidates) == 4
+
+
+def test_farthest_point_sampling_picks_distinct_spread_rows():
+    points = np.array([[0.0], [0.1], [5.0], [0.2], [10.0], [5.1]])
+    assert farthest_point_sampling(points, 3) == [0, 4, 2]
+    duplicates = np.zeros((4, 2))
+    assert sorted(farthest_point_sampling(duplicates, 3)) == [0, 1, 2]
+    assert farthest_point_sampling(points, 10) == farthest_point_sampling(points, 6)
+
+
+def test_source_video_gives_num_sources_distinct_frames(model, frames):
+    animator = Animator(model, no_crop(num_sources=3))
+    sources = animator.sources_from_video(lambda: iter(frames))
+    assert len(set(sources.frame_indices)) == 3
+    assert sources.crops.shape == (3, 64, 64, 3)
+    for crop, index in zip(sources.crops, sources.frame_indices, strict=True):
+        np.testing.assert_array_equal(crop, animator.sources_from_images([frames[index]]).crops[0])
+
+
+def test_crop_mode_tracks_faces_and_pastes_back(model, wolfgang, face_photo):
+    """A real face clip with one blank frame: it is counted, and the output is the full source photo."""
+    driving = read_all_frames(wolfgang, max_frames=6)
+    driving[3] = 0  # no face in this frame
+    photo = load_image(face_photo)
+    animator = Animator(model, AnimateOptions(device="cpu", batch_size=4))
+    sources = animator.sources_from_images([photo])
+    assert sources.frame is not None  # one photo larger than the crop: paste-back by default
+    outputs = list(animator.frames(sources, lambda: iter(driving)))
+    assert len(outputs) == 6
+    assert outputs[0].shape == photo.shape
+    assert animator.summary.frames_without_face == 1
+    # far from the face, the photo is untouched
+    np.testing.assert_array_equal(outputs[0][:20, :20], photo[:20, :20])
+
+
+def test_source_photo_without_a_face_is_an_input_error(model):
+    animator = Animator(model, AnimateOptions(device="cpu"))
+    with pytest.raises(InputError, match="no face"):
+        animator.sources_from_images([np.full((200, 200, 3), 128, np.uint8)], names=["gray.png"])
+
+
+def test_options_are_validated():
+    with pytest.raises(InputError):
+        AnimateOptions(mode="sideways")  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        AnimateOptions(batch_size=0)
+    with pytest.raises(InputError, match="paste-back"):
+        AnimateOptions(crop=False, paste_back=True)
+
+
+def test_device_auto_and_missing_cuda():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA"):
+            resolve_device("cuda")
+
+
+def test_source_video_with_face_crops(model, tmp_path):
+    """A real talking-head video as the source: faces tracked, two different frames with a face."""
+    from tiwcli.samples import sample_file
+
+    clip = read_all_frames(sample_file("single_face.mp4"), max_frames=16)
+    animator = Animator(model, AnimateOptions(device="cpu", num_sources=2, paste_back=True))
+    sources = animator.sources_from_video(lambda: iter(clip))
+    assert len(set(sources.frame_indices)) == 2
+    assert sources.crops.shape == (2, 64, 64, 3)
+    assert sources.frame is not None and sources.frame.shape == clip[0].shape  # paste-back asked for
+    outputs = list(animator.frames(sources, lambda: iter(clip[:3])))
+    assert len(outputs) == 3 and outputs[0].shape == clip[0].shape

@@ -1,0 +1,455 @@
+"""The animation pipeline: a model, source images and driving frames -> animated frames.
+
+`Animator` is the reusable core of `tiw animate` (no CLI, no prints, no files
+written). It streams: driving frames go through the model in batches of at most
+`batch_size`, so memory does not grow with the video's length, and the sources
+are encoded once per animation (`ImplicitWarping.encode_sources`), then reused
+for every batch.
+
+Driving frames come from a `FrameSource`, a callable that starts a fresh pass
+over the frames each time it is called: face tracking and `find_best_frame` read
+the driving video once before animating it, keeping only small per-frame arrays
+(one crop box, one set of keypoints).
+
+Motion transfer (`mode`):
+- absolute: the model is driven with the keypoints detected on each driving frame.
+- relative (default, as in FOMM): the driving keypoints move the source's own
+  keypoints, so the source keeps its face shape and only the motion is copied:
+      position = source + (driving - reference)
+      strength = sigmoid(logit(source) + logit(driving) - logit(reference))
+  The reference is the first driving frame, or with `find_best_frame` the driving
+  frame whose keypoints are closest to the source's once both sets are centred
+  and scaled to unit spread (FOMM normalises landmarks the same way). Strengths
+  are made relative in log-odds: the result stays inside (0, 1) without clamping,
+  and equals the source's strength on the reference frame. With several sources,
+  the first is the anchor: its keypoints are the ones moved.
+
+Faces (`crop`, default on): each source photo is cut around its main face
+(an `InputError` when there is none); the driving video is tracked in a first pass
+and each frame cut with the smoothed box; frames with no face reuse the last good
+box and are counted. The output is the animated crop, or, with paste-back (default
+for a single source photo larger than the crop), the full source photo with the
+animated face pasted back. Without `crop`, inputs are resized to the model's
+square size as they are.
+
+A source video is reduced to `num_sources` frames by farthest-point sampling over
+each frame's keypoints (centred, scaled, plus strengths), starting from its first
+frame with a face: each new pick is the frame least like the ones already chosen,
+so the sources cover as many poses and expressions as the video offers.
+
+Shape letters: b batch (driving frames), n sources, k keypoints, S model size, t frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import torch
+from einops import rearrange
+
+from tiwcli.errors import InputError
+from tiwcli.images import resize_image
+from tiwcli.models import ImplicitWarping, Keypoints
+
+if TYPE_CHECKING:
+    from tiwcli.faces import CropBox, FaceAnalyzer, FaceTrack
+
+FrameSource = Callable[[], Iterable[np.ndarray]]  # each call: a new pass of (H, W, 3) uint8 RGB frames
+ProgressCallback = Callable[[str, int], None]  # (stage, frames just done in that stage)
+
+Mode = Literal["relative", "absolute"]
+Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
+
+STAGE_TRACKING = "tracking faces"
+STAGE_TRACKING_SOURCE = "tracking source faces"
+STAGE_REFERENCE = "finding best frame"
+STAGE_SOURCES = "choosing source frames"
+STAGE_ANIMATING = "animating"
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    mode: Mode = "relative"  # relative: copy motion onto the source's keypoints; absolute: use them as is
+    find_best_frame: bool = False  # relative mode: reference = driving frame most like the source
+    batch_size: int = 8  # driving frames per model call; bounds memory
+    device: Device = "auto"  # auto: cuda when available, else cpu
+    precision: Precision = "auto"  # CUDA autocast dtype (auto = bf16); CPU always runs in fp32
+    crop: bool = True  # cut faces out of sources and driving frames (else: resize inputs as they are)
+    paste_back: bool | None = None  # None: on for a single source photo larger than the crop
+    landmarks: str = "auto"  # face analyzer backend: auto | fan | dlib
+    num_sources: int = 3  # frames taken from a source video
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("relative", "absolute"):
+            raise InputError(f"mode must be relative or absolute, not {self.mode!r}")
+        if self.batch_size < 1:
+            raise InputError("batch size must be at least 1")
+        if self.num_sources < 1:
+            raise InputError("number of sources must be at least 1")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise InputError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+            raise InputError(f"precision must be auto, bf16, fp16 or fp32, not {self.precision!r}")
+        if self.paste_back and not self.crop:
+            raise InputError("paste-back needs face cropping (drop --no-crop or pass --no-paste-back)")
+
+
+@dataclass(frozen=True)
+class KeypointArrays:
+    """Keypoints as numpy, for drawing and small per-frame records."""
+
+    positions: np.ndarray  # (..., k, 2) x, y in [-1, 1]
+    strengths: np.ndarray  # (..., k) in (0, 1)
+
+    @classmethod
+    def from_torch(cls, keypoints: Keypoints) -> KeypointArrays:
+        return cls(
+            positions=keypoints.positions.detach().float().cpu().numpy(),
+            strengths=keypoints.strengths.detach().float().cpu().numpy(),
+        )
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Source images ready for the model, and where to paste the result back."""
+
+    crops: np.ndarray  # (n, S, S, 3) uint8: what the model sees
+    frame_indices: tuple[int, ...]  # which input image or video frame each crop came from
+    frame: np.ndarray | None = None  # (H, W, 3) uint8: the full first source, the paste-back target
+    box: CropBox | None = None  # where crops[0] was cut from `frame`
+
+    @property
+    def count(self) -> int:
+        return len(self.crops)
+
+
+@dataclass(frozen=True)
+class AnimatedBatch:
+    frames: np.ndarray  # (b, H, W, 3) uint8: the output frames (crop, or source with the face pasted back)
+    results: np.ndarray  # (b, S, S, 3) uint8: the model's output crops
+    driving: np.ndarray  # (b, S, S, 3) uint8: the driving crops
+    driving_keypoints: KeypointArrays  # (b, k, 2), (b, k): detected on the driving crops
+    motion_keypoints: KeypointArrays  # (b, k, 2), (b, k): what the model was driven with
+
+
+@dataclass(frozen=True)
+class AnimationSummary:
+    frames: int  # output frames
+    seconds: float  # wall time of the whole animation, tracking passes included
+    frames_per_second: float
+    frames_without_face: int  # driving frames that reused the last good crop box
+    sources_used: tuple[int, ...]  # indices of the source images or source video frames
+    reference_frame: int | None  # driving frame that relative motion is measured from
+    output_size: tuple[int, int]  # (width, height) of the output frames
+
+
+def resolve_device(name: Device) -> torch.device:
+    """`auto` -> cuda when available, else cpu; asking for cuda without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available to torch here")
+    return torch.device(name)
+
+
+def autocast_context(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
+    """bf16 (or fp16) autocast on CUDA; plain fp32 on CPU."""
+    if device.type != "cuda" or precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def relative_keypoints(source: Keypoints, driving: Keypoints, reference: Keypoints) -> Keypoints:
+    """FOMM-style relative motion. source, reference: (k, 2)/(k,); driving: (b, k, 2)/(b, k)."""
+    positions = source.positions + (driving.positions - reference.positions)  # (b, k, 2)
+    log_odds = _logit(source.strengths) + _logit(driving.strengths) - _logit(reference.strengths)
+    return Keypoints(positions=positions, strengths=torch.sigmoid(log_odds))  # (b, k)
+
+
+def _logit(strengths: torch.Tensor) -> torch.Tensor:
+    return torch.logit(strengths.float(), eps=1e-4)
+
+
+def normalized_positions(positions: np.ndarray) -> np.ndarray:
+    """Centre (..., k, 2) keypoints and scale them to unit RMS spread: pose, not placement or size."""
+    centred = positions - positions.mean(axis=-2, keepdims=True)
+    spread = np.sqrt((centred**2).sum(axis=-1).mean(axis=-1))[..., None, None]
+    return centred / np.maximum(spread, 1e-6)
+
+
+def best_reference_frame(source_positions: np.ndarray, driving_positions: np.ndarray) -> int:
+    """Index of the driving frame (t, k, 2) whose normalised keypoints are closest to the source's (k, 2)."""
+    source = normalized_positions(source_positions)
+    distances = ((normalized_positions(driving_positions) - source) ** 2).sum(axis=(-1, -2))  # (t,)
+    return int(np.argmin(distances))
+
+
+def farthest_point_sampling(descriptors: np.ndarray, count: int) -> list[int]:
+    """Pick `count` rows of (t, d) that are as different as possible, starting from row 0."""
+    count = min(count, len(descriptors))
+    chosen = [0]
+    distances = ((descriptors - descriptors[0]) ** 2).sum(axis=1)  # (t,) to the nearest chosen row
+    while len(chosen) < count:
+        index = int(np.argmax(distances))
+        if distances[index] <= 0:  # only duplicates remain: take unchosen frames in order
+            index = next(i for i in range(len(descriptors)) if i not in chosen)
+        chosen.append(index)
+        distances = np.minimum(distances, ((descriptors - descriptors[index]) ** 2).sum(axis=1))
+        distances[chosen] = -1.0
+    return chosen
+
+
+def _batched(items: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    batch: list[np.ndarray] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
+class Animator:
+    """Animate source images with driving frames. Reusable: one model, many animations."""
+
+    def __init__(
+        self,
+        model: ImplicitWarping,
+        options: AnimateOptions | None = None,
+        analyzer: FaceAnalyzer | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.options = options or AnimateOptions()
+        self.device = resolve_device(self.options.device)
+        self.model = model.to(self.device).eval()
+        self.image_size = model.config.image_size
+        self._analyzer = analyzer
+        self._progress = progress
+        self._summary: AnimationSummary | None = None
+
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        if self._analyzer is None:
+            from tiwcli.faces import load_face_analyzer
+
+            self._analyzer = load_face_analyzer(self.options.landmarks)
+        return self._analyzer
+
+    @property
+    def summary(self) -> AnimationSummary:
+        """The summary of the last animation that ran to its end."""
+        if self._summary is None:
+            raise RuntimeError("no animation has finished yet")
+        return self._summary
+
+    def _report(self, stage: str, frames: int) -> None:
+        if self._progress is not None:
+            self._progress(stage, frames)
+
+    # sources
+
+    def sources_from_images(self, images: Sequence[np.ndarray], names: Sequence[str] = ()) -> Sources:
+        """Source photos (H, W, 3) uint8 -> model-size crops (the main face of each, when cropping).
+
+        `names` (e.g. file names) only label the error of a photo with no face.
+        """
+        if not images:
+            raise InputError("no source image given")
+        if not self.options.crop:
+            crops = np.stack([self._fit(image) for image in images])
+            return Sources(crops=crops, frame_indices=tuple(range(len(images))))
+        labels = list(names) or [f"source image {index + 1}" for index in range(len(images))]
+        boxes = [self._main_face_box(image, label) for image, label in zip(images, labels, strict=True)]
+        crops = np.stack([self._cut(image, box) for image, box in zip(images, boxes, strict=True)])
+        larger = max(images[0].shape[:2]) > self.image_size
+        paste = (
+            self.options.paste_back if self.options.paste_back is not None else len(images) == 1 and larger
+        )
+        return Sources(
+            crops=crops,
+            frame_indices=tuple(range(len(images))),
+            frame=images[0] if paste else None,
+            box=boxes[0] if paste else None,
+        )
+
+    def sources_from_video(self, frames: FrameSource, name: str = "source video") -> Sources:
+        """Choose `options.num_sources` frames of a source video that differ the most (2 or 3 passes).
+
+        Only frames with a face are candidates (when cropping); fewer are returned when the
+        video has fewer such frames. `Sources.frame_indices` says which frames were chosen.
+        """
+        track = self._track(frames, name, STAGE_TRACKING_SOURCE) if self.options.crop else None
+        descriptors = []  # (t, k * 3): a few floats per frame
+        for batch in _batched(self._crops(frames, track), self.options.batch_size):
+            keypoints = KeypointArrays.from_torch(self._detect(batch))
+            positions = rearrange(normalized_positions(keypoints.positions), "b k xy -> b (k xy)")
+            descriptors.append(np.concatenate([positions, keypoints.strengths], axis=1))
+            self._report(STAGE_SOURCES, len(batch))
+        candidates = np.arange(sum(len(d) for d in descriptors))
+        if track is not None:
+            candidates = candidates[track.found[: len(candidates)]]
+        picked = farthest_point_sampling(np.concatenate(descriptors)[candidates], self.options.num_sources)
+        indices = [int(candidates[i]) for i in picked]
+        return self._gather_sources(frames, track, indices)
+
+    def _gather_sources(self, frames: FrameSource, track: FaceTrack | None, indices: list[int]) -> Sources:
+        wanted = set(indices)
+        crops: dict[int, np.ndarray] = {}
+        first_frame = None
+        for index, frame in enumerate(frames()):
+            if index in wanted:
+                box = track.boxes[index] if track is not None else None
+                crops[index] = self._cut(frame, box) if box is not None else self._fit(frame)
+                if index == indices[0]:
+                    first_frame = frame
+            if len(crops) == len(wanted):
+                break
+        paste = bool(self.options.paste_back) and track is not None
+        return Sources(
+            crops=np.stack([crops[i] for i in indices]),
+            frame_indices=tuple(indices),
+            frame=first_frame if paste else None,
+            box=track.boxes[indices[0]] if paste and track is not None else None,
+        )
+
+    def source_keypoints(self, sources: Sources) -> KeypointArrays:
+        """The keypoints the model finds on each source crop: (n, k, 2), (n, k). For previews."""
+        return KeypointArrays.from_torch(self._detect(sources.crops))
+
+    def _main_face_box(self, image: np.ndarray, name: str) -> CropBox:
+        from tiwcli.faces import crop_box_from_landmarks, main_face_or_error
+
+        return crop_box_from_landmarks(main_face_or_error(image, self.analyzer, name).landmarks)
+
+    # driving frames
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        return resize_image(image, (self.image_size, self.image_size))
+
+    def _cut(self, image: np.ndarray, box: CropBox) -> np.ndarray:
+        from tiwcli.faces import crop_face
+
+        return crop_face(image, box, self.image_size)
+
+    def _track(self, frames: FrameSource, name: str, stage: str = STAGE_TRACKING) -> FaceTrack:
+        from tiwcli.faces import track_faces
+
+        def counted() -> Iterator[np.ndarray]:
+            for frame in frames():
+                yield frame
+                self._report(stage, 1)
+
+        return track_faces(counted(), self.analyzer, name=name)
+
+    def _crops(self, frames: FrameSource, track: FaceTrack | None) -> Iterator[np.ndarray]:
+        """Model-size crops of every frame: (S, S, 3) uint8, one at a time."""
+        for index, frame in enumerate(frames()):
+            if track is None:
+                yield self._fit(frame)
+            else:
+                yield self._cut(frame, track.boxes[min(index, len(track.boxes) - 1)])
+
+    # the model
+
+    def _to_tensor(self, images: np.ndarray) -> torch.Tensor:
+        """(..., S, S, 3) uint8 -> (..., 3, S, S) float in [0, 1] on the model's device."""
+        tensor = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+        return tensor.movedim(-1, -3).float().div(255)
+
+    def _detect(self, crops: np.ndarray) -> Keypoints:
+        with torch.inference_mode(), autocast_context(self.device, self.options.precision):
+            return self.model.keypoint_detector(self._to_tensor(crops))
+
+    @staticmethod
+    def _to_images(images: torch.Tensor) -> np.ndarray:
+        """(b, 3, S, S) float in [0, 1] -> (b, S, S, 3) uint8 on the CPU."""
+        pixels = images.float().clamp(0, 1).mul(255).round().to(torch.uint8)
+        return rearrange(pixels, "b c h w -> b h w c").cpu().numpy()
+
+    def _reference_keypoints(self, crops: Iterable[np.ndarray], source: Keypoints) -> tuple[int, Keypoints]:
+        """The driving frame most like the source (a pass over the driving crops)."""
+        positions, strengths = [], []
+        for batch in _batched(crops, self.options.batch_size):
+            keypoints = KeypointArrays.from_torch(self._detect(batch))
+            positions.append(keypoints.positions)
+            strengths.append(keypoints.strengths)
+            self._report(STAGE_REFERENCE, len(batch))
+        all_positions = np.concatenate(positions)  # (t, k, 2)
+        index = best_reference_frame(source.positions.float().cpu().numpy(), all_positions)
+        reference = Keypoints(
+            positions=torch.from_numpy(all_positions[index]).to(self.device),
+            strengths=torch.from_numpy(np.concatenate(strengths)[index]).to(self.device),
+        )
+        return index, reference
+
+    # animation
+
+    def animate(
+        self, sources: Sources, driving: FrameSource, name: str = "driving video"
+    ) -> Iterator[AnimatedBatch]:
+        """Yield animated batches for every driving frame; `self.summary` is set once it ends."""
+        self._summary = None
+        start = time.perf_counter()
+        track = self._track(driving, name) if self.options.crop else None
+        with torch.inference_mode(), autocast_context(self.device, self.options.precision):
+            source_images = rearrange(self._to_tensor(sources.crops), "n c h w -> 1 n c h w")
+            encoding = self.model.encode_sources(source_images)
+        anchor = encoding.keypoints[0, 0]  # the first source's keypoints: (k, 2), (k,)
+        reference_index: int | None = None
+        reference: Keypoints | None = None
+        if self.options.mode == "relative" and self.options.find_best_frame:
+            reference_index, reference = self._reference_keypoints(self._crops(driving, track), anchor)
+        count = 0
+        output_size = (0, 0)
+        for crops in _batched(self._crops(driving, track), self.options.batch_size):
+            with torch.inference_mode(), autocast_context(self.device, self.options.precision):
+                detected = self.model.keypoint_detector(self._to_tensor(crops))  # (b, k, 2), (b, k)
+                motion = detected
+                if self.options.mode == "relative":
+                    if reference is None:
+                        reference_index, reference = 0, detected[0]
+                    motion = relative_keypoints(anchor, detected, reference)
+                results = self._to_images(self.model.animate(encoding, motion))
+            frames = self._paste(sources, results)
+            output_size = (frames.shape[2], frames.shape[1])
+            count += len(frames)
+            self._report(STAGE_ANIMATING, len(frames))
+            yield AnimatedBatch(
+                frames=frames,
+                results=results,
+                driving=crops,
+                driving_keypoints=KeypointArrays.from_torch(detected),
+                motion_keypoints=KeypointArrays.from_torch(motion),
+            )
+        seconds = time.perf_counter() - start
+        self._summary = AnimationSummary(
+            frames=count,
+            seconds=seconds,
+            frames_per_second=count / seconds if seconds > 0 else 0.0,
+            frames_without_face=int(track.num_missing) if track is not None else 0,
+            sources_used=sources.frame_indices,
+            reference_frame=reference_index,
+            output_size=output_size,
+        )
+
+    def frames(
+        self, sources: Sources, driving: FrameSource, name: str = "driving video"
+    ) -> Iterator[np.ndarray]:
+        """Just the output frames, (H, W, 3) uint8, one at a time."""
+        for batch in self.animate(sources, driving, name):
+            yield from batch.frames
+
+    def _paste(self, sources: Sources, results: np.ndarray) -> np.ndarray:
+        if sources.frame is None or sources.box is None:
+            return results
+        from tiwcli.faces import paste_back
+
+        return np.stack([paste_back(sources.frame, result, sources.box) for result in results])
