@@ -9,30 +9,19 @@ leaves a partial output. Heavy modules are imported inside the function so that
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tiwcli.errors import InputError, MissingWeightsError
-
 if TYPE_CHECKING:
-    import numpy as np
     from rich.console import Console
     from rich.progress import Progress
 
-    from tiwcli.faces import FaceAnalyzer
-    from tiwcli.models import ImplicitWarping
-    from tiwcli.pipeline import AnimatedBatch, AnimateOptions, AnimationSummary, Animator, Sources
+    from tiwcli.pipeline import AnimationSummary
     from tiwcli.video import VideoInfo
-
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
-MAX_SOURCE_SIDE = 2048  # bigger photos are downscaled first: paste-back output stays a sane video size
-
 
 class MotionMode(str, Enum):
     relative = "relative"
@@ -135,8 +124,8 @@ def animate(
     from rich.console import Console
     from rich.markup import escape
 
-    from tiwcli.pipeline import AnimateOptions, Animator, resolve_device
-    from tiwcli.video import check_output_path, probe_video
+    from tiwcli.pipeline import AnimateOptions, resolve_device
+    from tiwcli.render import AnimationJob, load_model_and_faces, prepare_job, run_job
 
     stderr = Console(stderr=True, highlight=False)
     options = AnimateOptions(
@@ -150,116 +139,35 @@ def animate(
         landmarks=landmarks.value,
         num_sources=num_sources,
     )
-    preview_path = preview_path_for(output) if preview else None
-    for path in (output, preview_path):
-        if path is not None:
-            _check_video_suffix(path)
-            check_output_path(path, overwrite)
-    weights_path = _weights_path(weights)
-    driving_info = _probe_driving(driving, probe_video)
-    source_video = _source_video(sources, probe_video)
-    source_images = [] if source_video is not None else [_load_source(path) for path in sources]
-
+    job = AnimationJob(list(sources), driving, output, weights, preview, overwrite, crf)
+    prepared = prepare_job(job)
     resolve_device(options.device)  # a missing GPU is reported before any work
-    model, analyzer = _load_model_and_faces(weights_path, options)
+    model, analyzer = load_model_and_faces(prepared.weights, options)
     with _progress(stderr) as progress:
-        totals = {"driving": driving_info.num_frames or None}
-        if source_video is not None:
-            totals["source"] = source_video.num_frames or None
-        animator = Animator(model, options, analyzer=analyzer, progress=_progress_callback(progress, totals))
-        if source_video is not None:
-            prepared = animator.sources_from_video(
-                _frame_source(source_video.path), name=str(source_video.path)
-            )
-        else:
-            prepared = animator.sources_from_images(source_images, names=[str(path) for path in sources])
-        _write_videos(animator, prepared, driving_info, output, preview_path, overwrite, crf)
-    _print_summary(animator.summary, output, preview_path, driving_info, source_video is not None)
+        totals = {"driving": prepared.driving.num_frames or None}
+        if prepared.source_video is not None:
+            totals["source"] = prepared.source_video.num_frames or None
+        summary = run_job(prepared, model, options, analyzer, _progress_callback(progress, totals))
+    from_video = prepared.source_video is not None
+    _print_summary(summary, output, prepared.preview_path, prepared.driving, from_video)
     if analyzer is not None and analyzer.note:  # after success: errors stay one line
         stderr.print(f"[dim]{escape(analyzer.note)}[/]")
 
 
-def preview_path_for(output: Path) -> Path:
-    """OUT.mp4 -> OUT.preview.mp4"""
-    return output.with_name(f"{output.stem}.preview{output.suffix}")
 
 
-def _check_video_suffix(path: Path) -> None:
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(f"{path}: output must be a video file ({', '.join(sorted(VIDEO_SUFFIXES))})")
 
 
-def _weights_path(weights: Path | None) -> Path:
-    from tiwcli.checkpoint import WEIGHTS_ENV, default_weights_path
-
-    path = weights if weights is not None else default_weights_path()
-    if path.is_file():
-        return path
-    if weights is not None:
-        raise MissingWeightsError(f"{path}: no such weights file")
-    if os.environ.get(WEIGHTS_ENV):
-        raise MissingWeightsError(
-            f"${WEIGHTS_ENV} names {path}, which does not exist: fix it or pass --weights"
-        )
-    raise MissingWeightsError(
-        f"no model weights at {path} (the shipped default): pass --weights FILE or set ${WEIGHTS_ENV}"
-    )
 
 
-def _probe_driving(path: Path, probe: Callable[[Path], VideoInfo]) -> VideoInfo:
-    from tiwcli.images import is_image_path
-
-    if is_image_path(path) and path.exists():
-        raise InputError(f"{path}: the driving input must be a video, not an image")
-    return probe(path)
 
 
-def _source_video(sources: list[Path], probe: Callable[[Path], VideoInfo]) -> VideoInfo | None:
-    """The source video's info when the sources are one video; None when they are images."""
-    from tiwcli.images import is_image_path
-
-    videos = [path for path in sources if not is_image_path(path)]
-    if not videos:
-        return None
-    if len(sources) > 1:
-        raise InputError(f"{videos[0]}: give either source images or ONE source video, not a mix")
-    return probe(videos[0])
 
 
-def _load_source(path: Path) -> np.ndarray:
-    """A source photo as RGB uint8, downscaled to at most MAX_SOURCE_SIDE on its longer side."""
-    from tiwcli.images import load_image, resize_image
-
-    image = load_image(path)
-    height, width = image.shape[:2]
-    scale = MAX_SOURCE_SIDE / max(height, width)
-    if scale < 1:
-        image = resize_image(image, (round(height * scale), round(width * scale)))
-    return image
 
 
-def _load_model_and_faces(
-    weights_path: Path, options: AnimateOptions
-) -> tuple[ImplicitWarping, FaceAnalyzer | None]:
-    from tiwcli.checkpoint import load_model
-    from tiwcli.faces import load_face_analyzer
-
-    model = load_model(weights_path)
-    analyzer = None
-    if options.crop:
-        analyzer = load_face_analyzer(options.landmarks)
-    return model, analyzer
 
 
-def _frame_source(path: Path) -> Callable[[], Iterator[np.ndarray]]:
-    """A re-openable pass over a video's frames (the pipeline reads the driving video more than once)."""
-    from tiwcli.video import VideoReader
-
-    def frames() -> Iterator[np.ndarray]:
-        with VideoReader(path) as reader:
-            yield from reader.frames()
-
-    return frames
 
 
 def _progress(stderr: Console) -> Progress:
@@ -308,61 +216,10 @@ def _FramesPerSecondColumn() -> object:  # noqa: N802 (a factory that keeps rich
     return FramesPerSecond()
 
 
-def _write_videos(
-    animator: Animator,
-    sources: Sources,
-    driving: VideoInfo,
-    output: Path,
-    preview_path: Path | None,
-    overwrite: bool,
-    crf: int,
-) -> None:
-    """Animate into OUT (and OUT.preview): both appear only when everything succeeded."""
-    from tiwcli.video import VideoWriter
-
-    audio = driving.path if driving.has_audio else None
-    preview_done = False
-    try:
-        with VideoWriter(output, driving.fps, audio_from=audio, crf=crf, overwrite=overwrite) as writer:
-            with contextlib.ExitStack() as stack:
-                preview_writer = None
-                if preview_path is not None:
-                    preview_writer = stack.enter_context(
-                        VideoWriter(preview_path, driving.fps, audio_from=audio, crf=crf, overwrite=overwrite)
-                    )
-                    strip = _source_strip(animator, sources)
-                for batch in animator.animate(sources, _frame_source(driving.path), name=str(driving.path)):
-                    writer.write_batch(batch.frames)
-                    if preview_writer is not None:
-                        for frame in _preview_frames(strip, batch):
-                            preview_writer.write(frame)
-            preview_done = preview_path is not None
-    except BaseException:
-        if preview_done and preview_path is not None:
-            preview_path.unlink(missing_ok=True)  # the main output failed while closing
-        raise
 
 
-def _preview_frames(strip: np.ndarray, batch: AnimatedBatch) -> Iterator[np.ndarray]:
-    from tiwcli.preview import preview_frame
-
-    for index in range(len(batch.frames)):
-        yield preview_frame(
-            strip,
-            batch.driving[index],
-            batch.driving_keypoints.positions[index],
-            batch.driving_keypoints.strengths[index],
-            batch.results[index],
-            batch.motion_keypoints.positions[index],
-            batch.motion_keypoints.strengths[index],
-        )
 
 
-def _source_strip(animator: Animator, sources: Sources) -> np.ndarray:
-    from tiwcli.preview import source_strip
-
-    keypoints = animator.source_keypoints(sources)
-    return source_strip(sources.crops, keypoints.positions, keypoints.strengths)
 
 
 def _print_summary(

@@ -1,0 +1,240 @@
+"""Files in, files out: the part of `tiw animate` that touches the disk, reusable from Python.
+
+`AnimationJob` names the inputs and outputs; `prepare_job` checks every one of
+them before any work (one-line errors, no output file); `run_job` streams the
+driving video through an `Animator` into `VideoWriter`s, which write to hidden
+temporary files and rename them only on success, so Ctrl-C or an error never
+leaves a partial output or preview.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tiwcli.errors import InputError, MissingWeightsError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tiwcli.faces import FaceAnalyzer
+    from tiwcli.models import ImplicitWarping
+    from tiwcli.pipeline import (
+        AnimatedBatch,
+        AnimateOptions,
+        AnimationSummary,
+        Animator,
+        ProgressCallback,
+        Sources,
+    )
+    from tiwcli.video import VideoInfo
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
+MAX_SOURCE_SIDE = 2048  # bigger photos are downscaled first: paste-back output stays a sane video size
+
+
+@dataclass(frozen=True)
+class AnimationJob:
+    sources: list[Path]  # source photos, or one source video
+    driving: Path
+    output: Path
+    weights: Path | None = None  # None: $TIW_WEIGHTS or the shipped default
+    preview: bool = False  # also write OUT.preview.mp4
+    overwrite: bool = False
+    crf: int = 18
+
+
+@dataclass
+class PreparedJob:
+    job: AnimationJob
+    weights: Path
+    driving: VideoInfo
+    source_video: VideoInfo | None  # set when the sources are one video
+    source_images: list[np.ndarray]  # set when the sources are photos
+    preview_path: Path | None
+
+
+def prepare_job(job: AnimationJob) -> PreparedJob:
+    """Check every input and output before any work is done."""
+    from tiwcli.video import check_output_path, probe_video
+
+    preview_path = preview_path_for(job.output) if job.preview else None
+    for path in (job.output, preview_path):
+        if path is not None:
+            check_video_suffix(path)
+            check_output_path(path, job.overwrite)
+    weights = resolve_weights(job.weights)
+    driving = probe_driving(job.driving, probe_video)
+    source_video = source_video_info(job.sources, probe_video)
+    images = [] if source_video is not None else [load_source(path) for path in job.sources]
+    return PreparedJob(job, weights, driving, source_video, images, preview_path)
+
+
+def run_job(
+    prepared: PreparedJob,
+    model: ImplicitWarping,
+    options: AnimateOptions,
+    analyzer: FaceAnalyzer | None = None,
+    progress: ProgressCallback | None = None,
+) -> AnimationSummary:
+    """Animate and write the output (and preview); returns the run's summary."""
+    from tiwcli.pipeline import Animator
+
+    animator = Animator(model, options, analyzer=analyzer, progress=progress)
+    if prepared.source_video is not None:
+        sources = animator.sources_from_video(
+            frame_source(prepared.source_video.path), name=str(prepared.source_video.path)
+        )
+    else:
+        names = [str(path) for path in prepared.job.sources]
+        sources = animator.sources_from_images(prepared.source_images, names=names)
+    job = prepared.job
+    write_videos(
+        animator, sources, prepared.driving, job.output, prepared.preview_path, job.overwrite, job.crf
+    )
+    assert animator.summary is not None
+    return animator.summary
+
+
+def preview_path_for(output: Path) -> Path:
+    """OUT.mp4 -> OUT.preview.mp4"""
+    return output.with_name(f"{output.stem}.preview{output.suffix}")
+
+
+def check_video_suffix(path: Path) -> None:
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(f"{path}: output must be a video file ({', '.join(sorted(VIDEO_SUFFIXES))})")
+
+
+def resolve_weights(weights: Path | None) -> Path:
+    from tiwcli.checkpoint import WEIGHTS_ENV, default_weights_path
+
+    path = weights if weights is not None else default_weights_path()
+    if path.is_file():
+        return path
+    if weights is not None:
+        raise MissingWeightsError(f"{path}: no such weights file")
+    if os.environ.get(WEIGHTS_ENV):
+        raise MissingWeightsError(
+            f"${WEIGHTS_ENV} names {path}, which does not exist: fix it or pass --weights"
+        )
+    raise MissingWeightsError(
+        f"no model weights at {path} (the shipped default): pass --weights FILE or set ${WEIGHTS_ENV}"
+    )
+
+
+def probe_driving(path: Path, probe: Callable[[Path], VideoInfo]) -> VideoInfo:
+    from tiwcli.images import is_image_path
+
+    if is_image_path(path) and path.exists():
+        raise InputError(f"{path}: the driving input must be a video, not an image")
+    return probe(path)
+
+
+def source_video_info(sources: list[Path], probe: Callable[[Path], VideoInfo]) -> VideoInfo | None:
+    """The source video's info when the sources are one video; None when they are images."""
+    from tiwcli.images import is_image_path
+
+    videos = [path for path in sources if not is_image_path(path)]
+    if not videos:
+        return None
+    if len(sources) > 1:
+        raise InputError(f"{videos[0]}: give either source images or ONE source video, not a mix")
+    return probe(videos[0])
+
+
+def load_source(path: Path) -> np.ndarray:
+    """A source photo as RGB uint8, downscaled to at most MAX_SOURCE_SIDE on its longer side."""
+    from tiwcli.images import load_image, resize_image
+
+    image = load_image(path)
+    height, width = image.shape[:2]
+    scale = MAX_SOURCE_SIDE / max(height, width)
+    if scale < 1:
+        image = resize_image(image, (round(height * scale), round(width * scale)))
+    return image
+
+
+def load_model_and_faces(
+    weights_path: Path, options: AnimateOptions
+) -> tuple[ImplicitWarping, FaceAnalyzer | None]:
+    from tiwcli.checkpoint import load_model
+    from tiwcli.faces import load_face_analyzer
+
+    model = load_model(weights_path)
+    analyzer = None
+    if options.crop:
+        analyzer = load_face_analyzer(options.landmarks)
+    return model, analyzer
+
+
+def frame_source(path: Path) -> Callable[[], Iterator[np.ndarray]]:
+    """A re-openable pass over a video's frames (the pipeline reads the driving video more than once)."""
+    from tiwcli.video import VideoReader
+
+    def frames() -> Iterator[np.ndarray]:
+        with VideoReader(path) as reader:
+            yield from reader.frames()
+
+    return frames
+
+
+def write_videos(
+    animator: Animator,
+    sources: Sources,
+    driving: VideoInfo,
+    output: Path,
+    preview_path: Path | None,
+    overwrite: bool,
+    crf: int,
+) -> None:
+    """Animate into OUT (and OUT.preview): both appear only when everything succeeded."""
+    from tiwcli.video import VideoWriter
+
+    audio = driving.path if driving.has_audio else None
+    preview_done = False
+    try:
+        with VideoWriter(output, driving.fps, audio_from=audio, crf=crf, overwrite=overwrite) as writer:
+            with contextlib.ExitStack() as stack:
+                preview_writer = None
+                if preview_path is not None:
+                    preview_writer = stack.enter_context(
+                        VideoWriter(preview_path, driving.fps, audio_from=audio, crf=crf, overwrite=overwrite)
+                    )
+                    strip = source_strip_for(animator, sources)
+                for batch in animator.animate(sources, frame_source(driving.path), name=str(driving.path)):
+                    writer.write_batch(batch.frames)
+                    if preview_writer is not None:
+                        for frame in preview_frames(strip, batch):
+                            preview_writer.write(frame)
+            preview_done = preview_path is not None
+    except BaseException:
+        if preview_done and preview_path is not None:
+            preview_path.unlink(missing_ok=True)  # the main output failed while closing
+        raise
+
+
+def preview_frames(strip: np.ndarray, batch: AnimatedBatch) -> Iterator[np.ndarray]:
+    from tiwcli.preview import preview_frame
+
+    for index in range(len(batch.frames)):
+        yield preview_frame(
+            strip,
+            batch.driving[index],
+            batch.driving_keypoints.positions[index],
+            batch.driving_keypoints.strengths[index],
+            batch.results[index],
+            batch.motion_keypoints.positions[index],
+            batch.motion_keypoints.strengths[index],
+        )
+
+
+def source_strip_for(animator: Animator, sources: Sources) -> np.ndarray:
+    from tiwcli.preview import source_strip
+
+    keypoints = animator.source_keypoints(sources)
+    return source_strip(sources.crops, keypoints.positions, keypoints.strengths)
