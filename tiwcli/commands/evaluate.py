@@ -1,0 +1,232 @@
+"""`tiw eval`: score the model (and baselines) on a dataset split, or any tool's videos.
+
+    tiw eval --data DIR [--weights W] [--num-sources 1,2,3] [--metrics ...] [--json PATH]
+    tiw eval --data DIR --cross-identity ...
+    tiw eval --pred PRED_DIR --real REAL_DIR
+
+Thin: parses options, calls `tiwcli.evaluate`, prints the table. Heavy imports inside.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from tiwcli.errors import InputError
+
+if TYPE_CHECKING:
+    from tiwcli.evaluate import EvaluationReport
+
+ALL = "l1,psnr,ssim,lpips,fid,kid,akd,mkr,aed"
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class FaceBackend(str, Enum):
+    auto = "auto"
+    dlib = "dlib"
+    fan = "fan"
+
+
+def _int_list(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise InputError(f"{option}: expected integers separated by commas, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise InputError(f"{option}: expected positive integers, got {text!r}")
+    return values
+
+
+def _names(text: str) -> tuple[str, ...]:
+    from tiwcli.baselines import BASELINES
+
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if names in ((), ("none",)):
+        return ()
+    unknown = [name for name in names if name not in BASELINES]
+    if unknown:
+        raise InputError(
+            f"unknown baseline(s) {', '.join(unknown)}: choose from {', '.join(BASELINES)} or none"
+        )
+    return names
+
+
+def _check_output(path: Path | None, suffix: str, option: str) -> None:
+    if path is None:
+        return
+    if path.suffix.lower() != suffix:
+        raise InputError(f"{option} {path}: expected a {suffix} file")
+    if not path.parent.exists():
+        raise InputError(f"{option} {path}: folder {path.parent} does not exist")
+
+
+def evaluate(
+    *,
+    data: Annotated[
+        Optional[Path],  # noqa: UP045 (typer needs Optional on Python 3.10)
+        typer.Option(help="Dataset folder (DIR/<split>/*.mp4, from `tiw preprocess`).", file_okay=False),
+    ] = None,
+    weights: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Model checkpoint; default: the shipped weights or $TIW_WEIGHTS."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Dataset split to evaluate.")] = "test",
+    num_sources: Annotated[
+        str, typer.Option(help="Numbers of source frames, one table row each, e.g. 1,2,3.")
+    ] = "1",
+    metrics: Annotated[str, typer.Option(help=f"Comma-separated metrics, or all: {ALL}.")] = ALL,
+    baselines: Annotated[
+        str, typer.Option(help="Baselines scored in the same run: copy-source,landmark-warp or none.")
+    ] = "copy-source,landmark-warp",
+    no_model: Annotated[bool, typer.Option("--no-model", help="Score the baselines only.")] = False,
+    cross_identity: Annotated[
+        bool, typer.Option("--cross-identity", help="Sources from one clip, driving frames from another.")
+    ] = False,
+    pred: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="Folder of generated videos (any tool), matched to --real by file name.", file_okay=False
+        ),
+    ] = None,
+    real: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Folder of real videos for --pred.", file_okay=False),
+    ] = None,
+    max_frames: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="At most this many driving frames per clip, evenly spaced.", min=1),
+    ] = None,
+    fid_frames: Annotated[
+        int, typer.Option(help="At most this many frames per set for FID/KID, evenly spaced.", min=2)
+    ] = 500,
+    batch_size: Annotated[int, typer.Option(help="Driving frames per model call.", min=1)] = 8,
+    seed: Annotated[int, typer.Option(help="Seed for KID subsets and cross-identity pairs.")] = 0,
+    face_backend: Annotated[FaceBackend, typer.Option(help="Landmarks/identity backend.")] = FaceBackend.auto,
+    device: Annotated[
+        DeviceChoice, typer.Option(help="Where the model runs (metrics networks run on the CPU).")
+    ] = DeviceChoice.auto,
+    json_path: Annotated[
+        Optional[Path], typer.Option("--json", help="Write the results as JSON.", dir_okay=False)  # noqa: UP045
+    ] = None,
+    csv_path: Annotated[
+        Optional[Path], typer.Option("--csv", help="Write the table as CSV.", dir_okay=False)  # noqa: UP045
+    ] = None,
+    plot: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Write a PNG of each metric against the number of sources.", dir_okay=False),
+    ] = None,
+) -> None:
+    """Evaluate with the paper's metrics (reconstruction, cross-identity, or --pred/--real videos)."""
+    from rich.console import Console
+
+    from tiwcli.metrics import parse_metric_names
+
+    _check_output(json_path, ".json", "--json")
+    _check_output(csv_path, ".csv", "--csv")
+    _check_output(plot, ".png", "--plot")
+    if (pred is None) != (real is None):
+        raise InputError("--pred and --real go together")
+    if (pred is None) == (data is None):
+        raise InputError("give either --data DIR or --pred DIR --real DIR")
+    from tiwcli.evaluate import EvalSettings, evaluate_videos
+
+    settings = EvalSettings(
+        metrics=parse_metric_names(metrics),
+        num_sources=_int_list(num_sources, "--num-sources"),
+        baselines=_names(baselines),
+        max_frames=max_frames,
+        fid_frames=fid_frames,
+        seed=seed,
+        batch_size=batch_size,
+        face_backend=face_backend.value,
+        cross_identity=cross_identity,
+    )
+    stderr = Console(stderr=True, highlight=False)
+
+    def progress(message: str) -> None:
+        stderr.print(f"[dim]{message}[/]")
+
+    if pred is not None:
+        report = evaluate_videos(pred, real, settings, progress=progress)
+    else:
+        report = _evaluate_data(data, weights, split, no_model, device.value, settings, progress)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # a pipe or a file: do not squeeze the table to 80 columns
+        console = Console(highlight=False, width=200)
+    console.print(render_table(report))
+    for line in report_footer(report):
+        console.print(line, soft_wrap=True, markup=False)
+    if json_path is not None:
+        report.write_json(json_path)
+    if csv_path is not None:
+        report.write_csv(csv_path)
+    if plot is not None:
+        from tiwcli.evaluate import plot_report
+
+        plot_report(report, plot)
+
+
+def _evaluate_data(data, weights, split, no_model, device, settings, progress) -> EvaluationReport:
+    from tiwcli.data import list_clips
+    from tiwcli.evaluate import evaluate_dataset
+
+    clips = list_clips(data, split)
+    model = None
+    image_size = None
+    if no_model:
+        if not settings.baselines:
+            raise InputError("--no-model with --baselines none leaves nothing to evaluate")
+        from tiwcli.video import probe_video
+
+        image_size = probe_video(clips[0]).height
+    else:
+        import torch
+
+        from tiwcli.checkpoint import default_weights_path, load_model
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise InputError("--device cuda: no CUDA device is available")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = load_model(weights if weights is not None else default_weights_path(), device=device)
+    return evaluate_dataset(clips, model, settings, image_size=image_size, progress=progress)
+
+
+def render_table(report: EvaluationReport):
+    from rich import box
+    from rich.table import Table
+
+    from tiwcli.evaluate import format_value
+    from tiwcli.metrics import METRICS
+
+    table = Table(title=f"tiw eval: {report.mode}", box=box.SIMPLE_HEAD)
+    table.add_column("method")
+    table.add_column("sources", justify="right")
+    for name in report.metrics:
+        table.add_column(
+            f"{METRICS[name].label} {'↑' if METRICS[name].higher_is_better else '↓'}", justify="right"
+        )
+    for row in report.rows:
+        table.add_row(
+            row.method,
+            "" if row.num_sources is None else str(row.num_sources),
+            *(format_value(name, row.metrics[name]) for name in report.metrics),
+        )
+    return table
+
+
+def report_footer(report: EvaluationReport) -> list[str]:
+    from tiwcli.evaluate import unexplained_gaps
+    from tiwcli.metrics import METRICS
+
+    lines = [f"{METRICS[name].label} unavailable: {reason}" for name, reason in report.unavailable.items()]
+    lines += unexplained_gaps(report)
+    return lines + report.notes

@@ -1,0 +1,472 @@
+"""`tiw eval`: the paper's evaluation protocols, tables and plots (no CLI, no printing).
+
+Protocols
+- reconstruction (`evaluate_dataset`): per test clip, N source frames (frame 0 for N = 1,
+  else N frames evenly spread from the first to the last) and every other frame as driving
+  frame (absolute mode: driving keypoints from the real frame). The driving frames are the
+  same for every N (frames that are a source for ANY N are excluded), so rows compare.
+- cross-identity (`evaluate_dataset(..., cross_identity=True)`): sources from one test clip,
+  driving frames from another (a rotation of the clip list by a seeded random shift). No
+  ground truth: AED against the source identity (frame 0 of the source clip), AKD/MKR against
+  the DRIVING frames (so AKD also measures identity shape, as in the literature), FID/KID
+  against the driving frames.
+- pred vs real (`evaluate_videos`): videos made by any tool, matched by file stem.
+Each protocol returns an `EvaluationReport`: rows of (method, number of sources) x metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from tiwcli.baselines import BASELINES, CopySource, DrivingFrames, LandmarkWarp, Method
+from tiwcli.errors import InputError
+from tiwcli.metrics import METRICS, MetricValue, RowAccumulator, Scorer
+from tiwcli.video import VideoReader, probe_video, read_all_frames
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+MODEL_METHOD = "implicit-warping"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    metrics: tuple[str, ...]
+    num_sources: tuple[int, ...] = (1,)  # one table row per method and N
+    baselines: tuple[str, ...] = BASELINES
+    max_frames: int | None = None  # driving frames per clip (evenly spaced); None: all
+    fid_frames: int = 500  # cap on frames per set for FID/KID (evenly spaced over clips)
+    seed: int = 0  # KID subsets and cross-identity pairing
+    batch_size: int = 8  # driving frames per model call
+    face_backend: str = "auto"
+    cross_identity: bool = False
+
+
+@dataclass
+class Row:
+    method: str
+    num_sources: int | None
+    metrics: dict[str, MetricValue]
+
+
+@dataclass
+class EvaluationReport:
+    mode: str  # "reconstruction", "cross-identity" or "videos"
+    metrics: tuple[str, ...]
+    rows: list[Row]
+    unavailable: dict[str, str]  # metric -> why it could not run at all
+    notes: list[str] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "metrics": {
+                name: {"label": METRICS[name].label, "higher_is_better": METRICS[name].higher_is_better}
+                for name in self.metrics
+            },
+            "rows": [
+                {
+                    "method": row.method,
+                    "num_sources": row.num_sources,
+                    "metrics": {name: _json_value(value) for name, value in row.metrics.items()},
+                }
+                for row in self.rows
+            ],
+            "unavailable": self.unavailable,
+            "notes": self.notes,
+            "settings": self.settings,
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def write_csv(self, path: Path) -> None:
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["method", "num_sources", *self.metrics, *(f"{m}_frames" for m in self.metrics)])
+            for row in self.rows:
+                values = [row.metrics[m].value for m in self.metrics]
+                writer.writerow(
+                    [
+                        row.method,
+                        "" if row.num_sources is None else row.num_sources,
+                        *("" if v is None else f"{v:.6g}" for v in values),
+                        *(row.metrics[m].frames for m in self.metrics),
+                    ]
+                )
+
+
+def _json_value(value: MetricValue) -> dict[str, object]:
+    finite = value.value is not None and math.isfinite(value.value)
+    entry: dict[str, object] = {"value": value.value if finite else None, "frames": value.frames}
+    if value.note:
+        entry["note"] = value.note
+    if value.std is not None:
+        entry["std"] = value.std
+    return entry
+
+
+# ---------------------------------------------------------------------------- frame plans
+
+
+def source_indices(num_frames: int, num_sources: int) -> np.ndarray:
+    """Frame 0 for one source; else `num_sources` frames evenly spread over the clip, first to last."""
+    if num_sources == 1:
+        return np.array([0])
+    return np.unique(np.linspace(0, num_frames - 1, num_sources).round().astype(int))
+
+
+def evenly_spaced(indices: np.ndarray, count: int | None) -> np.ndarray:
+    """At most `count` of `indices`, evenly spaced (all of them when count is None or larger)."""
+    if count is None or len(indices) <= count:
+        return indices
+    return indices[np.linspace(0, len(indices) - 1, count).round().astype(int)]
+
+
+def driving_indices(num_frames: int, num_sources: Sequence[int], max_frames: int | None) -> np.ndarray:
+    """Frames that are a source for no N, at most `max_frames` of them evenly spaced."""
+    used = np.concatenate([source_indices(num_frames, n) for n in num_sources])
+    return evenly_spaced(np.setdiff1d(np.arange(num_frames), used), max_frames)
+
+
+def fid_mask_for(count: int, cap: int) -> np.ndarray:
+    """(count,) bool choosing at most `cap` evenly spaced frames."""
+    mask = np.zeros(count, bool)
+    mask[evenly_spaced(np.arange(count), max(cap, 0))] = True
+    return mask
+
+
+# ---------------------------------------------------------------------------- methods
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(t, h, w, 3) uint8 -> (t, height, width, 3) uint8: bilinear, antialiased (as the dataset loader)."""
+    if frames.shape[1:3] == (height, width):
+        return frames
+    clip = rearrange(torch.from_numpy(frames), "t h w c -> t c h w").float()
+    resized = F.interpolate(clip, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    return rearrange(resized.round().clamp(0, 255).to(torch.uint8), "t c h w -> t h w c").numpy()
+
+
+class ModelMethod:
+    """The Implicit Warping model as a method: sources encoded once per clip, then absolute animation."""
+
+    name = MODEL_METHOD
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+
+    def prepare(self, sources: np.ndarray, source_times: np.ndarray) -> None:
+        tensor = rearrange(torch.from_numpy(sources), "n h w c -> 1 n c h w").float() / 255
+        with torch.inference_mode():
+            tensor = tensor.to(self.device)
+            self.encoding = self.model.encode_sources(tensor)
+
+    def render(self, driving: DrivingFrames) -> np.ndarray:
+        frames = rearrange(torch.from_numpy(driving.frames), "b h w c -> b c h w").float() / 255
+        with torch.inference_mode():
+            frames = frames.to(self.device)
+            images = self.model.animate(self.encoding, self.model.keypoint_detector(frames))  # (b, 3, H, W)
+        images = (images * 255).round().clamp(0, 255).to(torch.uint8)
+        return rearrange(images, "b c h w -> b h w c").cpu().numpy()
+
+
+def build_methods(model: torch.nn.Module | None, baselines: Sequence[str], scorer: Scorer) -> list[Method]:
+    methods: list[Method] = [] if model is None else [ModelMethod(model)]
+    for name in baselines:
+        if name == "copy-source":
+            methods.append(CopySource())
+        elif name == "landmark-warp":
+            methods.append(LandmarkWarp(scorer.analyzer()))
+        else:
+            raise InputError(f"unknown baseline {name!r}: choose from {', '.join(BASELINES)}")
+    return methods
+
+
+# ---------------------------------------------------------------------------- protocols
+
+
+def _new_scorer(settings: EvalSettings, ground_truth: bool) -> Scorer:
+    return Scorer(settings.metrics, settings.face_backend, ground_truth=ground_truth, seed=settings.seed)
+
+
+def _report(
+    mode: str,
+    settings: EvalSettings,
+    scorer: Scorer,
+    rows: dict[tuple[str, int | None], RowAccumulator],
+    notes: list[str],
+    extra: dict[str, object],
+) -> EvaluationReport:
+    result_rows = [Row(method, n, scorer.result(row)) for (method, n), row in rows.items()]
+    if scorer.face_analyzer is not None:  # which landmark/identity backend, and why (auto)
+        notes.append(getattr(scorer.face_analyzer, "note", "") or f"faces: using {scorer.face_backend_name}")
+    frames = {key: row.frames for key, row in rows.items()}
+    notes.append(f"frames scored per row: {max(frames.values(), default=0)}")
+    return EvaluationReport(
+        mode=mode,
+        metrics=settings.metrics,
+        rows=result_rows,
+        unavailable=dict(scorer.unavailable),
+        notes=notes,
+        settings={**asdict(settings), **extra, "face_backend_used": scorer.face_backend_name},
+    )
+
+
+def _batches(count: int, size: int) -> Iterator[slice]:
+    for start in range(0, count, size):
+        yield slice(start, min(start + size, count))
+
+
+def evaluate_dataset(
+    clips: Sequence[Path],
+    model: torch.nn.Module | None,
+    settings: EvalSettings,
+    image_size: int | None = None,
+    progress: Progress | None = None,
+) -> EvaluationReport:
+    """Reconstruction (or cross-identity) on dataset clips; frames are resized to `image_size`
+    (the model's) when they differ."""
+    if model is not None:
+        image_size = model.config.image_size
+    if image_size is None:
+        raise InputError("evaluate_dataset needs a model or an image size")
+    if settings.cross_identity and len(clips) < 2:
+        raise InputError("cross-identity evaluation needs at least 2 clips")
+    scorer = _new_scorer(settings, ground_truth=not settings.cross_identity)
+    methods = build_methods(model, settings.baselines, scorer)
+    rows = {(m.name, n): RowAccumulator() for m in methods for n in settings.num_sources}
+    notes: list[str] = []
+    fid_cap = math.ceil(settings.fid_frames / len(clips))
+    pairs = _clip_pairs(len(clips), settings)
+    for clip_index, (source_clip, driving_clip) in enumerate(pairs):
+        if progress is not None:
+            names = [clips[source_clip].name] + (
+                [clips[driving_clip].name] if settings.cross_identity else []
+            )
+            progress(f"clip {clip_index + 1}/{len(pairs)}: {' -> '.join(names)}")
+        frames = resize_frames(read_all_frames(clips[source_clip]), image_size, image_size)
+        if settings.cross_identity:
+            driving_frames = resize_frames(read_all_frames(clips[driving_clip]), image_size, image_size)
+            times = evenly_spaced(np.arange(len(driving_frames)), settings.max_frames)
+        elif len(frames) <= max(settings.num_sources):
+            notes.append(f"skipped {clips[source_clip].name}: {len(frames)} frames, too short")
+            continue
+        else:
+            driving_frames = frames
+            times = driving_indices(len(frames), settings.num_sources, settings.max_frames)
+        prepared: dict[tuple[str, int], Method] = {}  # methods are stateful: one copy per (method, N)
+        for n in settings.num_sources:
+            chosen = source_indices(len(frames), n)
+            for method in methods:
+                prepared[(method.name, n)] = copy.copy(method)
+                prepared[(method.name, n)].prepare(frames[chosen], chosen)
+        identity = _source_identity(scorer, frames[0]) if settings.cross_identity else "per-frame"
+        fid_mask = fid_mask_for(len(times), fid_cap)
+        for part in _batches(len(times), settings.batch_size):
+            _score_batch(
+                scorer,
+                prepared,
+                rows,
+                driving_frames[times[part]],
+                times[part],
+                fid_mask[part],
+                identity,
+                settings.cross_identity,
+            )
+    mode = "cross-identity" if settings.cross_identity else "reconstruction"
+    extra = {"clips": [clip.name for clip in clips], "image_size": image_size}
+    if settings.cross_identity:
+        extra["pairs"] = [f"{clips[s].name} -> {clips[d].name}" for s, d in pairs]
+    return _report(mode, settings, scorer, rows, notes, extra)
+
+
+def _score_batch(
+    scorer: Scorer,
+    prepared: dict[tuple[str, int], Method],
+    rows: dict[tuple[str, int | None], RowAccumulator],
+    frames: np.ndarray,
+    times: np.ndarray,
+    fid_mask: np.ndarray,
+    identity: np.ndarray | str | None,
+    cross_identity: bool,
+) -> None:
+    """Analyse one batch of real driving frames once, then score every (method, N) on it."""
+    reference = scorer.reference(frames, fid_mask, identity)
+    driving = DrivingFrames(
+        frames=frames,
+        times=np.full(len(times), -1) if cross_identity else times,
+        landmarks=None if reference.faces is None else reference.faces.landmarks,
+    )
+    for key, method in prepared.items():
+        scorer.update(rows[key], method.render(driving), reference)
+
+
+def _clip_pairs(count: int, settings: EvalSettings) -> list[tuple[int, int]]:
+    """(source clip, driving clip) per evaluation: the same clip, or a seeded rotation for cross-identity."""
+    if not settings.cross_identity:
+        return [(index, index) for index in range(count)]
+    shift = int(np.random.default_rng(settings.seed).integers(1, count))
+    return [(index, (index + shift) % count) for index in range(count)]
+
+
+def _source_identity(scorer: Scorer, frame: np.ndarray) -> np.ndarray | None:
+    if scorer.face_analyzer is None or "aed" not in scorer.active:
+        return None
+    faces = scorer.face_analyzer.detect(frame)
+    return None if not faces else np.asarray(scorer.face_analyzer.embedding(frame, faces[0]), np.float64)
+
+
+def match_videos(pred_dir: Path, real_dir: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Pairs of (pred, real) videos with the same file stem, and warnings about the others."""
+    for folder in (pred_dir, real_dir):
+        if not folder.is_dir():
+            raise InputError(f"{folder}: no such folder")
+
+    def videos(folder: Path) -> dict[str, Path]:
+        return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES}
+
+    pred, real = videos(pred_dir), videos(real_dir)
+    common = sorted(set(pred) & set(real))
+    if not common:
+        raise InputError(f"no videos with the same name in {pred_dir} and {real_dir}")
+    warnings_list = []
+    for stem in sorted(set(pred) ^ set(real)):
+        side = "pred" if stem in pred else "real"
+        warnings_list.append(f"{stem}: only in the {side} folder, skipped")
+    return [(pred[stem], real[stem]) for stem in common], warnings_list
+
+
+def evaluate_videos(
+    pred_dir: Path, real_dir: Path, settings: EvalSettings, progress: Progress | None = None
+) -> EvaluationReport:
+    """Score generated videos against real ones, frame by frame: the first min(t_pred, t_real)
+    frames (warning when the counts differ), generated frames resized to the real size."""
+    pairs, notes = match_videos(pred_dir, real_dir)
+    scorer = _new_scorer(settings, ground_truth=True)
+    method = pred_dir.resolve().name
+    row = RowAccumulator()
+    fid_cap = math.ceil(settings.fid_frames / len(pairs))
+    for index, (pred_path, real_path) in enumerate(pairs):
+        if progress is not None:
+            progress(f"video {index + 1}/{len(pairs)}: {real_path.name}")
+        pred_count, real_count = probe_video(pred_path).num_frames, probe_video(real_path).num_frames
+        if pred_count != real_count:
+            notes.append(
+                f"{real_path.stem}: {pred_count} generated vs {real_count} real frames, scored the first "
+                f"{min(pred_count, real_count)}"
+            )
+        count = min(pred_count, real_count, settings.max_frames or pred_count)
+        if count > 0:
+            fid_mask = fid_mask_for(count, fid_cap)
+        else:  # the containers do not say how long they are: FID/KID on the first frames
+            count, fid_mask = settings.max_frames, np.ones(fid_cap, bool)
+        start = 0
+        for pred, real in _paired_batches(pred_path, real_path, settings.batch_size, count):
+            if pred.shape != real.shape and index == 0 and start == 0:
+                notes.append(f"generated frames {pred.shape[2]}x{pred.shape[1]} resized to the real size")
+            pred = resize_frames(pred, *real.shape[1:3])
+            mask = np.zeros(len(real), bool)
+            mask[: len(fid_mask[start : start + len(real)])] = fid_mask[start : start + len(real)]
+            scorer.update(row, pred, scorer.reference(real, mask))
+            start += len(real)
+    return _report(
+        "videos",
+        settings,
+        scorer,
+        {(method, None): row},
+        notes,
+        {"pred": str(pred_dir), "real": str(real_dir)},
+    )
+
+
+def _paired_batches(
+    pred_path: Path, real_path: Path, batch_size: int, max_frames: int | None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(pred, real) batches of frames read in step from two videos; stops at the shorter one."""
+    with VideoReader(pred_path) as pred_reader, VideoReader(real_path) as real_reader:
+        pairs = itertools.islice(zip(pred_reader.frames(), real_reader.frames(), strict=False), max_frames)
+        while batch := list(itertools.islice(pairs, batch_size)):
+            yield np.stack([p for p, _ in batch]), np.stack([r for _, r in batch])
+
+
+# ---------------------------------------------------------------------------- plot
+
+
+def plot_report(report: EvaluationReport, path: Path) -> None:
+    """Each available metric against the number of sources, one line per method (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [
+        name for name in report.metrics if any(row.metrics[name].value is not None for row in report.rows)
+    ]
+    if not names or all(row.num_sources is None for row in report.rows):
+        raise InputError("--plot needs a dataset evaluation with at least one available metric")
+    columns = min(3, len(names))
+    lines = math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False)
+    methods = list(dict.fromkeys(row.method for row in report.rows))
+    for axis, name in zip(axes.flat, names, strict=False):
+        spec = METRICS[name]
+        for color, method in enumerate(methods):  # a method keeps its colour in every panel
+            points = sorted(
+                (row.num_sources, row.metrics[name].value)
+                for row in report.rows
+                if row.method == method and row.metrics[name].value is not None
+            )
+            if points:
+                axis.plot(*zip(*points, strict=True), marker="o", label=method, color=f"C{color}")
+        axis.set_title(f"{spec.label} ({'higher' if spec.higher_is_better else 'lower'} is better)")
+        axis.set_xlabel("number of source images")
+        axis.set_xticks(sorted({row.num_sources for row in report.rows if row.num_sources is not None}))
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(names) :]:
+        axis.set_visible(False)
+    axes.flat[0].legend(fontsize=8)
+    figure.suptitle(f"tiw eval ({report.mode})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def format_value(name: str, value: MetricValue) -> str:
+    if value.value is None:
+        return "n/a"
+    digits = {"l1": 2, "psnr": 2, "ssim": 4, "lpips": 4, "fid": 2, "kid": 4, "akd": 2, "mkr": 3, "aed": 3}[
+        name
+    ]
+    if math.isinf(value.value):
+        return "inf"
+    return f"{value.value:.{digits}f}"
+
+
+def unexplained_gaps(report: EvaluationReport) -> list[str]:
+    """One line per (metric, reason) that leaves cells n/a, other than metrics `unavailable` at all."""
+    lines = []
+    for name in report.metrics:
+        if name in report.unavailable:
+            continue
+        by_reason: dict[str, list[str]] = {}
+        for row in report.rows:
+            if row.metrics[name].value is None:
+                label = row.method if row.num_sources is None else f"{row.method} x{row.num_sources}"
+                by_reason.setdefault(row.metrics[name].note, []).append(label)
+        for reason, labels in by_reason.items():
+            lines.append(f"{METRICS[name].label} n/a for {', '.join(labels)}: {reason}")
+    return lines
