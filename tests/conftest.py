@@ -33,3 +33,18 @@ def wolfgang() -> Path:
 @pytest.fixture(scope="session")
 def face_photo() -> Path:
     return sample_file("single_face.jpg")
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory) -> Path:
+    """A tiny real dataset built once per session by scripts/make_sample_dataset.py:
+    64 px clips of the first 24 frames of each sample video (carphone in test)."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "make_sample_dataset.py"
+    spec = importlib.util.spec_from_file_location("make_sample_dataset", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out_dir = tmp_path_factory.mktemp("sample_dataset")
+    module.make_sample_dataset(out_dir, size=64, max_input_frames=24, min_frames=8)
+    return out_dir

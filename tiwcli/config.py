@@ -141,7 +141,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas, as in FOMM / face-vid2vid (GAN-stable)
     warmup_steps: int = 500  # linear warmup from 0 to lr ...
     min_lr_ratio: float = 0.1  # ... then cosine decay to lr * min_lr_ratio at `steps`
-    grad_clip: float = 1.0  # max global gradient norm, per network; 0 = off
+    grad_clip: float = 100.0  # max global gradient norm per network (catches spikes only); 0 = off
     # loss weights
     pyramid_weight: float = 10.0  # L1 between output and driving at each pyramid scale
     pyramid_scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)  # image pyramid (also perceptual)
@@ -175,3 +175,25 @@ class TrainConfig:
             if isinstance(values.get(field.name), list):
                 values[field.name] = tuple(values[field.name])
         return cls(**values)
+
+
+# Per model preset: a discriminator in proportion to the generator (the default
+# TrainConfig fits base-256 / base-512). Command-line options override these.
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "tiny": TrainConfig(
+        batch_size=4,
+        lr=1e-3,
+        warmup_steps=20,
+        discriminator_channels=16,
+        discriminator_blocks=3,
+        pyramid_scales=(1.0, 0.5, 0.25),
+    ),
+    "small-256": TrainConfig(batch_size=4, lr=5e-4, discriminator_channels=32),
+    "base-256": TrainConfig(),
+    "base-512": TrainConfig(batch_size=4, discriminator_scales=(1.0, 0.5, 0.25)),
+}
+
+
+def train_preset(name: str) -> TrainConfig:
+    """The training defaults that go with a model preset (TrainConfig() for unknown names)."""
+    return TRAIN_PRESETS.get(name, TrainConfig())

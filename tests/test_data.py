@@ -1,0 +1,109 @@
+"""Training data: clip lists, the in-memory clip store, per-step batches, augmentation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tiwcli.augment import augment_sample, still_motion
+from tiwcli.data import ClipStore, TrainBatches, fixed_batch, list_clips, step_seed
+from tiwcli.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def store(sample_dataset) -> ClipStore:
+    return ClipStore(list_clips(sample_dataset, "train"), image_size=64, min_frames=4)
+
+
+def test_list_clips_finds_each_split(sample_dataset):
+    assert len(list_clips(sample_dataset, "train")) >= 2
+    assert [p.name.split("_")[0] for p in list_clips(sample_dataset, "test")] == ["carphone"]
+
+
+def test_list_clips_errors(tmp_path):
+    with pytest.raises(InputError, match="no such dataset folder"):
+        list_clips(tmp_path / "missing", "train")
+    with pytest.raises(InputError, match="no train clips"):
+        list_clips(tmp_path, "train")
+
+
+def test_store_resizes_clips_to_the_model_size(sample_dataset):
+    store = ClipStore(list_clips(sample_dataset, "test"), image_size=32, min_frames=4)
+    frames = store.frames(0, torch.tensor([0, 3]))
+    assert frames.shape == (2, 3, 32, 32)
+    assert 0 <= frames.min() and frames.max() <= 1
+
+
+def test_lazy_store_matches_cached_store(sample_dataset):
+    paths = list_clips(sample_dataset, "test")
+    cached = ClipStore(paths, 64, min_frames=4)
+    lazy = ClipStore(paths, 64, min_frames=4, cache=False)
+    indices = torch.tensor([5, 1])
+    assert torch.equal(cached.frames(0, indices), lazy.frames(0, indices))
+
+
+def test_short_clips_are_refused(sample_dataset):
+    with pytest.raises(InputError, match="fewer than the 1000 needed"), pytest.warns(UserWarning):
+        ClipStore(list_clips(sample_dataset, "train"), 64, min_frames=1000)
+
+
+def test_batches_are_a_function_of_step_and_rank(store):
+    batches = TrainBatches(store, batch_size=3, max_sources=3, seed=7)
+    first = batches[5]
+    assert first.sources.ndim == 5 and first.sources.shape[0] == 3 and first.sources.shape[2:] == (3, 64, 64)
+    assert first.driving.shape == (3, 3, 64, 64)
+    assert first.sources.dtype == torch.float32 and 0 <= first.sources.min() and first.sources.max() <= 1
+    again = batches[5]
+    assert torch.equal(first.sources, again.sources) and torch.equal(first.driving, again.driving)
+    other_rank = TrainBatches(store, batch_size=3, max_sources=3, seed=7, rank=1)[5]
+    assert not torch.equal(first.driving, other_rank.driving)
+
+
+def test_number_of_sources_varies_per_batch(store):
+    batches = TrainBatches(store, batch_size=2, max_sources=3)
+    counts = {batches[step].sources.shape[1] for step in range(30)}
+    assert counts == {1, 2, 3}
+
+
+def test_driving_frame_differs_from_sources(store):
+    batch = TrainBatches(store, batch_size=4, max_sources=2, flip_probability=0, jitter=0)[0]
+    for sample in range(4):
+        for source in batch.sources[sample]:
+            assert not torch.equal(source, batch.driving[sample])
+
+
+def test_augmentation_is_the_same_for_every_frame_of_a_sample():
+    frame = torch.rand(1, 3, 16, 16)
+    frames = frame.expand(4, -1, -1, -1)
+    for seed in range(10):
+        augmented = augment_sample(frames, 0.5, 0.2, torch.Generator().manual_seed(seed))
+        assert all(torch.equal(augmented[0], other) for other in augmented[1:])
+        assert 0 <= augmented.min() and augmented.max() <= 1
+
+
+def test_flip_mirrors_the_image():
+    frames = torch.rand(2, 3, 8, 8)
+    flipped = augment_sample(frames, flip_probability=1.0, jitter=0.0, generator=torch.Generator())
+    assert torch.equal(flipped, frames.flip(-1))
+
+
+def test_still_motion_moves_a_still_frame():
+    frame = torch.rand(3, 32, 32)
+    moved = still_motion(frame, 3, torch.Generator().manual_seed(0))
+    assert moved.shape == (3, 3, 32, 32)
+    assert not torch.allclose(moved[0], moved[1])
+
+
+def test_still_probability_one_makes_warped_samples(store):
+    batch = TrainBatches(store, batch_size=2, max_sources=2, still_probability=1.0)[3]
+    assert batch.sources.shape[0] == 2 and torch.isfinite(batch.sources).all()
+
+
+def test_fixed_batch_is_reproducible(store):
+    a, b = fixed_batch(store, 4, 2), fixed_batch(store, 4, 2)
+    assert a.sources.shape == (4, 2, 3, 64, 64)
+    assert torch.equal(a.sources, b.sources)
+
+
+def test_step_seeds_differ():
+    assert len({step_seed(0, step, rank) for step in range(100) for rank in range(4)}) == 400

@@ -1,0 +1,119 @@
+"""Losses, random warps and the VGG-19 perceptual network (random weights in a local file)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from tiwcli.config import TrainConfig
+from tiwcli.errors import MissingWeightsError
+from tiwcli.losses import (
+    GeneratorObjective,
+    discriminator_hinge_loss,
+    equivariance_losses,
+    feature_matching_loss,
+    generator_hinge_loss,
+    image_pyramid,
+    pyramid_l1,
+)
+from tiwcli.models import ImplicitWarping
+from tiwcli.models.discriminator import MultiScaleDiscriminator
+from tiwcli.perceptual import PerceptualLoss, VGG19Features, load_vgg19
+from tiwcli.warps import RandomWarp, _pixel_grid
+
+
+def test_pyramid_l1():
+    images = torch.rand(2, 3, 32, 32)
+    assert [p.shape[-1] for p in image_pyramid(images, (1.0, 0.5, 0.25))] == [32, 16, 8]
+    assert pyramid_l1(images, images, (1.0, 0.5)) == 0
+    assert pyramid_l1(images, images + 0.1, (1.0, 0.5)) == pytest.approx(0.2, abs=1e-5)
+
+
+def test_hinge_losses():
+    real, fake = [torch.full((1, 1, 2, 2), 2.0)], [torch.full((1, 1, 2, 2), -2.0)]
+    assert discriminator_hinge_loss(real, fake) == 0  # confident and right: no loss
+    assert discriminator_hinge_loss(fake, real) == pytest.approx(6.0)
+    assert generator_hinge_loss(fake) == pytest.approx(2.0)
+
+
+def test_feature_matching_is_zero_for_equal_features_and_detaches_real():
+    real = [[torch.ones(1, 2, 4, 4, requires_grad=True)]]
+    fake = [[torch.zeros(1, 2, 4, 4, requires_grad=True)]]
+    loss = feature_matching_loss(real, fake)
+    loss.backward()
+    assert loss == 1 and real[0][0].grad is None and fake[0][0].grad is not None
+    assert feature_matching_loss(real, real) == 0
+
+
+def test_identity_warp_changes_nothing():
+    warp = RandomWarp.sample(2, affine_sigma=0.0, tps_sigma=0.0)
+    images = torch.rand(2, 3, 16, 16)
+    assert torch.allclose(warp.warp_images(images), images, atol=1e-5)
+    points = torch.rand(2, 5, 2) * 2 - 1
+    assert torch.allclose(warp.warp_coordinates(points), points)
+
+
+def test_warped_image_samples_where_warp_coordinates_says():
+    """The image convention and the point convention agree (the equivariance loss needs this)."""
+    warp = RandomWarp.sample(
+        1, affine_sigma=0.05, tps_sigma=0.005, generator=torch.Generator().manual_seed(3)
+    )
+    grid = _pixel_grid(32, 32, torch.device("cpu"), torch.float32)  # (1, H*W, 2)
+    ramp = grid.reshape(1, 32, 32, 2).permute(0, 3, 1, 2)  # (1, 2, H, W): each pixel holds its own x, y
+    warped = warp.warp_images(ramp)
+    expected = warp.warp_coordinates(grid).reshape(1, 32, 32, 2).permute(0, 3, 1, 2)
+    inside = (expected.abs() < 0.9).all(dim=1)  # away from the reflected border
+    assert torch.allclose(warped[:, :, inside[0]], expected[:, :, inside[0]], atol=1e-4)
+
+
+def test_equivariance_loss_is_differentiable(tiny_config):
+    model = ImplicitWarping(tiny_config)
+    images = torch.rand(2, 3, 64, 64)
+    keypoints = model.keypoint_detector(images)
+    losses = equivariance_losses(model, images, keypoints, TrainConfig())
+    (losses.positions + losses.strengths).backward()
+    assert losses.positions > 0
+    assert model.keypoint_detector.head.weight.grad is not None
+
+
+def test_generator_objective_reports_every_loss(tiny_config):
+    model = ImplicitWarping(tiny_config).train()
+    config = dataclasses.replace(TrainConfig(), discriminator_channels=8, discriminator_blocks=2)
+    objective = GeneratorObjective(model, config, perceptual=None)
+    discriminator = MultiScaleDiscriminator(channels=8, blocks=2)
+    result = objective(torch.rand(2, 2, 3, 64, 64), torch.rand(2, 3, 64, 64), discriminator)
+    names = {"pyramid", "gan", "feature_matching", "equivariance", "strength_equivariance", "total"}
+    assert set(result.losses) == names
+    total = sum(value for name, value in result.losses.items() if name != "total")
+    assert torch.allclose(result.losses["total"], total)
+    assert result.image.shape == (2, 3, 64, 64)
+
+
+def test_zero_weights_skip_losses(tiny_config):
+    config = TrainConfig(equivariance_weight=0, strength_equivariance_weight=0)
+    objective = GeneratorObjective(ImplicitWarping(tiny_config), config, perceptual=None)
+    result = objective(torch.rand(1, 1, 3, 64, 64), torch.rand(1, 3, 64, 64), None)
+    assert set(result.losses) == {"pyramid", "total"}
+
+
+def test_missing_vgg_weights_name_the_file_and_folder(tmp_path):
+    with pytest.raises(MissingWeightsError, match=f"vgg19-dcbb9e9d.pth not found in {tmp_path}"):
+        load_vgg19(tmp_path / "vgg19-dcbb9e9d.pth")
+
+
+def test_vgg_loads_a_torchvision_layout_file(tmp_path):
+    """A torchvision-style state dict (features.* plus a classifier) loads with weights_only."""
+    state = {f"features.{key.split('.', 1)[1]}": value for key, value in VGG19Features().state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(2, 2)  # ignored
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
+    torch.save(state, path)
+    network = load_vgg19(path)
+    assert not any(p.requires_grad for p in network.parameters())
+    loss = PerceptualLoss(network, scales=(1.0, 0.5))
+    images = torch.rand(1, 3, 32, 32, requires_grad=True)
+    assert loss(images, images.detach()) == 0
+    value = loss(images, torch.rand(1, 3, 32, 32))
+    value.backward()
+    assert value > 0 and images.grad is not None

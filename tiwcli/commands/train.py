@@ -1,0 +1,146 @@
+"""`tiw train --data DIR --out RUN_DIR`: thin CLI over `tiwcli.train.train`.
+
+Options left unset take the value of the run being resumed, else the training
+defaults of the model preset (`TRAIN_PRESETS`). Multi-GPU / multi-node:
+`torchrun --nproc-per-node N -m tiwcli train ...` (each process its own batch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from tiwcli.errors import InputError
+
+if TYPE_CHECKING:
+    from tiwcli.config import ModelConfig, TrainConfig
+
+_OPTIONAL_INT = Optional[int]  # noqa: UP045 (typer needs Optional on Python 3.10)
+_OPTIONAL_FLOAT = Optional[float]  # noqa: UP045
+_OPTIONAL_PATH = Optional[Path]  # noqa: UP045
+
+
+def train(
+    *,
+    data: Annotated[Path, typer.Option(help="Dataset folder written by `tiw preprocess` (train/, test/).")],
+    out: Annotated[
+        Path, typer.Option(help="Run folder: checkpoints, samples, log.jsonl, model.safetensors.")
+    ],
+    preset: Annotated[
+        str, typer.Option(help="Model preset: tiny, small-256, base-256, base-512.")
+    ] = "small-256",
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out from its latest checkpoint.")
+    ] = False,
+    init: Annotated[_OPTIONAL_PATH, typer.Option(help="Start the generator from these weights.")] = None,
+    steps: Annotated[_OPTIONAL_INT, typer.Option(help="Total optimiser steps.", min=1)] = None,
+    batch_size: Annotated[_OPTIONAL_INT, typer.Option(help="Samples per step and process.", min=1)] = None,
+    lr: Annotated[_OPTIONAL_FLOAT, typer.Option(help="Peak learning rate.", min=0.0)] = None,
+    max_sources: Annotated[_OPTIONAL_INT, typer.Option(help="Sources per sample: 1..this.", min=1)] = None,
+    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.", min=1)] = 1000,
+    keep: Annotated[int, typer.Option(help="Newest checkpoints kept.", min=1)] = 3,
+    sample_every: Annotated[
+        int, typer.Option(help="Steps between sample grids (0 = only at the end).", min=0)
+    ] = 500,
+    log_every: Annotated[int, typer.Option(help="Steps between log lines.", min=1)] = 10,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    seed: Annotated[_OPTIONAL_INT, typer.Option(help="Seed of every random draw.")] = None,
+    num_workers: Annotated[int, typer.Option(help="Data loading processes.", min=0)] = 0,
+    gan: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--gan/--no-gan", help="Adversarial + feature matching losses (default: on).", show_default=False
+        ),
+    ] = None,
+    pyramid_weight: Annotated[
+        _OPTIONAL_FLOAT, typer.Option(help="Weight of the L1 pyramid loss.", min=0.0)
+    ] = None,
+    perceptual_weight: Annotated[
+        _OPTIONAL_FLOAT, typer.Option(help="Weight of the VGG-19 loss.", min=0.0)
+    ] = None,
+    equivariance_weight: Annotated[
+        _OPTIONAL_FLOAT, typer.Option(help="Weight of keypoint equivariance.", min=0.0)
+    ] = None,
+    still_probability: Annotated[
+        _OPTIONAL_FLOAT,
+        typer.Option(help="Share of samples made of one frame moved by random warps.", min=0.0, max=1.0),
+    ] = None,
+    vgg_weights: Annotated[
+        _OPTIONAL_PATH,
+        typer.Option(help="VGG-19 file (default: ~/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth)."),
+    ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Hold decoded training clips in memory; --no-cache decodes per sample (big datasets; "
+            "use --num-workers).",
+        ),
+    ] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Train an Implicit Warping model on a preprocessed face dataset."""
+    from tiwcli.train import RunOptions
+    from tiwcli.train import train as run_training
+
+    overrides = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "max_sources": max_sources,
+        "seed": seed,
+        "pyramid_weight": pyramid_weight,
+        "perceptual_weight": perceptual_weight,
+        "equivariance_weight": equivariance_weight,
+        "still_probability": still_probability,
+    }
+    if gan is False:  # kept in the run's config, so a resumed run stays GAN-free
+        overrides.update(gan_weight=0.0, feature_matching_weight=0.0)
+    model_config, train_config = _resolve_configs(out, preset, resume, init, overrides)
+    result = run_training(
+        RunOptions(
+            data_dir=data,
+            run_dir=out,
+            model_config=model_config,
+            train_config=train_config,
+            resume=resume,
+            init=init if not resume else None,
+            device=device,
+            checkpoint_every=checkpoint_every,
+            keep=keep,
+            sample_every=sample_every,
+            log_every=log_every,
+            num_workers=num_workers,
+            cache_clips=cache,
+            vgg_path=vgg_weights,
+            progress=progress,
+        )
+    )
+    typer.echo(f"trained to step {result.step}: {result.model_path}")
+
+
+def _resolve_configs(
+    out: Path, preset: str, resume: bool, init: Path | None, overrides: dict[str, object]
+) -> tuple[ModelConfig, TrainConfig]:
+    """The run's saved configs on --resume; else the --init weights' or the preset's model, the
+    training defaults of that model's preset; then the options given on the command line."""
+    from tiwcli.checkpoint import read_model_file
+    from tiwcli.config import MODEL_PRESETS, model_preset, train_preset
+    from tiwcli.train import read_run_configs
+
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if resume:
+        if not (out / "run.json").exists():
+            raise InputError(f"{out}: no training run to resume")
+        model_config, train_config = read_run_configs(out)
+        return model_config, dataclasses.replace(train_config, **given)
+    if init is not None:
+        model_config, _, _ = read_model_file(init)
+        named = [name for name, config in MODEL_PRESETS.items() if config == model_config]
+        preset = named[0] if named else preset
+    else:
+        model_config = model_preset(preset)
+    return model_config, dataclasses.replace(train_preset(preset), **given)

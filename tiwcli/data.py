@@ -1,0 +1,184 @@
+"""Training data: clips of a `tiw preprocess` dataset -> batches of (sources, driving).
+
+A sample is 1..N source frames and one driving frame of the same clip (the model
+must rebuild the driving frame). N is drawn once per BATCH, so the model learns
+image sets of every size. Batch `i` is a pure function of (seed, i, rank): the
+sampler "position" is the step number, so resuming is exact and every process of
+a distributed run draws its own samples (this replaces a DistributedSampler, which
+with a handful of identities would give each process only some of them).
+
+Clips are decoded once and held in memory as uint8 (a 256 px clip of 120 frames is
+24 MB); with `cache=False` each sample decodes its clip again (for datasets larger
+than memory; slower, use --num-workers).
+
+Shapes: b batch, n sources, t frames of a clip, H W image size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tiwcli.augment import augment_sample, still_motion
+from tiwcli.errors import InputError
+from tiwcli.video import VideoReader, read_all_frames
+
+CLIP_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
+
+
+@dataclass(frozen=True)
+class Batch:
+    sources: Tensor  # (b, n, 3, H, W) float in [0, 1]
+    driving: Tensor  # (b, 3, H, W) float in [0, 1]
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.sources.to(device, non_blocking=True), self.driving.to(device, non_blocking=True))
+
+    def pin_memory(self) -> Batch:  # DataLoader(pin_memory=True) calls this
+        return Batch(self.sources.pin_memory(), self.driving.pin_memory())
+
+
+def step_seed(seed: int, step: int, rank: int = 0) -> int:
+    """A well-mixed 63-bit seed for one (seed, step, rank)."""
+    digest = hashlib.sha256(f"{seed}/{step}/{rank}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def list_clips(data_dir: Path, split: str) -> list[Path]:
+    """The clip files of one split (`DIR/<split>/*.mp4`), sorted, or a one-line error."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir}: no such dataset folder")
+    folder = data_dir / split
+    clips = (
+        sorted(p for p in folder.glob("*") if p.suffix.lower() in CLIP_SUFFIXES) if folder.is_dir() else []
+    )
+    if not clips:
+        raise InputError(
+            f"{data_dir}: no {split} clips (expected {folder}/*.mp4; build a dataset with `tiw preprocess`)"
+        )
+    return clips
+
+
+def _to_chw(frames: np.ndarray, image_size: int) -> Tensor:
+    """(t, h, w, 3) uint8 -> (t, 3, S, S) uint8, resized with antialiasing when needed."""
+    clip = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (t, 3, h, w)
+    if clip.shape[-2:] != (image_size, image_size):
+        resized = F.interpolate(clip.float(), size=(image_size, image_size), mode="bilinear", antialias=True)
+        clip = resized.round().clamp(0, 255).to(torch.uint8)
+    return clip.contiguous()
+
+
+class ClipStore:
+    """The usable clips of one split: decoded in memory, or decoded again on each access."""
+
+    def __init__(self, paths: list[Path], image_size: int, min_frames: int, cache: bool = True) -> None:
+        self.image_size = image_size
+        self.cache = cache
+        self.paths: list[Path] = []
+        self.lengths: list[int] = []
+        self._clips: list[Tensor] = []
+        problems: list[str] = []
+        for path in paths:
+            try:
+                length, clip = self._open(path)
+            except InputError as error:
+                problems.append(f"skipping unreadable clip {error}")
+                continue
+            if length < min_frames:
+                problems.append(f"skipping {path.name}: {length} frames, fewer than the {min_frames} needed")
+                continue
+            self.paths.append(path)
+            self.lengths.append(length)
+            if clip is not None:
+                self._clips.append(clip)
+        for problem in problems:
+            warnings.warn(problem, stacklevel=2)
+        if not self.paths:
+            reason = problems[0] if problems else "no clips"
+            raise InputError(f"no usable clips among {len(paths)} ({reason})")
+
+    def _open(self, path: Path) -> tuple[int, Tensor | None]:
+        if self.cache:
+            clip = _to_chw(read_all_frames(path), self.image_size)
+            return clip.shape[0], clip
+        with VideoReader(path) as reader:
+            return reader.info.num_frames, None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def frames(self, clip_index: int, frame_indices: Tensor) -> Tensor:
+        """(f,) frame indices of one clip -> (f, 3, H, W) float in [0, 1]."""
+        if self.cache:
+            clip = self._clips[clip_index]
+        else:
+            needed = int(frame_indices.max()) + 1
+            clip = _to_chw(read_all_frames(self.paths[clip_index], max_frames=needed), self.image_size)
+            frame_indices = frame_indices.clamp(max=clip.shape[0] - 1)
+        return clip[frame_indices].float() / 255
+
+
+class TrainBatches(torch.utils.data.Dataset):
+    """Item `step` is the whole batch of that step (use with `DataLoader(batch_size=None)`)."""
+
+    def __init__(
+        self,
+        store: ClipStore,
+        batch_size: int,
+        max_sources: int,
+        seed: int = 0,
+        rank: int = 0,
+        flip_probability: float = 0.5,
+        jitter: float = 0.1,
+        still_probability: float = 0.0,
+    ) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.max_sources = max_sources
+        self.seed = seed
+        self.rank = rank
+        self.flip_probability = flip_probability
+        self.jitter = jitter
+        self.still_probability = still_probability
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def __getitem__(self, step: int) -> Batch:
+        generator = torch.Generator().manual_seed(step_seed(self.seed, step, self.rank))
+        num_sources = int(torch.randint(1, self.max_sources + 1, (1,), generator=generator))
+        samples = [self._sample(num_sources, generator) for _ in range(self.batch_size)]
+        frames = torch.stack(samples)  # (b, n + 1, 3, H, W)
+        return Batch(sources=frames[:, 1:].contiguous(), driving=frames[:, 0].contiguous())
+
+    def _sample(self, num_sources: int, generator: torch.Generator) -> Tensor:
+        """One sample: (n + 1, 3, H, W), the driving frame first."""
+        clip_index = int(torch.randint(len(self.store), (1,), generator=generator))
+        length = self.store.lengths[clip_index]
+        if torch.rand(1, generator=generator).item() < self.still_probability:
+            still = self.store.frames(clip_index, torch.randint(length, (1,), generator=generator))[0]
+            frames = still_motion(still, num_sources + 1, generator)
+        else:
+            indices = torch.randperm(length, generator=generator)[: num_sources + 1]
+            frames = self.store.frames(clip_index, indices)
+        return augment_sample(frames, self.flip_probability, self.jitter, generator)
+
+
+def fixed_batch(store: ClipStore, batch_size: int, num_sources: int, seed: int = 0) -> Batch:
+    """A reproducible, unaugmented batch (for sample grids) from clips spread over the sorted list."""
+    generator = torch.Generator().manual_seed(step_seed(seed, -1))
+    samples = []
+    for index in range(batch_size):
+        clip_index = int((index + 0.5) * len(store) / batch_size) % len(store)
+        indices = torch.randperm(store.lengths[clip_index], generator=generator)[: num_sources + 1]
+        samples.append(store.frames(clip_index, indices))
+    frames = torch.stack(samples)  # (b, n + 1, 3, H, W)
+    return Batch(sources=frames[:, 1:].contiguous(), driving=frames[:, 0].contiguous())

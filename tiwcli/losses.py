@@ -1,0 +1,142 @@
+"""Training losses (paper section "Training"; weights in `TrainConfig`).
+
+Generator side, bundled in `GeneratorObjective` so one DistributedDataParallel
+wrapper covers every use of the model's parameters in a step:
+- L1 image pyramid between output and driving frame (works offline; always on),
+- multi-scale VGG-19 perceptual loss (when its weights are on disk),
+- hinge GAN loss + discriminator feature matching (multi-scale patch discriminator),
+- keypoint equivariance under random affine + TPS warps (FOMM): keypoints found on
+  a warped driving frame, mapped back through the warp, must land on the keypoints
+  of the frame itself; strengths must not change.
+Discriminator side: `discriminator_loss` (hinge).
+
+Shapes: b batch, n sources, k keypoints, H W image size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tiwcli.config import TrainConfig
+from tiwcli.models import ImplicitWarping
+from tiwcli.models.discriminator import MultiScaleDiscriminator
+from tiwcli.perceptual import PerceptualLoss
+from tiwcli.warps import RandomWarp
+
+
+def image_pyramid(images: Tensor, scales: tuple[float, ...]) -> list[Tensor]:
+    """(b, c, H, W) -> one antialiased copy per scale."""
+    return [
+        images if scale == 1.0 else F.interpolate(images, scale_factor=scale, mode="bilinear", antialias=True)
+        for scale in scales
+    ]
+
+
+def pyramid_l1(output: Tensor, target: Tensor, scales: tuple[float, ...]) -> Tensor:
+    """Sum over scales of the mean absolute difference."""
+    pairs = zip(image_pyramid(output, scales), image_pyramid(target, scales), strict=True)
+    return sum((a - b).abs().mean() for a, b in pairs)  # type: ignore[return-value]
+
+
+def generator_hinge_loss(fake_scores: list[Tensor]) -> Tensor:
+    return sum(-score.mean() for score in fake_scores)  # type: ignore[return-value]
+
+
+def discriminator_hinge_loss(real_scores: list[Tensor], fake_scores: list[Tensor]) -> Tensor:
+    return sum(  # type: ignore[return-value]
+        F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+        for real, fake in zip(real_scores, fake_scores, strict=True)
+    )
+
+
+def feature_matching_loss(real_features: list[list[Tensor]], fake_features: list[list[Tensor]]) -> Tensor:
+    """Mean L1 between discriminator features of the real and generated image (real side detached)."""
+    total = 0.0
+    for real_scale, fake_scale in zip(real_features, fake_features, strict=True):
+        for real, fake in zip(real_scale, fake_scale, strict=True):
+            total = total + (real.detach() - fake).abs().mean()
+    return total  # type: ignore[return-value]
+
+
+@dataclass
+class EquivarianceLosses:
+    positions: Tensor  # mean L1 in [-1, 1] units
+    strengths: Tensor  # mean L1
+
+
+def equivariance_losses(
+    model: ImplicitWarping, images: Tensor, keypoints: object, config: TrainConfig
+) -> EquivarianceLosses:
+    """Keypoints of `images` (b, 3, H, W) vs those of a random warp of them, mapped back."""
+    warp = RandomWarp.sample(
+        images.shape[0],
+        config.warp_affine_sigma,
+        config.warp_tps_sigma,
+        config.warp_tps_points,
+        images.device,
+    )
+    warped_keypoints = model.keypoint_detector(warp.warp_images(images))
+    mapped_back = warp.warp_coordinates(warped_keypoints.positions.float())  # (b, k, 2)
+    return EquivarianceLosses(
+        positions=(keypoints.positions.float() - mapped_back).abs().mean(),  # type: ignore[attr-defined]
+        strengths=(keypoints.strengths.float() - warped_keypoints.strengths.float()).abs().mean(),  # type: ignore[attr-defined]
+    )
+
+
+@dataclass
+class GeneratorResult:
+    image: Tensor  # (b, 3, H, W) the model's output
+    losses: dict[str, Tensor]  # name -> weighted loss (scalar); "total" is their sum
+
+
+class GeneratorObjective(nn.Module):
+    """model + every generator-side loss. `forward` is one training step's generator pass."""
+
+    def __init__(
+        self, model: ImplicitWarping, config: TrainConfig, perceptual: PerceptualLoss | None
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.perceptual = perceptual
+
+    def forward(
+        self, sources: Tensor, driving: Tensor, discriminator: MultiScaleDiscriminator | None = None
+    ) -> GeneratorResult:
+        """sources (b, n, 3, H, W), driving (b, 3, H, W). The discriminator is passed in, not owned,
+        so that the distributed wrapper of this module does not take its parameters."""
+        config = self.config
+        output = self.model(sources, driving)
+        image = output.image.float()  # (b, 3, H, W)
+        losses: dict[str, Tensor] = {
+            "pyramid": config.pyramid_weight * pyramid_l1(image, driving, config.pyramid_scales)
+        }
+        if self.perceptual is not None and config.perceptual_weight > 0:
+            losses["perceptual"] = config.perceptual_weight * self.perceptual(image, driving)
+        if discriminator is not None and (config.gan_weight > 0 or config.feature_matching_weight > 0):
+            fake = discriminator(image)
+            if config.gan_weight > 0:
+                losses["gan"] = config.gan_weight * generator_hinge_loss(fake.scores)
+            if config.feature_matching_weight > 0:
+                with torch.no_grad():
+                    real = discriminator(driving)
+                losses["feature_matching"] = config.feature_matching_weight * feature_matching_loss(
+                    real.features, fake.features
+                )
+        if config.equivariance_weight > 0 or config.strength_equivariance_weight > 0:
+            equivariance = equivariance_losses(self.model, driving, output.driving_keypoints, config)
+            losses["equivariance"] = config.equivariance_weight * equivariance.positions
+            losses["strength_equivariance"] = config.strength_equivariance_weight * equivariance.strengths
+        losses["total"] = sum(losses.values())  # type: ignore[assignment]
+        return GeneratorResult(image=output.image, losses=losses)
+
+
+def discriminator_loss(discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    """Hinge loss of the discriminator on real driving frames vs (detached) outputs."""
+    real_out = discriminator(real)
+    fake_out = discriminator(fake.detach().float())
+    return discriminator_hinge_loss(real_out.scores, fake_out.scores)

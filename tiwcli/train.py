@@ -1,0 +1,485 @@
+"""The training loop: self-supervised reconstruction of a driving frame from 1..N sources.
+
+One step = one generator update (all generator-side losses, see losses.py) then
+one discriminator update (hinge). Choices the paper leaves open, and ours:
+- Adam with betas (0.5, 0.999) for both networks, as in FOMM / face-vid2vid: a low
+  beta1 keeps the GAN game stable.
+- Learning rate: linear warmup, then cosine decay to `min_lr_ratio` of the peak.
+- Gradient clipping of each network's global norm; bf16 autocast on CUDA only.
+- Every random draw of step i (batch, augmentation, warps, source dropout) comes
+  from generators seeded by (seed, i, rank), so resuming from a checkpoint gives
+  bit-for-bit the same weights as an uninterrupted run.
+Only rank 0 writes files, logs and the progress bar.
+
+Shapes: b batch, n sources, H W image size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from tiwcli.config import ModelConfig, TrainConfig
+from tiwcli.data import Batch, ClipStore, TrainBatches, fixed_batch, list_clips, step_seed
+from tiwcli.distributed import DistributedContext, barrier, init_distributed, process_device, shutdown, wrap
+from tiwcli.errors import InputError, MissingWeightsError
+from tiwcli.images import save_image
+from tiwcli.losses import GeneratorObjective, discriminator_loss
+from tiwcli.models import ImplicitWarping
+from tiwcli.models.discriminator import MultiScaleDiscriminator
+from tiwcli.perceptual import PerceptualLoss, load_vgg19
+from tiwcli.train_state import (
+    TrainingParts,
+    completed_steps,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
+
+RUN_FILE = "run.json"  # the configs of a run: its presence means "a run lives here"
+
+
+@dataclass
+class RunOptions:
+    """Everything about a run that is not a loss or an optimiser setting."""
+
+    data_dir: Path
+    run_dir: Path
+    model_config: ModelConfig
+    train_config: TrainConfig
+    resume: bool = False
+    init: Path | None = None  # start the generator from these weights
+    device: str = "auto"
+    checkpoint_every: int = 1000
+    keep: int = 3  # newest checkpoints kept
+    sample_every: int = 500
+    log_every: int = 10
+    num_workers: int = 0
+    cache_clips: bool = True  # decode every training clip once into memory (else on each use)
+    gan: bool = True
+    vgg_path: Path | None = None  # default: torchvision's cache folder
+    progress: bool = True
+    on_step: Callable[[int], None] | None = field(default=None, repr=False)  # called after each step (tests)
+
+
+@dataclass
+class TrainResult:
+    step: int  # the step reached
+    model_path: Path  # RUN_DIR/model.safetensors (written by rank 0)
+    last_losses: dict[str, float]  # of the last step, this process
+    model: ImplicitWarping  # the trained generator of this process (unwrapped)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warmup (at most a tenth of the run) then cosine decay to lr * min_lr_ratio."""
+    warmup = min(config.warmup_steps, config.steps // 10)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(config.steps - warmup, 1)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+
+
+# -- setting up ---------------------------------------------------------------------
+
+
+def check_run_dir(options: RunOptions) -> int:
+    """Refuse to overwrite a run; on --resume return the step to continue from (0 if none)."""
+    run_file = options.run_dir / RUN_FILE
+    if not options.resume:
+        if run_file.exists():
+            raise InputError(
+                f"{options.run_dir}: holds a training run already (pass --resume to continue it)"
+            )
+        return 0
+    if not run_file.exists():
+        raise InputError(f"{options.run_dir}: no training run to resume")
+    saved_model_config, _ = read_run_configs(options.run_dir)
+    if saved_model_config != options.model_config:
+        raise InputError(f"{options.run_dir}: the run was started with another model config")
+    steps = completed_steps(options.run_dir / "checkpoints")
+    return steps[-1] if steps else 0
+
+
+def read_run_configs(run_dir: Path) -> tuple[ModelConfig, TrainConfig]:
+    try:
+        saved = json.loads((run_dir / RUN_FILE).read_text())
+        return ModelConfig.from_json(saved["model_config"]), TrainConfig.from_json(saved["train_config"])
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise InputError(f"{run_dir / RUN_FILE}: unreadable run file ({error.__class__.__name__})") from None
+
+
+def _load_perceptual(options: RunOptions, console: Console, is_main: bool) -> PerceptualLoss | None:
+    if options.train_config.perceptual_weight <= 0:
+        return None
+    try:
+        return PerceptualLoss(load_vgg19(options.vgg_path), options.train_config.pyramid_scales)
+    except MissingWeightsError as error:
+        if is_main:
+            console.print(f"[yellow]note:[/] {error}")
+        return None
+
+
+def _init_weights(model: ImplicitWarping, path: Path) -> None:
+    from tiwcli.checkpoint import read_model_file
+
+    config, tensors, _ = read_model_file(path)
+    if config != model.config:
+        raise InputError(f"{path}: --init weights are for another model config than this run's")
+    model.load_state_dict(tensors, strict=True)
+
+
+@dataclass
+class Trainer:
+    """The networks, their optimisers and one training step."""
+
+    model: ImplicitWarping
+    objective: torch.nn.Module  # GeneratorObjective, maybe DDP-wrapped
+    discriminator: MultiScaleDiscriminator | None
+    discriminator_step: torch.nn.Module | None  # the discriminator, maybe DDP-wrapped
+    optimizers: dict[str, torch.optim.Optimizer]
+    config: TrainConfig
+    device: torch.device
+
+    @property
+    def parts(self) -> TrainingParts:
+        return TrainingParts(self.model, self.discriminator, self.optimizers)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _update(self, name: str, loss: torch.Tensor, module: torch.nn.Module) -> float:
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(
+            module.parameters(), self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
+        )
+        optimizer.step()
+        return float(norm)
+
+    def step(self, batch: Batch, step: int) -> dict[str, float]:
+        """One generator and one discriminator update; returns the losses as floats."""
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(self.config, step)
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(False)  # the generator step must not touch it
+        with self._autocast():
+            result = self.objective(batch.sources, batch.driving, self.discriminator)
+        losses = {name: float(value.detach()) for name, value in result.losses.items()}
+        losses["grad_norm"] = self._update("generator", result.losses["total"], self.model)
+        if self.discriminator is not None and self.discriminator_step is not None:
+            self.discriminator.requires_grad_(True)
+            with self._autocast():
+                loss = discriminator_loss(self.discriminator_step, batch.driving, result.image)
+            losses["discriminator"] = float(loss.detach())
+            self._update("discriminator", loss, self.discriminator)
+        return losses
+
+
+def build_trainer(
+    options: RunOptions, context: DistributedContext, device: torch.device, console: Console | None = None
+) -> Trainer:
+    config = options.train_config
+    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+    torch.manual_seed(config.seed)  # same initial weights on every rank
+    model = ImplicitWarping(options.model_config)
+    if options.init is not None:
+        _init_weights(model, options.init)
+    model.to(device).train()
+    perceptual = _load_perceptual(options, console, context.is_main)
+    objective = GeneratorObjective(model, config, perceptual).to(device).train()
+    optimizers = {"generator": torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)}
+    discriminator = None
+    if options.gan and (config.gan_weight > 0 or config.feature_matching_weight > 0):
+        discriminator = (
+            MultiScaleDiscriminator(
+                config.discriminator_scales,
+                config.discriminator_channels,
+                config.discriminator_blocks,
+                config.spectral_norm,
+            )
+            .to(device)
+            .train()
+        )
+        optimizers["discriminator"] = torch.optim.Adam(
+            discriminator.parameters(), lr=config.lr, betas=config.betas
+        )
+    return Trainer(
+        model=model,
+        objective=wrap(objective, context, device),
+        discriminator=discriminator,
+        discriminator_step=wrap(discriminator, context, device) if discriminator is not None else None,
+        optimizers=optimizers,
+        config=config,
+        device=device,
+    )
+
+
+# -- output: logs, samples, progress ------------------------------------------------------
+
+
+def sample_grid(model: ImplicitWarping, batch: Batch) -> np.ndarray:
+    """A picture of the model at work: one column per sample, rows: sources..., driving, output.
+
+    The preview batch holds two training samples then two of the test split (unseen identities)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        output = model(batch.sources, batch.driving).image.float().clamp(0, 1)  # (b, 3, H, W)
+    model.train(was_training)
+    rows = [*batch.sources.unbind(1), batch.driving, output]  # each (b, 3, H, W)
+    grid = torch.stack(rows)  # (rows, b, 3, H, W)
+    grid = torch.nn.functional.pad(grid, (1, 1, 1, 1), value=1.0)  # a white line between tiles
+    grid = grid.permute(0, 3, 1, 4, 2).flatten(2, 3).flatten(0, 1)  # (rows*H', b*W', 3)
+    return (grid.cpu().numpy() * 255).round().astype(np.uint8)
+
+
+class RunLog:
+    """RUN_DIR/log.jsonl (one line per logged step) and TensorBoard scalars when installed."""
+
+    def __init__(self, run_dir: Path, resume_step: int, console: Console) -> None:
+        self.path = run_dir / "log.jsonl"
+        if resume_step and self.path.exists():  # drop lines of work lost since the checkpoint
+            lines = self.path.read_text().splitlines()
+            kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            self.path.write_text("".join(f"{line}\n" for line in kept))
+        elif not resume_step:
+            self.path.unlink(missing_ok=True)
+        self.tensorboard = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+        except ImportError:
+            console.print("[dim]note: tensorboard is not installed; losses go to log.jsonl only[/]")
+
+    def write(self, record: dict) -> None:
+        with self.path.open("a") as file:
+            file.write(json.dumps(record) + "\n")
+        if self.tensorboard is not None:
+            for name, value in record["losses"].items():
+                self.tensorboard.add_scalar(f"loss/{name}", value, record["step"])
+            self.tensorboard.add_scalar("lr", record["lr"], record["step"])
+            self.tensorboard.add_scalar("images_per_second", record["images_per_second"], record["step"])
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+def _batches(dataset: TrainBatches, start: int, stop: int, num_workers: int, pin: bool) -> Iterator[Batch]:
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=None, sampler=range(start, stop), num_workers=num_workers, pin_memory=pin
+    )
+    yield from loader
+
+
+def _progress(console: Console, enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        disable=not enabled,
+    )
+
+
+# -- the loop ---------------------------------------------------------------------------
+
+
+def _device_type(requested: str) -> str:
+    """ "cpu" or "cuda" for a --device value, or a one-line error."""
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device_type = torch.device(requested).type
+    except RuntimeError:
+        raise InputError(f"unknown device {requested!r}: use auto, cpu, cuda or cuda:N") from None
+    if device_type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available to this torch")
+    if device_type not in ("cpu", "cuda"):
+        raise InputError(f"--device {requested}: training runs on cpu or cuda only")
+    return device_type
+
+
+def train(options: RunOptions) -> TrainResult:
+    """Train (or resume) a run in options.run_dir. Works under torchrun as well."""
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    context = init_distributed(_device_type(options.device))
+    try:
+        return _train(options, context, console)
+    finally:
+        shutdown(context)
+
+
+def _train(options: RunOptions, context: DistributedContext, console: Console) -> TrainResult:
+    config = options.train_config
+    device = process_device(options.device, context)
+    start_step = check_run_dir(options)
+    min_frames = config.max_sources + 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        size = options.model_config.image_size
+        store = ClipStore(list_clips(options.data_dir, "train"), size, min_frames, options.cache_clips)
+        try:
+            preview_store = ClipStore(list_clips(options.data_dir, "test"), size, min_frames)
+        except InputError:
+            preview_store = store
+    if context.is_main:
+        for warning in caught:
+            console.print(f"[yellow]warning:[/] {warning.message}")
+    trainer = build_trainer(options, context, device, console)
+    if options.resume and start_step:
+        load_checkpoint(options.run_dir / "checkpoints", start_step, trainer.parts)
+    if context.is_main:
+        options.run_dir.mkdir(parents=True, exist_ok=True)
+        run_record = {"model_config": options.model_config.to_json(), "train_config": config.to_json()}
+        (options.run_dir / RUN_FILE).write_text(json.dumps(run_record, indent=1) + "\n")
+    barrier(context)
+    dataset = TrainBatches(
+        store,
+        config.batch_size,
+        config.max_sources,
+        config.seed,
+        context.rank,
+        config.flip_probability,
+        config.jitter,
+        config.still_probability,
+    )
+    preview = _preview_batch(store, preview_store, config).to(device)
+    loop = _Loop(options, context, trainer, preview, console, start_step)
+    return loop.run(_batches(dataset, start_step, config.steps, options.num_workers, device.type == "cuda"))
+
+
+def _preview_batch(train_store: ClipStore, test_store: ClipStore, config: TrainConfig) -> Batch:
+    """Two training samples, then two held-out ones (when there is a test split): the grid's columns."""
+    parts = [fixed_batch(store, 2, config.max_sources, config.seed) for store in (train_store, test_store)]
+    return Batch(torch.cat([p.sources for p in parts]), torch.cat([p.driving for p in parts]))
+
+
+class _Loop:
+    """Steps, logging, samples and checkpoints of one process."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        context: DistributedContext,
+        trainer: Trainer,
+        preview: Batch,
+        console: Console,
+        start_step: int,
+    ) -> None:
+        self.options, self.context, self.trainer, self.preview = options, context, trainer, preview
+        self.console = console
+        self.step = start_step
+        self.saved_step = start_step if options.resume else -1
+        self.log = RunLog(options.run_dir, start_step, console) if context.is_main else None
+        self.metadata = {"train_config": options.train_config.to_json()}
+        self._sums: dict[str, float] = {}
+        self._count = 0
+        self._interval_start = time.perf_counter()
+        self.last_losses: dict[str, float] = {}
+
+    def run(self, batches: Iterator[Batch]) -> TrainResult:
+        config = self.options.train_config
+        with _progress(self.console, self.context.is_main and self.options.progress) as progress:
+            task = progress.add_task("train", total=config.steps, completed=self.step, info="")
+            try:
+                for batch in batches:
+                    torch.manual_seed(step_seed(config.seed, self.step, self.context.rank))  # dropout, warps
+                    losses = self.trainer.step(batch.to(self.trainer.device), self.step)
+                    self.step += 1
+                    self._after_step(losses, progress, task)
+                    if self.options.on_step is not None:
+                        self.options.on_step(self.step)
+            except KeyboardInterrupt:
+                if self.context.is_main and self.step != self.saved_step:
+                    self._checkpoint()
+                    self.console.print(f"saved a checkpoint at step {self.step}")
+                raise
+        model_path = self._finish()
+        return TrainResult(self.step, model_path, self.last_losses, self.trainer.model)
+
+    def _after_step(self, losses: dict[str, float], progress, task) -> None:
+        self.last_losses = losses
+        for name, value in losses.items():
+            self._sums[name] = self._sums.get(name, 0.0) + value
+        self._count += 1
+        options = self.options
+        if not self.context.is_main:
+            return
+        if self.step % options.log_every == 0 or self.step == options.train_config.steps:
+            self._write_log(progress, task)
+        else:
+            progress.update(task, completed=self.step)
+        if options.sample_every and self.step % options.sample_every == 0:
+            self._write_samples()
+        if options.checkpoint_every and self.step % options.checkpoint_every == 0:
+            self._checkpoint()
+
+    def _write_log(self, progress, task) -> None:
+        elapsed = time.perf_counter() - self._interval_start
+        images = self._count * self.options.train_config.batch_size * self.context.world_size
+        means = {name: total / self._count for name, total in self._sums.items()}
+        record = {
+            "step": self.step,
+            "losses": {name: round(value, 6) for name, value in means.items()},
+            "lr": learning_rate(self.options.train_config, self.step - 1),
+            "images_per_second": round(images / max(elapsed, 1e-9), 3),
+            "time": round(time.time(), 3),
+        }
+        assert self.log is not None
+        self.log.write(record)
+        info = (
+            f"loss {means['total']:.4f}  pyr {means['pyramid']:.4f}  {record['images_per_second']:.1f} img/s"
+        )
+        progress.update(task, completed=self.step, info=info)
+        self._sums, self._count, self._interval_start = {}, 0, time.perf_counter()
+
+    def _write_samples(self) -> None:
+        folder = self.options.run_dir / "samples"
+        folder.mkdir(exist_ok=True)
+        save_image(folder / f"step_{self.step:06d}.png", sample_grid(self.trainer.model, self.preview))
+
+    def _checkpoint(self) -> Path:
+        checkpoint_dir = self.options.run_dir / "checkpoints"
+        model_path = save_checkpoint(checkpoint_dir, self.step, self.trainer.parts, self.metadata)
+        prune_checkpoints(checkpoint_dir, self.options.keep)
+        from tiwcli.checkpoint import save_model
+
+        save_model(
+            self.options.run_dir / "model.safetensors",
+            self.trainer.model,
+            {**self.metadata, "step": str(self.step)},
+        )
+        self.saved_step = self.step
+        return model_path
+
+    def _finish(self) -> Path:
+        if self.context.is_main:
+            if self.step != self.saved_step:
+                self._checkpoint()
+            if self.options.sample_every:
+                self._write_samples()
+            assert self.log is not None
+            self.log.close()
+        barrier(self.context)
+        return self.options.run_dir / "model.safetensors"
