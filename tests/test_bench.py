@@ -11,8 +11,25 @@ def test_bench_reports_model_and_end_to_end_rows(tmp_path):
     report = tmp_path / "bench.json"
     result = CliRunner().invoke(
         app,
-        ["bench", "--presets", "tiny", "--sources", "1,2", "--frames", "4", "--batch-size", "2",
-         "--clip-frames", "8", "--long-factor", "2", "--device", "cpu", "--json", str(report)],
+        [
+            "bench",
+            "--presets",
+            "tiny",
+            "--sources",
+            "1,2",
+            "--frames",
+            "4",
+            "--batch-size",
+            "2",
+            "--clip-frames",
+            "8",
+            "--long-factor",
+            "2",
+            "--device",
+            "cpu",
+            "--json",
+            str(report),
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(report.read_text())

@@ -51,5 +51,7 @@ def test_prepare_checks_outputs_before_any_work(tmp_path, files):
     with pytest.raises(InputError, match="already exists"):
         prepare_job(AnimationJob(sources=[driving], driving=driving, output=output, weights=weights))
     with pytest.raises(InputError, match="must be a video"):
-        prepare_job(AnimationJob(sources=[driving], driving=driving, output=tmp_path / "o.gif", weights=weights))
+        prepare_job(
+            AnimationJob(sources=[driving], driving=driving, output=tmp_path / "o.gif", weights=weights)
+        )
     assert output.read_bytes() == b"existing"

@@ -117,5 +117,7 @@ def test_audio_stops_where_the_video_does(wolfgang, tmp_path):
                 break
     with av.open(str(out)) as container:
         audio = container.streams.audio[0]
-        last = max(packet.pts * packet.time_base for packet in container.demux(audio) if packet.pts is not None)
+        last = max(
+            packet.pts * packet.time_base for packet in container.demux(audio) if packet.pts is not None
+        )
     assert float(last) < 24 * 1001 / 24000 + 0.05  # 1.0 s of video; the whole clip's audio is 19.7 s

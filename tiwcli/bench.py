@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import subprocess
 import sys
 import time
@@ -52,16 +52,6 @@ class EndToEndTiming:
     peak_rss_mb: float
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available")
-    if name not in {"cpu", "cuda"}:
-        raise InputError(f"--device must be auto, cpu or cuda, not {name!r}")
-    return torch.device(name)
-
-
 def count_flops(model: ImplicitWarping, num_sources: int) -> float:
     """FLOPs of one driving frame (sources already encoded)."""
     size = model.config.image_size
@@ -90,7 +80,7 @@ def time_model(
     """Per-frame time of the model alone, after one warm-up batch."""
     device = next(model.parameters()).device
     size = model.config.image_size
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else _null_context()
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
     sources = torch.rand(1, num_sources, 3, size, size, device=device)
     driving = torch.rand(batch_size, 3, size, size, device=device)
     if device.type == "cuda":
@@ -126,14 +116,6 @@ def time_model(
     )
 
 
-class _null_context:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def time_end_to_end(
     weights: Path,
     sources: list[Path],
@@ -155,8 +137,21 @@ def time_end_to_end(
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "out.mp4"
         command = [
-            sys.executable, "-m", "tiwcli", "animate", *map(str, sources), str(driving), "-o", str(output),
-            "--weights", str(weights), "--no-crop", "--device", device, "--batch-size", str(batch_size),
+            sys.executable,
+            "-m",
+            "tiwcli",
+            "animate",
+            *map(str, sources),
+            str(driving),
+            "-o",
+            str(output),
+            "--weights",
+            str(weights),
+            "--no-crop",
+            "--device",
+            device,
+            "--batch-size",
+            str(batch_size),
         ]
         out_log, err_log = Path(folder) / "stdout.txt", Path(folder) / "stderr.txt"
         with out_log.open("w") as out_file, err_log.open("w") as err_file:

@@ -56,7 +56,7 @@ def load_tensors(path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str, s
     try:
         with safe_open(str(path), framework="pt", device="cpu") as reader:
             metadata = dict(reader.metadata() or {})
-            tensors = {name: reader.get_tensor(name) for name in reader.keys()}  # noqa: SIM118
+            tensors = {name: reader.get_tensor(name) for name in reader.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
         raise InputError(f"{path}: not a valid safetensors file, truncated or corrupt ({reason})") from None
@@ -98,7 +98,8 @@ def load_model(path: Path | str, device: torch.device | str = "cpu") -> Implicit
     for name, tensor in tensors.items():
         if tensor.shape != expected[name].shape:
             raise InputError(
-                f"{path}: tensor {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
+                f"{path}: tensor {name} has shape {tuple(tensor.shape)}, "
+                f"expected {tuple(expected[name].shape)}"
             )
     try:
         model.load_state_dict(tensors, strict=True)

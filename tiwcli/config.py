@@ -42,8 +42,7 @@ class ModelConfig:
         upscale = self.image_size // self.feature_size
         if self.image_size % self.feature_size or upscale & (upscale - 1):
             raise InputError(
-                f"image_size {self.image_size} must be feature_size {self.feature_size} "
-                "times a power of two"
+                f"image_size {self.image_size} must be feature_size {self.feature_size} times a power of two"
             )
         if self.feature_size % self.attention_reduction:
             raise InputError("feature_size must be divisible by attention_reduction")

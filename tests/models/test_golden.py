@@ -21,8 +21,12 @@ def test_tiny_model_reproduces_reference_output():
     weights = {name.removeprefix("model."): t for name, t in tensors.items() if name.startswith("model.")}
     model.load_state_dict(weights, strict=True)
     with torch.inference_mode():
-        output = model.animate(model.encode_sources(tensors["sources"]), model.keypoint_detector(tensors["driving"]))
+        output = model.animate(
+            model.encode_sources(tensors["sources"]), model.keypoint_detector(tensors["driving"])
+        )
     assert output.shape == tensors["output"].shape
-    assert torch.allclose(output, tensors["output"], atol=1e-4), float((output - tensors["output"]).abs().max())
+    assert torch.allclose(output, tensors["output"], atol=1e-4), float(
+        (output - tensors["output"]).abs().max()
+    )
     # the reference is not trivial: real, distinct frames give distinct outputs
     assert (tensors["output"][0] - tensors["output"][1]).abs().mean() > 1e-4

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from tiwcli.commands.options import DeviceChoice, LandmarkBackend
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
@@ -23,15 +25,10 @@ if TYPE_CHECKING:
     from tiwcli.pipeline import AnimationSummary
     from tiwcli.video import VideoInfo
 
+
 class MotionMode(str, Enum):
     relative = "relative"
     absolute = "absolute"
-
-
-class DeviceChoice(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 class PrecisionChoice(str, Enum):
@@ -39,12 +36,6 @@ class PrecisionChoice(str, Enum):
     bf16 = "bf16"
     fp16 = "fp16"
     fp32 = "fp32"
-
-
-class LandmarkBackend(str, Enum):
-    auto = "auto"
-    dlib = "dlib"
-    fan = "fan"
 
 
 def animate(
@@ -154,22 +145,6 @@ def animate(
         stderr.print(f"[dim]{escape(analyzer.note)}[/]")
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _progress(stderr: Console) -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -214,12 +189,6 @@ def _FramesPerSecondColumn() -> object:  # noqa: N802 (a factory that keeps rich
             return Text(f"{speed:5.1f} frames/s" if speed else "  ... frames/s", style="cyan")
 
     return FramesPerSecond()
-
-
-
-
-
-
 
 
 def _print_summary(

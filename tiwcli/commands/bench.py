@@ -9,47 +9,40 @@ from typing import Annotated
 
 import typer
 
-
-def _int_list(text: str, option: str) -> list[int]:
-    from tiwcli.errors import InputError
-
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(f"{option} takes comma-separated whole numbers, not {text!r}") from None
-    if not values or min(values) < 1:
-        raise InputError(f"{option} needs positive numbers")
-    return values
+from tiwcli.commands.options import DeviceChoice, parse_int_list
 
 
 def bench(
     *,
     presets: Annotated[str, typer.Option(help="Comma-separated model presets.")] = "small-256,base-256",
     sources: Annotated[str, typer.Option(help="Comma-separated numbers of source images.")] = "1,2,4,8",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[DeviceChoice, typer.Option(help="Where the model runs.")] = DeviceChoice.auto,
     batch_size: Annotated[int, typer.Option(min=1, help="Driving frames per model call.")] = 8,
     frames: Annotated[int, typer.Option(min=1, help="Frames timed per model-only row.")] = 32,
     end_to_end: Annotated[
         bool, typer.Option(help="Also time decode + model + encode of a real clip, and its peak memory.")
     ] = True,
     clip_frames: Annotated[int, typer.Option(min=8, help="Length of the end-to-end clip.")] = 48,
-    long_factor: Annotated[int, typer.Option(min=2, help="Memory check: a clip this many times longer.")] = 10,
+    long_factor: Annotated[
+        int, typer.Option(min=2, help="Memory check: a clip this many times longer.")
+    ] = 10,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON.")] = None,
 ) -> None:
     """Time the model alone (1, 2, 4, 8 sources) and end to end, with FLOPs per frame and peak memory."""
     import torch
     from rich.table import Table
 
-    from tiwcli.bench import as_dicts, resolve_device, time_end_to_end, time_model
+    from tiwcli.bench import as_dicts, time_end_to_end, time_model
     from tiwcli.checkpoint import save_model
     from tiwcli.config import model_preset
     from tiwcli.console import make_console
     from tiwcli.models import ImplicitWarping
+    from tiwcli.pipeline import resolve_device
 
     console = make_console(stderr=True)
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(device.value)
     preset_names = [name.strip() for name in presets.split(",") if name.strip()]
-    source_counts = _int_list(sources, "--sources")
+    source_counts = parse_int_list(sources, "--sources")
     dtype = torch.bfloat16 if torch_device.type == "cuda" else None
     model_rows = []
     end_to_end_rows = []
@@ -82,7 +75,7 @@ def bench(
 
 
 def _make_real_clip(folder: Path, frames: int, long_factor: int) -> dict:
-    """A 256x256 clip of a real face (centre crop of the Pexels clip), its 10x longer loop, and 8 source frames."""
+    """A 256x256 real face clip (centre crop of the Pexels clip), its longer loop, and 8 source frames."""
     import numpy as np
 
     from tiwcli.images import resize_image, save_image
@@ -116,14 +109,31 @@ def _make_real_clip(folder: Path, frames: int, long_factor: int) -> dict:
 
 def _print_tables(console, model_rows, end_to_end_rows, table_class) -> None:
     table = table_class(title="Model alone (sources encoded once; per driving frame)")
-    for column in ("preset", "device", "dtype", "sources", "ms/frame", "fps", "encode ms", "GFLOP/frame",
-                   "H100 floor µs", "CUDA peak MB"):
+    for column in (
+        "preset",
+        "device",
+        "dtype",
+        "sources",
+        "ms/frame",
+        "fps",
+        "encode ms",
+        "GFLOP/frame",
+        "H100 floor µs",
+        "CUDA peak MB",
+    ):
         table.add_column(column, justify="right")
     for row in model_rows:
         table.add_row(
-            row.preset, row.device, row.dtype, str(row.num_sources), f"{row.ms_per_frame:.1f}",
-            f"{row.frames_per_second:.1f}", f"{row.encode_ms:.0f}", f"{row.gflops_per_frame:.2f}",
-            f"{row.h100_floor_us:.1f}", "-" if row.peak_memory_mb is None else f"{row.peak_memory_mb:.0f}",
+            row.preset,
+            row.device,
+            row.dtype,
+            str(row.num_sources),
+            f"{row.ms_per_frame:.1f}",
+            f"{row.frames_per_second:.1f}",
+            f"{row.encode_ms:.0f}",
+            f"{row.gflops_per_frame:.2f}",
+            f"{row.h100_floor_us:.1f}",
+            "-" if row.peak_memory_mb is None else f"{row.peak_memory_mb:.0f}",
         )
     console.print(table)
     if not end_to_end_rows:
@@ -133,7 +143,12 @@ def _print_tables(console, model_rows, end_to_end_rows, table_class) -> None:
         table.add_column(column, justify="right")
     for row in end_to_end_rows:
         table.add_row(
-            row.preset, row.device, str(row.num_sources), str(row.frames), f"{row.ms_per_frame:.1f}",
-            f"{row.frames_per_second:.1f}", f"{row.peak_rss_mb:.0f}",
+            row.preset,
+            row.device,
+            str(row.num_sources),
+            str(row.frames),
+            f"{row.ms_per_frame:.1f}",
+            f"{row.frames_per_second:.1f}",
+            f"{row.peak_rss_mb:.0f}",
         )
     console.print(table)

@@ -9,40 +9,18 @@ Thin: parses options, calls `tiwcli.evaluate`, prints the table. Heavy imports i
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from tiwcli.commands.options import DeviceChoice, LandmarkBackend, parse_int_list
 from tiwcli.errors import InputError
 
 if TYPE_CHECKING:
     from tiwcli.evaluate import EvaluationReport
 
 ALL = "l1,psnr,ssim,lpips,fid,kid,akd,mkr,aed"
-
-
-class DeviceChoice(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class FaceBackend(str, Enum):
-    auto = "auto"
-    dlib = "dlib"
-    fan = "fan"
-
-
-def _int_list(text: str, option: str) -> tuple[int, ...]:
-    try:
-        values = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
-    except ValueError:
-        raise InputError(f"{option}: expected integers separated by commas, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise InputError(f"{option}: expected positive integers, got {text!r}")
-    return values
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -109,7 +87,9 @@ def evaluate(
     ] = 500,
     batch_size: Annotated[int, typer.Option(help="Driving frames per model call.", min=1)] = 8,
     seed: Annotated[int, typer.Option(help="Seed for KID subsets and cross-identity pairs.")] = 0,
-    face_backend: Annotated[FaceBackend, typer.Option(help="Landmarks/identity backend.")] = FaceBackend.auto,
+    face_backend: Annotated[
+        LandmarkBackend, typer.Option(help="Landmarks/identity backend.")
+    ] = LandmarkBackend.auto,
     device: Annotated[
         DeviceChoice, typer.Option(help="Where the model runs (metrics networks run on the CPU).")
     ] = DeviceChoice.auto,
@@ -140,7 +120,7 @@ def evaluate(
 
     settings = EvalSettings(
         metrics=parse_metric_names(metrics),
-        num_sources=_int_list(num_sources, "--num-sources"),
+        num_sources=parse_int_list(num_sources, "--num-sources"),
         baselines=_names(baselines),
         max_frames=max_frames,
         fid_frames=fid_frames,
@@ -188,15 +168,11 @@ def _evaluate_data(data, weights, split, no_model, device, settings, progress) -
 
         image_size = probe_video(clips[0]).height
     else:
-        import torch
-
         from tiwcli.checkpoint import default_weights_path, load_model
+        from tiwcli.pipeline import resolve_device
 
-        if device == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device cuda: no CUDA device is available")
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = load_model(weights if weights is not None else default_weights_path(), device=device)
+        torch_device = resolve_device(device)  # type: ignore[arg-type]
+        model = load_model(weights if weights is not None else default_weights_path(), device=torch_device)
     return evaluate_dataset(clips, model, settings, image_size=image_size, progress=progress)
 
 

@@ -114,6 +114,3 @@ class ImplicitWarping(nn.Module):
             driving_keypoints=driving_keypoints,
             source_keypoints=encoding.keypoints,
         )
-
-
-

@@ -49,7 +49,9 @@ class UNet(nn.Module):
         widths = [min(channels * 2**level, max_channels) for level in range(depth + 1)]
         self.stem = ConvBlock(in_channels, widths[0])
         self.down = nn.ModuleList(ConvBlock(widths[i], widths[i + 1]) for i in range(depth))
-        self.up = nn.ModuleList(ConvBlock(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth)))
+        self.up = nn.ModuleList(
+            ConvBlock(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)  # (b, c0, s, s)
@@ -57,7 +59,7 @@ class UNet(nn.Module):
         for block in self.down:
             skips.append(x)
             x = block(F.avg_pool2d(x, 2))  # (b, c_{i+1}, s / 2^(i+1), ...)
-        for block, skip in zip(self.up, reversed(skips)):
+        for block, skip in zip(self.up, reversed(skips), strict=False):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             x = block(torch.cat([x, skip], dim=1))
         return x  # (b, c0, s, s)
@@ -71,7 +73,9 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
 
 
-def coordinate_grid(size: int, device: torch.device | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
+def coordinate_grid(
+    size: int, device: torch.device | None = None, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Pixel centres of a size x size map in [-1, 1] (align_corners=False): (size, size, 2) as (x, y)."""
     ticks = (torch.arange(size, device=device, dtype=dtype or torch.float32) * 2 + 1) / size - 1
     y, x = torch.meshgrid(ticks, ticks, indexing="ij")
