@@ -172,13 +172,20 @@ def load_model_and_faces(
     return model, analyzer
 
 
-def frame_source(path: Path) -> Callable[[], Iterator[np.ndarray]]:
-    """A re-openable pass over a video's frames (the pipeline reads the driving video more than once)."""
+def frame_source(path: Path, prefetch_frames: int = 32) -> Callable[[], Iterator[np.ndarray]]:
+    """A re-openable pass over a video's frames (the pipeline reads the driving video more than once).
+
+    Frames are decoded in a background thread, up to `prefetch_frames` ahead of the model.
+    """
+    from tiwcli.streaming import prefetch
     from tiwcli.video import VideoReader
 
-    def frames() -> Iterator[np.ndarray]:
+    def decode() -> Iterator[np.ndarray]:
         with VideoReader(path) as reader:
             yield from reader.frames()
+
+    def frames() -> Iterator[np.ndarray]:
+        return prefetch(decode(), depth=prefetch_frames)
 
     return frames
 
@@ -193,6 +200,7 @@ def write_videos(
     crf: int,
 ) -> None:
     """Animate into OUT (and OUT.preview): both appear only when everything succeeded."""
+    from tiwcli.streaming import BackgroundConsumer
     from tiwcli.video import VideoWriter
 
     audio = driving.path if driving.has_audio else None
@@ -206,11 +214,17 @@ def write_videos(
                         VideoWriter(preview_path, driving.fps, audio_from=audio, crf=crf, overwrite=overwrite)
                     )
                     strip = source_strip_for(animator, sources)
-                for batch in animator.animate(sources, frame_source(driving.path), name=str(driving.path)):
+
+                def encode(batch: AnimatedBatch) -> None:
                     writer.write_batch(batch.frames)
                     if preview_writer is not None:
                         for frame in preview_frames(strip, batch):
                             preview_writer.write(frame)
+
+                # encoding runs in a background thread, while the model works on the next batch
+                encoder = stack.enter_context(BackgroundConsumer(encode, depth=2))
+                for batch in animator.animate(sources, frame_source(driving.path), name=str(driving.path)):
+                    encoder.submit(batch)
             preview_done = preview_path is not None
     except BaseException:
         if preview_done and preview_path is not None:
