@@ -287,3 +287,28 @@ def test_pruning_removes_model_files_orphaned_by_a_crash(tmp_path):
         "step_00000004.safetensors",
         "step_00000004.state.safetensors",
     ]
+
+
+def test_sigterm_saves_a_checkpoint_like_ctrl_c(sample_dataset, tmp_path):
+    """A scheduler's SIGTERM (SLURM, Kubernetes) must not lose the steps since the last checkpoint."""
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "tiwcli", "train", "--data", str(sample_dataset), "--out", str(run_dir),
+        "--preset", "tiny", "--steps", "100000", "--batch-size", "2", "--checkpoint-every", "100000",
+        "--log-every", "1", "--sample-every", "0", "--device", "cpu",
+    ]  # fmt: skip
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run_dir / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    saved = sorted((run_dir / "checkpoints").glob("step_*.state.safetensors"))
+    assert saved, stderr
+    assert int(saved[-1].name.split("_")[1].split(".")[0]) >= 3

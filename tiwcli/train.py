@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -325,9 +327,28 @@ def train(options: RunOptions) -> TrainResult:
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     context = init_distributed(_device_type(options.device))
     try:
-        return _train(options, context, console)
+        with _sigterm_as_interrupt():
+            return _train(options, context, console)
     finally:
         shutdown(context)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Schedulers (SLURM, Kubernetes, torchrun) send SIGTERM before they kill a job: treat it
+    like Ctrl-C, so the interrupted step's checkpoint is saved before the process ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _train(options: RunOptions, context: DistributedContext, console: Console) -> TrainResult:
