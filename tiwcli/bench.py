@@ -116,6 +116,27 @@ def time_model(
     )
 
 
+# Runs `tiw animate` and, at exit, reports the child's own peak resident memory. VmHWM is the
+# high-water mark of the child's address space; ru_maxrss would not do: at exec, Linux carries
+# the parent's (the bench's own, large) high-water mark into the child's ru_maxrss.
+_CHILD = """
+import atexit, resource, sys
+
+def report():
+    try:
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"TIW_PEAK_RSS_KIB {kib}", file=sys.stderr)
+
+atexit.register(report)
+sys.argv = ["tiw", *sys.argv[1:]]
+from tiwcli.cli import main
+main()
+"""
+
+
 def time_end_to_end(
     weights: Path,
     sources: list[Path],
@@ -126,45 +147,27 @@ def time_end_to_end(
 ) -> EndToEndTiming:
     """Run `tiw animate --no-crop` on real files in a child process: its frames/s and peak RSS.
 
-    The frame rate is the one `tiw animate` reports for decode + model + encode
-    (start-up and model loading excluded); the peak resident memory is the whole
-    child's, read with `os.wait4`, so each run is measured on its own.
+    The frame rate is the one `tiw animate` reports for decode + model + encode (start-up and
+    model loading excluded); the peak resident memory is the child's own.
     """
-    import os
     import re
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "out.mp4"
         command = [
-            sys.executable,
-            "-m",
-            "tiwcli",
-            "animate",
-            *map(str, sources),
-            str(driving),
-            "-o",
-            str(output),
-            "--weights",
-            str(weights),
-            "--no-crop",
-            "--device",
-            device,
-            "--batch-size",
-            str(batch_size),
-        ]
-        out_log, err_log = Path(folder) / "stdout.txt", Path(folder) / "stderr.txt"
-        with out_log.open("w") as out_file, err_log.open("w") as err_file:
-            child = subprocess.Popen(command, stdout=out_file, stderr=err_file)
-            _, status, usage = os.wait4(child.pid, 0)  # reap it ourselves: rusage of this child alone
-        stdout, stderr = out_log.read_text(), err_log.read_text()
-        if os.waitstatus_to_exitcode(status) != 0:
-            last = (stderr.strip().splitlines() or ["no output"])[-1]
-            raise InputError(f"end-to-end run failed: {last}")
-    match = re.search(r": (\d+) frames,.*?; ([\d.]+) frames/s", stdout)
-    if match is None:
-        raise InputError(f"end-to-end run printed no summary: {stdout.strip()[:200]}")
-    frames, fps = int(match.group(1)), float(match.group(2))
+            sys.executable, "-c", _CHILD, "animate", *map(str, sources), str(driving), "-o", str(output),
+            "--weights", str(weights), "--no-crop", "--device", device, "--batch-size", str(batch_size),
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        last = ([line for line in result.stderr.splitlines() if "TIW_PEAK" not in line] or ["no output"])[-1]
+        raise InputError(f"end-to-end run failed: {last}")
+    summary = re.search(r": (\d+) frames,.*?; ([\d.]+) frames/s", result.stdout)
+    peak = re.search(r"TIW_PEAK_RSS_KIB (\d+)", result.stderr)
+    if summary is None or peak is None:
+        raise InputError(f"end-to-end run printed no summary: {result.stdout.strip()[:200]}")
+    frames, fps = int(summary.group(1)), float(summary.group(2))
     return EndToEndTiming(
         preset=preset,
         device=device,
@@ -172,7 +175,7 @@ def time_end_to_end(
         frames=frames,
         ms_per_frame=1000 / fps,
         frames_per_second=fps,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        peak_rss_mb=int(peak.group(1)) / 1024,
     )
 
 
