@@ -11,13 +11,30 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tiwcli.errors import InputError
 
+ConfigT = TypeVar("ConfigT", bound="JsonConfig")
+
+
+class JsonConfig:
+    """JSON round trip for the frozen dataclass configs (stored in checkpoints and run folders)."""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls: type[ConfigT], text: str) -> ConfigT:
+        values = _known_fields(cls, json.loads(text))
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if isinstance(values.get(field.name), list):  # JSON lists back to the tuples configs hold
+                values[field.name] = tuple(values[field.name])
+        return cls(**values)
+
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     image_size: int = 256  # side of the square face crop the model reads and writes
     num_keypoints: int = 20  # K, unsupervised keypoints (20 in the paper)
     keypoint_input_size: int = 64  # the keypoint detector sees the image resized to this
@@ -50,13 +67,6 @@ class ModelConfig:
             raise InputError("feature_size must be divisible by 2**encoder_depth")
         if self.keypoint_input_size % (2**self.keypoint_depth):
             raise InputError("keypoint_input_size must be divisible by 2**keypoint_depth")
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ModelConfig:
-        return cls(**_known_fields(cls, json.loads(text)))
 
 
 def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +136,7 @@ def model_preset(name: str) -> ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """How to train (written to RUN_DIR/train_config.json; see tiwcli/train.py).
 
     Defaults follow the FOMM / face-vid2vid lineage the paper trains in. A loss whose
@@ -163,17 +173,6 @@ class TrainConfig:
     jitter: float = 0.1  # colour jitter strength: brightness, contrast, saturation, per-channel gain
     still_probability: float = 0.0  # samples made of one frame moved by random warps (identity diversity)
     seed: int = 0  # all randomness is a function of (seed, step, rank): resume is exact
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        values = _known_fields(cls, json.loads(text))
-        for field in dataclasses.fields(cls):  # JSON lists back to the tuples frozen configs hold
-            if isinstance(values.get(field.name), list):
-                values[field.name] = tuple(values[field.name])
-        return cls(**values)
 
 
 # Per model preset: a discriminator in proportion to the generator (the default
