@@ -27,6 +27,8 @@ demo: sample-data
 	@echo "wrote samples/animated.mp4 and samples/animated.preview.mp4"
 
 test: $(STAMP)
+	$(BIN)/ruff check tiwcli tests scripts benchmarks
+	$(BIN)/ruff format --check tiwcli tests scripts benchmarks
 	$(BIN)/python -m pytest -q
 
 clean:
