@@ -32,6 +32,7 @@ from einops import rearrange
 
 from tiwcli.baselines import BASELINES, CopySource, DrivingFrames, LandmarkWarp, Method
 from tiwcli.errors import InputError
+from tiwcli.frames import frames_to_tensor, tensor_to_frames
 from tiwcli.metrics import METRICS, MetricValue, RowAccumulator, Scorer
 from tiwcli.video import VideoReader, probe_video, read_all_frames
 
@@ -170,18 +171,14 @@ class ModelMethod:
         self.device = next(model.parameters()).device
 
     def prepare(self, sources: np.ndarray, source_times: np.ndarray) -> None:
-        tensor = rearrange(torch.from_numpy(sources), "n h w c -> 1 n c h w").float() / 255
         with torch.inference_mode():
-            tensor = tensor.to(self.device)
-            self.encoding = self.model.encode_sources(tensor)
+            self.encoding = self.model.encode_sources(frames_to_tensor(sources[None], self.device))
 
     def render(self, driving: DrivingFrames) -> np.ndarray:
-        frames = rearrange(torch.from_numpy(driving.frames), "b h w c -> b c h w").float() / 255
         with torch.inference_mode():
-            frames = frames.to(self.device)
-            images = self.model.animate(self.encoding, self.model.keypoint_detector(frames))  # (b, 3, H, W)
-        images = (images * 255).round().clamp(0, 255).to(torch.uint8)
-        return rearrange(images, "b c h w -> b h w c").cpu().numpy()
+            frames = frames_to_tensor(driving.frames, self.device)  # (b, 3, H, W)
+            images = self.model.animate(self.encoding, self.model.keypoint_detector(frames))
+        return tensor_to_frames(images)
 
 
 def build_methods(model: torch.nn.Module | None, baselines: Sequence[str], scorer: Scorer) -> list[Method]:

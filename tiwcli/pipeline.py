@@ -53,6 +53,7 @@ import torch
 from einops import rearrange
 
 from tiwcli.errors import InputError
+from tiwcli.frames import frames_to_tensor, tensor_to_frames
 from tiwcli.images import resize_image
 from tiwcli.models import ImplicitWarping, Keypoints
 
@@ -361,18 +362,11 @@ class Animator:
 
     def _to_tensor(self, images: np.ndarray) -> torch.Tensor:
         """(..., S, S, 3) uint8 -> (..., 3, S, S) float in [0, 1] on the model's device."""
-        tensor = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
-        return tensor.movedim(-1, -3).float().div(255)
+        return frames_to_tensor(images, self.device)
 
     def _detect(self, crops: np.ndarray) -> Keypoints:
         with torch.inference_mode(), autocast_context(self.device, self.options.precision):
             return self.model.keypoint_detector(self._to_tensor(crops))
-
-    @staticmethod
-    def _to_images(images: torch.Tensor) -> np.ndarray:
-        """(b, 3, S, S) float in [0, 1] -> (b, S, S, 3) uint8 on the CPU."""
-        pixels = images.float().clamp(0, 1).mul(255).round().to(torch.uint8)
-        return rearrange(pixels, "b c h w -> b h w c").cpu().numpy()
 
     def _reference_keypoints(self, crops: Iterable[np.ndarray], source: Keypoints) -> tuple[int, Keypoints]:
         """The driving frame most like the source (a pass over the driving crops)."""
@@ -417,7 +411,7 @@ class Animator:
                     if reference is None:
                         reference_index, reference = 0, detected[0]
                     motion = relative_keypoints(anchor, detected, reference)
-                results = self._to_images(self.model.animate(encoding, motion))
+                results = tensor_to_frames(self.model.animate(encoding, motion))
             frames = self._paste(sources, results)
             output_size = (frames.shape[2], frames.shape[1])
             count += len(frames)

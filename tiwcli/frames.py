@@ -1,0 +1,21 @@
+"""Frames as the I/O side holds them ((..., H, W, 3) uint8 RGB) and as the model reads them
+((..., 3, H, W) float in [0, 1]): the two conversions, defined once."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def frames_to_tensor(frames: np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
+    """(..., H, W, 3) uint8 -> (..., 3, H, W) float32 in [0, 1], on `device`."""
+    tensor = torch.from_numpy(np.ascontiguousarray(frames))
+    if device is not None:
+        tensor = tensor.to(device)  # move the uint8 pixels: a quarter of the float32 bytes
+    return tensor.movedim(-1, -3).float().div(255)
+
+
+def tensor_to_frames(images: torch.Tensor) -> np.ndarray:
+    """(..., 3, H, W) float in [0, 1] (any dtype, any device) -> (..., H, W, 3) uint8 on the CPU."""
+    pixels = images.float().clamp(0, 1).mul(255).round().to(torch.uint8)
+    return pixels.movedim(-3, -1).cpu().numpy()
