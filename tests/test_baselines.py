@@ -14,8 +14,8 @@ from tiwcli.baselines import (
     nearest_source,
     piecewise_affine_warp,
 )
-from tiwcli.evaluate import resize_frames
 from tiwcli.faces import load_face_analyzer
+from tiwcli.frames import resize_frames
 from tiwcli.metrics.landmarks import akd_per_frame, observe_faces
 from tiwcli.video import read_all_frames
 

@@ -18,9 +18,9 @@ from tiwcli.evaluate import (
     EvalSettings,
     driving_indices,
     evaluate_dataset,
-    resize_frames,
     source_indices,
 )
+from tiwcli.frames import resize_frames
 from tiwcli.models.implicit_warping import ImplicitWarping
 from tiwcli.video import VideoWriter, read_all_frames
 

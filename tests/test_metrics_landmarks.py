@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from tiwcli.evaluate import resize_frames
+from tiwcli.frames import resize_frames
 from tiwcli.metrics import RowAccumulator, Scorer
 from tiwcli.metrics.identity import aed_per_frame
 from tiwcli.metrics.landmarks import akd_per_frame, mkr_per_frame

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from tiwcli.augment import augment_sample, still_motion
 from tiwcli.errors import InputError
+from tiwcli.frames import resize_frames
 from tiwcli.video import VideoReader, read_all_frames
 
 CLIP_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
@@ -69,11 +69,8 @@ def list_clips(data_dir: Path, split: str) -> list[Path]:
 
 def _to_chw(frames: np.ndarray, image_size: int) -> Tensor:
     """(t, h, w, 3) uint8 -> (t, 3, S, S) uint8, resized with antialiasing when needed."""
-    clip = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (t, 3, h, w)
-    if clip.shape[-2:] != (image_size, image_size):
-        resized = F.interpolate(clip.float(), size=(image_size, image_size), mode="bilinear", antialias=True)
-        clip = resized.round().clamp(0, 255).to(torch.uint8)
-    return clip.contiguous()
+    resized = resize_frames(frames, image_size, image_size)  # (t, S, S, 3)
+    return torch.from_numpy(resized).permute(0, 3, 1, 2).contiguous()
 
 
 class ClipStore:

@@ -27,12 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from einops import rearrange
 
 from tiwcli.baselines import BASELINES, CopySource, DrivingFrames, LandmarkWarp, Method
 from tiwcli.errors import InputError
-from tiwcli.frames import frames_to_tensor, tensor_to_frames
+from tiwcli.frames import frames_to_tensor, resize_frames, tensor_to_frames
 from tiwcli.metrics import METRICS, MetricValue, RowAccumulator, Scorer
 from tiwcli.video import VideoReader, probe_video, read_all_frames
 
@@ -150,15 +148,6 @@ def fid_mask_for(count: int, cap: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- methods
-
-
-def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(t, h, w, 3) uint8 -> (t, height, width, 3) uint8: bilinear, antialiased (as the dataset loader)."""
-    if frames.shape[1:3] == (height, width):
-        return frames
-    clip = rearrange(torch.from_numpy(frames), "t h w c -> t c h w").float()
-    resized = F.interpolate(clip, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-    return rearrange(resized.round().clamp(0, 255).to(torch.uint8), "t c h w -> t h w c").numpy()
 
 
 class ModelMethod:

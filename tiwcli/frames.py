@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 def frames_to_tensor(frames: np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
@@ -19,3 +20,15 @@ def tensor_to_frames(images: torch.Tensor) -> np.ndarray:
     """(..., 3, H, W) float in [0, 1] (any dtype, any device) -> (..., H, W, 3) uint8 on the CPU."""
     pixels = images.float().clamp(0, 1).mul(255).round().to(torch.uint8)
     return pixels.movedim(-3, -1).cpu().numpy()
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(t, h, w, 3) uint8 -> (t, height, width, 3) uint8: bilinear, antialiased when shrinking.
+
+    Training (`tiwcli.data`) and evaluation (`tiwcli.evaluate`) both resize with this, so a
+    model is scored on frames prepared exactly as it was trained on."""
+    if frames.shape[1:3] == (height, width):
+        return frames
+    clip = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, 1).float()  # (t, 3, h, w)
+    resized = F.interpolate(clip, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    return resized.round().clamp(0, 255).to(torch.uint8).movedim(1, -1).numpy()
