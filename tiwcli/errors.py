@@ -19,3 +19,9 @@ class MissingWeightsError(TiwError):
     """A network whose weights are not on disk (and cannot be downloaded here)."""
 
     exit_code = 3
+
+
+class OutputError(TiwError):
+    """An output that cannot be written: a read-only folder, a full disk, a failed rename."""
+
+    exit_code = 2

@@ -3,7 +3,9 @@
 `VideoReader` decodes frames one at a time (RGB uint8, display rotation applied).
 `VideoWriter` encodes H.264 into a temporary file beside the target, copies the
 audio of another file across, and renames into place only when the `with` block
-ends without an error, so a failure or Ctrl-C never leaves a half-written output.
+ends without an error and the flush and close succeeded, so a failure, a full disk
+or Ctrl-C never leaves a half-written output. Write failures (open, encode, flush,
+close, rename) become one-line `OutputError`s, and the temporary file is removed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import av.error
 import numpy as np
 
 from tiwcli.errors import InputError
+from tiwcli.files import check_writable_folder, write_error
 
 # Audio codecs an .mp4 can carry as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
@@ -147,12 +150,14 @@ def temporary_path_for(path: Path) -> Path:
 
 
 def check_output_path(path: Path, overwrite: bool) -> None:
+    """`path` may be written: not there (or `overwrite`), not a folder, in a writable folder."""
     if path.exists() and not overwrite:
         raise InputError(f"{path}: already exists (pass --overwrite to replace it)")
     if not path.parent.exists():
         raise InputError(f"{path.parent}: output folder does not exist")
     if path.is_dir():
         raise InputError(f"{path}: is a folder")
+    check_writable_folder(path.parent)
 
 
 class VideoWriter:
@@ -178,7 +183,11 @@ class VideoWriter:
         self._audio: _AudioCopier | None = None
 
     def __enter__(self) -> VideoWriter:
-        self._container = av.open(str(self._temporary), mode="w")
+        try:
+            self._container = av.open(str(self._temporary), mode="w")
+        except (av.error.FFmpegError, OSError) as error:
+            self._temporary.unlink(missing_ok=True)
+            raise write_error(self.path, error) from None
         return self
 
     def _start_video(self, height: int, width: int) -> None:
@@ -204,11 +213,14 @@ class VideoWriter:
         video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         video_frame.pts = self.frames_written
         video_frame.time_base = 1 / self.fps
-        for packet in self._video.encode(video_frame):
-            self._container.mux(packet)
-        self.frames_written += 1
-        if self._audio is not None:
-            self._audio.copy_until(self.frames_written / self.fps)
+        try:
+            for packet in self._video.encode(video_frame):
+                self._container.mux(packet)
+            self.frames_written += 1
+            if self._audio is not None:
+                self._audio.copy_until(self.frames_written / self.fps)
+        except (av.error.FFmpegError, OSError) as error:  # a full disk, a vanished folder...
+            raise write_error(self.path, error) from None
 
     def write_batch(self, frames: np.ndarray) -> None:
         for frame in frames:
@@ -220,25 +232,41 @@ class VideoWriter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        """Flush, close and rename into place, or (after an error anywhere) remove the temporary."""
+        renamed = False
+        try:
+            try:
+                if exc_type is None:
+                    self._flush()
+            finally:
+                self._close()
+            if exc_type is None:
+                os.replace(self._temporary, self.path)
+                renamed = True
+        except (av.error.FFmpegError, OSError) as error:
+            if exc_type is None:  # after another error, that one is the one to report
+                raise write_error(self.path, error) from None
+        finally:
+            if not renamed:
+                self._temporary.unlink(missing_ok=True)
+
+    def _flush(self) -> None:
+        """Drain the encoder and the rest of the audio (up to the video's end)."""
+        assert self._container is not None
+        if self._video is None:
+            raise InputError(f"{self.path}: no frames to write")
+        for packet in self._video.encode():
+            self._container.mux(packet)
+        if self._audio is not None:  # audio stops where the video does
+            self._audio.copy_until(self.frames_written / self.fps, final=True)
+
+    def _close(self) -> None:
         assert self._container is not None
         try:
-            if exc_type is None:
-                if self._video is None:
-                    raise InputError(f"{self.path}: no frames to write")
-                for packet in self._video.encode():
-                    self._container.mux(packet)
-                if self._audio is not None:  # audio stops where the video does
-                    self._audio.copy_until(self.frames_written / self.fps, final=True)
-        finally:
             if self._audio is not None:
                 self._audio.close()
-            try:
-                self._container.close()
-            finally:
-                if exc_type is None and self._video is not None:
-                    os.replace(self._temporary, self.path)
-                else:
-                    self._temporary.unlink(missing_ok=True)
+        finally:
+            self._container.close()
 
 
 class _AudioCopier:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from tiwcli.pipeline import AnimationSummary
+    from tiwcli.console import LogProgress
+    from tiwcli.pipeline import AnimateOptions, AnimationSummary
     from tiwcli.video import VideoInfo
 
 
@@ -110,44 +111,72 @@ def animate(
         bool, typer.Option("--overwrite", help="Replace OUT (and its preview) if they exist.")
     ] = False,
     crf: Annotated[int, typer.Option(min=0, max=51, help="H.264 quality: lower is better and bigger.")] = 18,
+    detect_every: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run the face detector every K driving frames (and when tracking fails); the "
+            "landmarks follow the face in between. 1: detect in every frame (slow).",
+        ),
+    ] = 8,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Also print the time split (decode/faces/crop/model/paste/encode)."
+        ),
+    ] = False,
 ) -> None:
     """Animate source portrait(s) with the motion of a driving video."""
     from rich.console import Console
     from rich.markup import escape
 
-    from tiwcli.pipeline import AnimateOptions, resolve_device
-    from tiwcli.render import AnimationJob, load_model_and_faces, prepare_job, run_job
+    from tiwcli.files import check_input_files, sigterm_as_interrupt
+    from tiwcli.render import AnimationJob, prepare_job
 
-    stderr = Console(stderr=True, highlight=False)
-    options = AnimateOptions(
-        mode=mode.value,
-        find_best_frame=find_best_frame,
-        batch_size=batch_size,
-        device=device.value,
-        precision=precision.value,
-        crop=crop,
-        paste_back=paste_back,
-        landmarks=landmarks.value,
-        num_sources=num_sources,
-    )
+    check_input_files([*sources, driving])  # before the slow imports: a typo is reported at once
     job = AnimationJob(list(sources), driving, output, weights, preview, overwrite, crf)
-    prepared = prepare_job(job)
-    resolve_device(options.device)  # a missing GPU is reported before any work
-    model, analyzer = load_model_and_faces(prepared.weights, options)
-    with _progress(stderr) as progress:
-        totals = {"driving": prepared.driving.num_frames or None}
-        if prepared.source_video is not None:
-            totals["source"] = prepared.source_video.num_frames or None
-        summary = run_job(prepared, model, options, analyzer, _progress_callback(progress, totals))
+    with sigterm_as_interrupt():  # `kill` cleans up like Ctrl-C: no temporary file is left behind
+        prepared = prepare_job(job)
+
+        from tiwcli.pipeline import AnimateOptions, resolve_device
+        from tiwcli.render import load_model_and_faces, run_job
+
+        stderr = Console(stderr=True, highlight=False)
+        options = AnimateOptions(
+            mode=mode.value,
+            find_best_frame=find_best_frame,
+            batch_size=batch_size,
+            device=device.value,
+            precision=precision.value,
+            crop=crop,
+            paste_back=paste_back,
+            landmarks=landmarks.value,
+            num_sources=num_sources,
+            detect_every=detect_every,
+        )
+        resolve_device(options.device)  # a missing GPU is reported before any work
+        model, analyzer = load_model_and_faces(prepared.weights, options)
+        with _progress(stderr) as progress:
+            totals = {"driving": prepared.driving.num_frames or None}
+            if prepared.source_video is not None:
+                totals["source"] = prepared.source_video.num_frames or None
+            summary = run_job(prepared, model, options, analyzer, _progress_callback(progress, totals))
     from_video = prepared.source_video is not None
     _print_summary(summary, output, prepared.preview_path, prepared.driving, from_video)
+    if verbose:
+        _print_split(summary, options)
     if analyzer is not None and analyzer.note:  # after success: errors stay one line
         stderr.print(f"[dim]{escape(analyzer.note)}[/]")
 
 
-def _progress(stderr: Console) -> Progress:
+def _progress(stderr: Console) -> Progress | LogProgress:
+    """A live bar on a terminal; on anything else (a log file, CI) a line every few seconds."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from tiwcli.console import LogProgress
+
+    if not stderr.is_terminal:
+        return LogProgress(stderr, unit="frames")
     return Progress(
         TextColumn("{task.description:<22}"),
         BarColumn(),
@@ -159,7 +188,9 @@ def _progress(stderr: Console) -> Progress:
     )
 
 
-def _progress_callback(progress: Progress, totals: dict[str, int | None]) -> Callable[[str, int], None]:
+def _progress_callback(
+    progress: Progress | LogProgress, totals: dict[str, int | None]
+) -> Callable[[str, int], None]:
     from tiwcli import pipeline
 
     stage_totals = {
@@ -218,6 +249,21 @@ def _print_summary(
     if preview_path is not None:
         parts.append(f"preview {preview_path}")
     typer.echo("; ".join(parts))
+
+
+def _print_split(summary: AnimationSummary, options: AnimateOptions) -> None:
+    import os
+
+    import torch
+
+    from tiwcli.timing import format_split
+
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    typer.echo(format_split(summary.stage_seconds, summary.frames))
+    typer.echo(
+        f"device {options.device}, torch threads {torch.get_num_threads()}, batch {options.batch_size}, "
+        f"load average {load}; stages on other threads overlap the model, so they may sum past the total"
+    )
 
 
 def _format_fps(fps: object) -> str:
