@@ -3,9 +3,15 @@
 A model file holds the state dict as tensors and, in its string metadata,
 `format` (= "tiw-model-v1"), `config` (the ModelConfig as JSON) and free-form
 entries such as the training step. Loading is strict: a missing, unexpected or
-mis-shaped tensor is an error, and old key names are remapped in one place
-(`_remap_legacy_keys`). Writes go to a temporary sibling and are renamed into
-place, so a crash never leaves a truncated checkpoint.
+mis-shaped tensor is an error, and so are poisoned weights: NaN or infinite values
+(what a diverged run writes) and integer tensors where the model has floats (a bad
+conversion); old key names are remapped in one place (`_remap_legacy_keys`). Writes
+go to a temporary sibling and are renamed into place, so a crash never leaves a
+truncated checkpoint.
+
+The shipped weights are `weights/*.safetensors` in the repository, copied into the
+package (`tiwcli/weights/`) when a wheel is built (see setup.py), so both a source
+checkout and a `pip install .` find them.
 """
 
 from __future__ import annotations
@@ -28,11 +34,30 @@ DEFAULT_WEIGHTS_NAME = "tiw-small-256.safetensors"
 WEIGHTS_ENV = "TIW_WEIGHTS"  # overrides the shipped default
 
 
+def shipped_weights_dirs() -> list[Path]:
+    """Where the shipped weights can be: inside the installed package, or `weights/` of a source
+    checkout (the folder holding pyproject.toml next to the package)."""
+    package = Path(__file__).resolve().parent
+    folders = [package / "weights"]
+    if (package.parent / "pyproject.toml").is_file():
+        folders.append(package.parent / "weights")
+    return folders
+
+
 def default_weights_path() -> Path:
-    """The shipped checkpoint (`weights/` beside the package), or $TIW_WEIGHTS."""
+    """$TIW_WEIGHTS, else the shipped checkpoint: DEFAULT_WEIGHTS_NAME, or the only
+    `*.safetensors` file of the weights folder (a renamed release still works)."""
     if os.environ.get(WEIGHTS_ENV):
         return Path(os.environ[WEIGHTS_ENV])
-    return Path(__file__).resolve().parent.parent / "weights" / DEFAULT_WEIGHTS_NAME
+    folders = shipped_weights_dirs()
+    for folder in folders:
+        if (folder / DEFAULT_WEIGHTS_NAME).is_file():
+            return folder / DEFAULT_WEIGHTS_NAME
+    for folder in folders:
+        candidates = sorted(folder.glob("*.safetensors"))
+        if len(candidates) == 1:
+            return candidates[0]
+    return folders[-1] / DEFAULT_WEIGHTS_NAME  # absent: the error names where it was expected
 
 
 def save_tensors(path: Path | str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
@@ -101,11 +126,32 @@ def load_model(path: Path | str, device: torch.device | str = "cpu") -> Implicit
                 f"{path}: tensor {name} has shape {tuple(tensor.shape)}, "
                 f"expected {tuple(expected[name].shape)}"
             )
+    check_weights(path, tensors, expected)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:  # defensive: anything the checks above missed
         raise TiwError(f"{path}: could not load weights ({str(error).splitlines()[0]})") from None
     return model.to(device).eval()
+
+
+def check_weights(
+    path: Path | str, tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor] | None = None
+) -> None:
+    """Refuse poisoned weights: a tensor that is not floating point where `expected` (the model's
+    own state dict) has floats, or any floating tensor with NaN or infinite values."""
+    for name, tensor in tensors.items():
+        wanted = expected.get(name) if expected is not None else None
+        if wanted is not None and wanted.is_floating_point() and not tensor.is_floating_point():
+            raise InputError(
+                f"{path}: tensor {name} is {str(tensor.dtype).removeprefix('torch.')}, not floating point: "
+                "these are not usable weights (a broken conversion?)"
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise InputError(
+                f"{path}: tensor {name} holds {bad} NaN or infinite values: the run that wrote it "
+                "diverged; use an earlier checkpoint"
+            )
 
 
 def _remap_legacy_keys(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

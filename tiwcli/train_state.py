@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tiwcli.checkpoint import load_tensors, save_model, save_tensors
+from tiwcli.checkpoint import check_weights, load_tensors, save_model, save_tensors
 from tiwcli.errors import InputError, TiwError
 
 STATE_FORMAT = "tiw-train-state-v1"
@@ -126,7 +126,19 @@ class TrainingParts:
 
 
 def save_checkpoint(checkpoint_dir: Path, step: int, parts: TrainingParts, metadata: dict[str, str]) -> Path:
-    """Write the two files of step `step`; returns the model file."""
+    """Write the two files of step `step`; returns the model file. Weights with NaN or infinite
+    values (a diverged run) are refused before anything is written, so the newest checkpoints on
+    disk, which pruning keeps, stay usable."""
+    diverged = [
+        name
+        for name, tensor in parts.model.state_dict().items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if diverged:
+        raise TiwError(
+            f"step {step}: training diverged ({len(diverged)} weight tensors hold NaN or infinite values, "
+            f"e.g. {diverged[0]}); no checkpoint written, the earlier ones are kept"
+        )
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     model_path, state_path = checkpoint_paths(checkpoint_dir, step)
     save_model(model_path, parts.model, {**metadata, "step": str(step)})
@@ -157,9 +169,14 @@ def load_checkpoint(checkpoint_dir: Path, step: int, parts: TrainingParts) -> di
 
     model_path, state_path = checkpoint_paths(checkpoint_dir, step)
     _, model_tensors, _ = read_model_file(model_path)
+    check_weights(model_path, model_tensors, dict(parts.model.state_dict()))
     tensors, metadata = load_tensors(state_path)
     if metadata.get("format") != STATE_FORMAT:
         raise InputError(f"{state_path}: not a tiw training state (format {metadata.get('format')!r})")
+    if parts.discriminator is not None:
+        own = {f"discriminator.{key}": value for key, value in parts.discriminator.state_dict().items()}
+        check_weights(state_path, {key: value for key, value in tensors.items() if key in own}, own)
+    check_weights(state_path, {key: value for key, value in tensors.items() if key.startswith("optimizer.")})
     try:
         parts.model.load_state_dict(model_tensors, strict=True)
         if parts.discriminator is not None:
