@@ -254,7 +254,7 @@ def test_bad_input_is_one_clean_line(tmp_path, weights, clip, face_photo, monkey
     if name == "$TIW_WEIGHTS missing":
         monkeypatch.setenv("TIW_WEIGHTS", str(tmp_path / "no-default.safetensors"))
     else:  # whether or not weights/ holds the shipped file
-        monkeypatch.setattr("tiwcli.checkpoint.DEFAULT_WEIGHTS_NAME", "not-shipped.safetensors")
+        monkeypatch.setattr("tiwcli.checkpoint.shipped_weights_dirs", lambda: [tmp_path / "no-weights"])
         monkeypatch.delenv("TIW_WEIGHTS", raising=False)
     args, expected = bad_case(name, tmp_path, clip, face_photo, weights)
     before = sorted(path.name for path in tmp_path.iterdir())
