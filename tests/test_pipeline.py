@@ -80,11 +80,13 @@ def test_sources_are_encoded_once_and_batches_are_bounded(model, frames, monkeyp
 
 
 def test_driving_frames_are_pulled_lazily(model, frames):
-    """Peak memory does not grow with the video: the first batch comes out after batch_size frames."""
+    """Peak memory does not grow with the video: the first batch comes out after a few batches
+    were read (crops cut ahead in a thread, paste-back one batch behind the model), not all."""
+    long_clip = np.concatenate([frames] * 6)  # 114 frames
     pulled = []
 
     def driving():
-        for frame in frames:
+        for frame in long_clip:
             pulled.append(1)
             yield frame
 
@@ -92,7 +94,8 @@ def test_driving_frames_are_pulled_lazily(model, frames):
     batches = animator.animate(animator.sources_from_images([frames[0]]), driving)
     first = next(batches)
     assert len(first.frames) == 4
-    assert len(pulled) <= 5
+    # 2 batches being animated or pasted, 2 queued, 1 being cut, and a frame being read
+    assert len(pulled) <= 5 * 4 + 1
     batches.close()
 
 
@@ -170,6 +173,23 @@ def test_crop_mode_tracks_faces_and_pastes_back(model, wolfgang, face_photo):
     assert animator.summary.frames_without_face == 1
     # far from the face, the photo is untouched
     np.testing.assert_array_equal(outputs[0][:20, :20], photo[:20, :20])
+    # every stage of the face path was timed
+    assert {"faces", "crop", "model", "paste"} <= set(animator.summary.stage_seconds)
+    assert all(seconds >= 0 for seconds in animator.summary.stage_seconds.values())
+
+
+def test_detecting_every_frame_or_every_k_frames_gives_nearly_the_same_crops(model, wolfgang):
+    driving = read_all_frames(wolfgang, max_frames=24)
+    photo = driving[0]
+    outputs = {}
+    for detect_every in (1, 8):
+        animator = Animator(model, AnimateOptions(device="cpu", batch_size=8, detect_every=detect_every))
+        sources = animator.sources_from_images([photo])
+        outputs[detect_every] = np.stack(
+            [batch.driving for batch in animator.animate(sources, lambda: iter(driving))]
+        )
+    difference = np.abs(outputs[1].astype(int) - outputs[8].astype(int)).mean()
+    assert difference < 8  # grey levels: the crops sit within a pixel or two of each other
 
 
 def test_source_photo_without_a_face_is_an_input_error(model):
@@ -185,6 +205,8 @@ def test_options_are_validated():
         AnimateOptions(batch_size=0)
     with pytest.raises(InputError, match="paste-back"):
         AnimateOptions(crop=False, paste_back=True)
+    with pytest.raises(InputError, match="detect-every"):
+        AnimateOptions(detect_every=0)
 
 
 def test_device_auto_and_missing_cuda():

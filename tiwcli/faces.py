@@ -118,6 +118,11 @@ class FaceAnalyzer:
         """
         raise NotImplementedError
 
+    def landmarks_in_box(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """(68, 2) float32 landmarks of the face in detector box (4,) x0, y0, x1, y1, without
+        detecting: for tracking (see tiwcli.face_tracking). None: this backend cannot."""
+        return None
+
     def embedding(self, image: np.ndarray, face: Face) -> np.ndarray:
         """(128,) float32 identity embedding (dlib ResNet; same person: distance < ~0.6)."""
         import dlib
@@ -174,6 +179,13 @@ class DlibFaceAnalyzer(FaceAnalyzer):
             box = corners.astype(np.float32)
             faces.append(Face(box=box, score=float(score), landmarks=landmarks))
         return sort_faces(faces, width, height)
+
+    def landmarks_in_box(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        import dlib
+
+        rect = dlib.rectangle(*np.rint(box).astype(int).tolist())
+        shape = self._predictor(_rgb_contiguous(image), rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)  # (68, 2)
 
 
 class FanFaceAnalyzer(FaceAnalyzer):
@@ -398,6 +410,7 @@ class FaceTrack:
     found: np.ndarray  # (t,) bool: a face was detected in this frame
     frame_width: int
     frame_height: int
+    landmarks: np.ndarray | None = None  # (t, 68, 2) frame pixels, NaN where no face was found
 
     @property
     def num_frames(self) -> int:
@@ -453,6 +466,7 @@ def track_faces(
     """
     raw: list[np.ndarray] = []  # (3,) per frame, NaN when missing
     face_boxes: list[np.ndarray] = []
+    landmarks: list[np.ndarray] = []
     previous: CropBox | None = None
     width = height = 0
     for frame in frames:
@@ -463,9 +477,11 @@ def track_faces(
             previous = crop_box_from_landmarks(face.landmarks)
             raw.append(previous.as_array())
             face_boxes.append(face.box.astype(np.float32))
+            landmarks.append(face.landmarks.astype(np.float32))
         else:
             raw.append(np.full(3, np.nan))
             face_boxes.append(np.full(4, np.nan, dtype=np.float32))
+            landmarks.append(np.full((68, 2), np.nan, dtype=np.float32))
     if not raw:
         raise InputError(f"{name}: video has no frames")
     raw_array = np.stack(raw)  # (t, 3)
@@ -481,6 +497,7 @@ def track_faces(
         found=found,
         frame_width=width,
         frame_height=height,
+        landmarks=np.stack(landmarks),
     )
 
 

@@ -43,9 +43,11 @@ Shape letters: b batch (driving frames), n sources, k keypoints, S model size, t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -56,9 +58,12 @@ from tiwcli.errors import InputError
 from tiwcli.frames import frames_to_tensor, tensor_to_frames
 from tiwcli.images import resize_image
 from tiwcli.models import ImplicitWarping, Keypoints
+from tiwcli.streaming import prefetch
+from tiwcli.timing import StageTimes
 
 if TYPE_CHECKING:
     from tiwcli.faces import CropBox, FaceAnalyzer, FaceTrack
+    from tiwcli.models.implicit_warping import SourceEncoding
 
 FrameSource = Callable[[], Iterable[np.ndarray]]  # each call: a new pass of (H, W, 3) uint8 RGB frames
 ProgressCallback = Callable[[str, int], None]  # (stage, frames just done in that stage)
@@ -85,6 +90,7 @@ class AnimateOptions:
     paste_back: bool | None = None  # None: on for a single source photo larger than the crop
     landmarks: str = "auto"  # face analyzer backend: auto | fan | dlib
     num_sources: int = 3  # frames taken from a source video
+    detect_every: int = 8  # face detector every k driving frames, landmark tracking between (1: all)
 
     def __post_init__(self) -> None:
         if self.mode not in ("relative", "absolute"):
@@ -93,6 +99,8 @@ class AnimateOptions:
             raise InputError("batch size must be at least 1")
         if self.num_sources < 1:
             raise InputError("number of sources must be at least 1")
+        if self.detect_every < 1:
+            raise InputError("detect-every must be at least 1")
         if self.device not in ("auto", "cpu", "cuda"):
             raise InputError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
@@ -148,6 +156,8 @@ class AnimationSummary:
     sources_used: tuple[int, ...]  # indices of the source images or source video frames
     reference_frame: int | None  # driving frame that relative motion is measured from
     output_size: tuple[int, int]  # (width, height) of the output frames
+    # seconds per stage (tiwcli.timing.STAGES) of this animation; stages on other threads overlap
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def resolve_device(name: Device) -> torch.device:
@@ -227,8 +237,11 @@ class Animator:
         options: AnimateOptions | None = None,
         analyzer: FaceAnalyzer | None = None,
         progress: ProgressCallback | None = None,
+        times: StageTimes | None = None,
     ) -> None:
+        """`times` collects seconds per stage (decode is added by the frame source, if it does)."""
         self.options = options or AnimateOptions()
+        self.times = times or StageTimes()
         self.device = resolve_device(self.options.device)
         self.model = model.to(self.device).eval()
         self.image_size = model.config.image_size
@@ -341,22 +354,28 @@ class Animator:
         return crop_face(image, box, self.image_size)
 
     def _track(self, frames: FrameSource, name: str, stage: str = STAGE_TRACKING) -> FaceTrack:
+        """The smoothed face track of a whole video (a pass over it; time counted as `faces`)."""
+        from tiwcli.face_tracking import follow_faces
         from tiwcli.faces import track_faces
 
         def counted() -> Iterator[np.ndarray]:
-            for frame in frames():
+            for frame in self.times.consumed(frames(), "faces"):
                 yield frame
                 self._report(stage, 1)
 
-        return track_faces(counted(), self.analyzer, name=name)
+        if self.options.detect_every == 1:
+            return track_faces(counted(), self.analyzer, name=name)
+        return follow_faces(counted(), self.analyzer, detect_every=self.options.detect_every, name=name)
 
     def _crops(self, frames: FrameSource, track: FaceTrack | None) -> Iterator[np.ndarray]:
         """Model-size crops of every frame: (S, S, 3) uint8, one at a time."""
         for index, frame in enumerate(frames()):
-            if track is None:
-                yield self._fit(frame)
-            else:
-                yield self._cut(frame, track.boxes[min(index, len(track.boxes) - 1)])
+            with self.times.measure("crop"):
+                if track is None:
+                    crop = self._fit(frame)
+                else:
+                    crop = self._cut(frame, track.boxes[min(index, len(track.boxes) - 1)])
+            yield crop
 
     # the model
 
@@ -386,43 +405,60 @@ class Animator:
 
     # animation
 
-    def animate(
-        self, sources: Sources, driving: FrameSource, name: str = "driving video"
-    ) -> Iterator[AnimatedBatch]:
-        """Yield animated batches for every driving frame; `self.summary` is set once it ends."""
-        self._summary = None
-        start = time.perf_counter()
-        track = self._track(driving, name) if self.options.crop else None
+    def encode_sources(self, sources: Sources) -> SourceEncoding:
+        """The sources through the model's encoders, once per animation."""
         with torch.inference_mode(), autocast_context(self.device, self.options.precision):
             source_images = rearrange(self._to_tensor(sources.crops), "n c h w -> 1 n c h w")
-            encoding = self.model.encode_sources(source_images)
-        anchor = encoding.keypoints[0, 0]  # the first source's keypoints: (k, 2), (k,)
-        reference_index: int | None = None
-        reference: Keypoints | None = None
-        if self.options.mode == "relative" and self.options.find_best_frame:
-            reference_index, reference = self._reference_keypoints(self._crops(driving, track), anchor)
-        count = 0
-        output_size = (0, 0)
-        for crops in _batched(self._crops(driving, track), self.options.batch_size):
+            return self.model.encode_sources(source_images)
+
+    def animate_crops(
+        self, encoding: SourceEncoding, crops: np.ndarray, reference: Keypoints | None
+    ) -> tuple[Keypoints, Keypoints, np.ndarray]:
+        """Driving crops (b, S, S, 3) -> (detected keypoints, motion keypoints, results (b, S, S, 3)).
+
+        Relative mode moves the first source's keypoints by the driving keypoints' change from
+        `reference` (None: the first crop of this batch is the reference).
+        """
+        with self.times.measure("model"):
             with torch.inference_mode(), autocast_context(self.device, self.options.precision):
                 detected = self.model.keypoint_detector(self._to_tensor(crops))  # (b, k, 2), (b, k)
                 motion = detected
                 if self.options.mode == "relative":
-                    if reference is None:
-                        reference_index, reference = 0, detected[0]
-                    motion = relative_keypoints(anchor, detected, reference)
+                    anchor = encoding.keypoints[0, 0]  # the first source's keypoints: (k, 2), (k,)
+                    motion = relative_keypoints(
+                        anchor, detected, detected[0] if reference is None else reference
+                    )
                 results = tensor_to_frames(self.model.animate(encoding, motion))
-            frames = self._paste(sources, results)
-            output_size = (frames.shape[2], frames.shape[1])
-            count += len(frames)
-            self._report(STAGE_ANIMATING, len(frames))
-            yield AnimatedBatch(
-                frames=frames,
-                results=results,
-                driving=crops,
-                driving_keypoints=KeypointArrays.from_torch(detected),
-                motion_keypoints=KeypointArrays.from_torch(motion),
-            )
+        return detected, motion, results
+
+    def animate(
+        self, sources: Sources, driving: FrameSource, name: str = "driving video"
+    ) -> Iterator[AnimatedBatch]:
+        """Yield animated batches for every driving frame; `self.summary` is set once it ends.
+
+        Crops are cut in a background thread ahead of the model, and each batch is pasted back
+        in another while the model works on the next one.
+        """
+        self._summary = None
+        start, times_before = time.perf_counter(), self.times.seconds()
+        track = self._track(driving, name) if self.options.crop else None
+        encoding = self.encode_sources(sources)
+        reference_index: int | None = None
+        reference: Keypoints | None = None
+        if self.options.mode == "relative" and self.options.find_best_frame:
+            anchor = encoding.keypoints[0, 0]
+            reference_index, reference = self._reference_keypoints(self._crops(driving, track), anchor)
+        if self.options.mode == "relative" and reference is None:
+            reference_index = 0  # the first driving frame
+        count = 0
+        output_size = (0, 0)
+        batches = prefetch(_batched(self._crops(driving, track), self.options.batch_size), depth=2)
+        with contextlib.closing(batches):  # stops the crop thread when the caller stops early
+            for batch in self._model_then_paste(sources, encoding, batches, reference):
+                count += len(batch.frames)
+                output_size = (batch.frames.shape[2], batch.frames.shape[1])
+                self._report(STAGE_ANIMATING, len(batch.frames))
+                yield batch
         seconds = time.perf_counter() - start
         self._summary = AnimationSummary(
             frames=count,
@@ -432,7 +468,38 @@ class Animator:
             sources_used=sources.frame_indices,
             reference_frame=reference_index,
             output_size=output_size,
+            stage_seconds={
+                stage: value - times_before.get(stage, 0.0) for stage, value in self.times.seconds().items()
+            },
         )
+
+    def _model_then_paste(
+        self,
+        sources: Sources,
+        encoding: SourceEncoding,
+        batches: Iterable[np.ndarray],
+        reference: Keypoints | None,
+    ) -> Iterator[AnimatedBatch]:
+        """The model on each batch of crops; the paste-back of batch i runs in a worker thread
+        while the model works on batch i + 1."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiw-paste") as paster:
+            pending: tuple[Future[np.ndarray], AnimatedBatch] | None = None
+            for crops in batches:
+                detected, motion, results = self.animate_crops(encoding, crops, reference)
+                if self.options.mode == "relative" and reference is None:
+                    reference = detected[0]
+                batch = AnimatedBatch(
+                    frames=results,  # replaced by the pasted frames
+                    results=results,
+                    driving=crops,
+                    driving_keypoints=KeypointArrays.from_torch(detected),
+                    motion_keypoints=KeypointArrays.from_torch(motion),
+                )
+                previous, pending = pending, (paster.submit(self._paste, sources, results), batch)
+                if previous is not None:
+                    yield dataclasses.replace(previous[1], frames=previous[0].result())
+            if pending is not None:
+                yield dataclasses.replace(pending[1], frames=pending[0].result())
 
     def frames(
         self, sources: Sources, driving: FrameSource, name: str = "driving video"
@@ -446,4 +513,5 @@ class Animator:
             return results
         from tiwcli.faces import paste_back
 
-        return np.stack([paste_back(sources.frame, result, sources.box) for result in results])
+        with self.times.measure("paste"):
+            return np.stack([paste_back(sources.frame, result, sources.box) for result in results])

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         ProgressCallback,
         Sources,
     )
+    from tiwcli.timing import StageTimes
     from tiwcli.video import VideoInfo
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
@@ -86,9 +87,8 @@ def run_job(
 
     animator = Animator(model, options, analyzer=analyzer, progress=progress)
     if prepared.source_video is not None:
-        sources = animator.sources_from_video(
-            frame_source(prepared.source_video.path), name=str(prepared.source_video.path)
-        )
+        path = prepared.source_video.path
+        sources = animator.sources_from_video(frame_source(path, times=animator.times), name=str(path))
     else:
         names = [str(path) for path in prepared.job.sources]
         sources = animator.sources_from_images(prepared.source_images, names=names)
@@ -172,17 +172,20 @@ def load_model_and_faces(
     return model, analyzer
 
 
-def frame_source(path: Path, prefetch_frames: int = 32) -> Callable[[], Iterator[np.ndarray]]:
+def frame_source(
+    path: Path, prefetch_frames: int = 32, times: StageTimes | None = None
+) -> Callable[[], Iterator[np.ndarray]]:
     """A re-openable pass over a video's frames (the pipeline reads the driving video more than once).
 
-    Frames are decoded in a background thread, up to `prefetch_frames` ahead of the model.
+    Frames are decoded in a background thread, up to `prefetch_frames` ahead of the model;
+    `times` (if given) counts that work as the `decode` stage.
     """
     from tiwcli.streaming import prefetch
     from tiwcli.video import VideoReader
 
     def decode() -> Iterator[np.ndarray]:
         with VideoReader(path) as reader:
-            yield from reader.frames()
+            yield from reader.frames() if times is None else times.timed(reader.frames(), "decode")
 
     def frames() -> Iterator[np.ndarray]:
         return prefetch(decode(), depth=prefetch_frames)
@@ -216,14 +219,16 @@ def write_videos(
                     strip = source_strip_for(animator, sources)
 
                 def encode(batch: AnimatedBatch) -> None:
-                    writer.write_batch(batch.frames)
-                    if preview_writer is not None:
-                        for frame in preview_frames(strip, batch):
-                            preview_writer.write(frame)
+                    with animator.times.measure("encode"):
+                        writer.write_batch(batch.frames)
+                        if preview_writer is not None:
+                            for frame in preview_frames(strip, batch):
+                                preview_writer.write(frame)
 
                 # encoding runs in a background thread, while the model works on the next batch
                 encoder = stack.enter_context(BackgroundConsumer(encode, depth=2))
-                for batch in animator.animate(sources, frame_source(driving.path), name=str(driving.path)):
+                frames = frame_source(driving.path, times=animator.times)
+                for batch in animator.animate(sources, frames, name=str(driving.path)):
                     encoder.submit(batch)
             preview_done = preview_path is not None
     except BaseException:

@@ -256,12 +256,14 @@ def _print_split(summary: AnimationSummary, options: AnimateOptions) -> None:
 
     import torch
 
+    from tiwcli.pipeline import resolve_device
     from tiwcli.timing import format_split
 
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     typer.echo(format_split(summary.stage_seconds, summary.frames))
     typer.echo(
-        f"device {options.device}, torch threads {torch.get_num_threads()}, batch {options.batch_size}, "
+        f"device {resolve_device(options.device).type}, torch threads {torch.get_num_threads()}, "
+        f"batch {options.batch_size}, "
         f"load average {load}; stages on other threads overlap the model, so they may sum past the total"
     )
 

@@ -1,0 +1,114 @@
+"""tiwcli/face_tracking.py on real clips: the detector runs rarely, the crops match detecting every frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tiwcli.errors import InputError
+from tiwcli.face_tracking import BoxSmoother, FaceFollower, appearance_patch, follow_faces
+from tiwcli.faces import CropBox, FaceAnalyzer, crop_box_from_landmarks, load_face_analyzer, track_faces
+from tiwcli.video import read_all_frames
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    return load_face_analyzer("dlib")
+
+
+@pytest.fixture(scope="module")
+def carphone_frames(carphone) -> np.ndarray:
+    return read_all_frames(carphone)  # 120 frames, 176x144
+
+
+@pytest.fixture(scope="module")
+def wolfgang_frames(wolfgang) -> np.ndarray:
+    return read_all_frames(wolfgang, max_frames=48)  # 640x360
+
+
+def centre_offsets(track_a, track_b) -> np.ndarray:
+    """(t,) distance between the two tracks' smoothed crop centres, as a fraction of the crop."""
+    a, b = track_a.smoothed_array(), track_b.smoothed_array()
+    return np.hypot(*(a[:, :2] - b[:, :2]).T) / a[:, 2]
+
+
+@pytest.mark.parametrize("clip", ["carphone_frames", "wolfgang_frames"])
+def test_tracking_matches_detecting_every_frame_with_few_detections(clip, analyzer, request):
+    frames = request.getfixturevalue(clip)
+    follower = FaceFollower(analyzer, detect_every=8)
+    fast = follow_faces(iter(frames), analyzer, follower=follower)
+    full = track_faces(iter(frames), analyzer)
+    assert fast.num_frames == full.num_frames == len(frames)
+    assert follower.stats.detections <= len(frames) // 8 + 4  # a few re-detections at most
+    assert follower.stats.tracked >= len(frames) * 3 // 4
+    assert fast.num_missing <= full.num_missing
+    offsets = centre_offsets(full, fast)
+    assert offsets.mean() < 0.01 and offsets.max() < 0.03  # of the crop side
+    # per frame, where the detector found the face: the same size (dlib's landmarks move by a
+    # pixel or two either way); where it did not, tracking still gives a face
+    sizes = np.abs(fast.raw_boxes[full.found, 2] / full.raw_boxes[full.found, 2] - 1)
+    assert sizes.mean() < 0.03 and sizes.max() < 0.1
+    assert fast.landmarks is not None and fast.landmarks.shape == (len(frames), 68, 2)
+
+
+def test_a_face_that_jumps_is_detected_again_not_followed(analyzer, wolfgang_frames):
+    """The predictor, seeded where the face was, would put landmarks there anyway."""
+    follower = FaceFollower(analyzer, detect_every=100)
+    first = follower.update(wolfgang_frames[0])
+    assert first is not None
+    moved = np.roll(wolfgang_frames[1], 120, axis=1)  # the face 120 px to the right
+    face = follower.update(moved)
+    assert face is not None
+    assert follower.stats.failures == 1 and follower.stats.detections == 2
+    shift = (
+        crop_box_from_landmarks(face.landmarks).center_x - crop_box_from_landmarks(first.landmarks).center_x
+    )
+    assert 100 < shift < 140
+
+
+def test_a_face_that_vanishes_is_missing_within_one_frame(analyzer, wolfgang_frames):
+    follower = FaceFollower(analyzer, detect_every=100)
+    assert follower.update(wolfgang_frames[0]) is not None
+    assert follower.update(np.zeros_like(wolfgang_frames[1])) is None
+    assert follower.stats.missing == 1
+
+
+def test_backends_that_cannot_track_detect_every_frame(analyzer, carphone_frames):
+    class DetectOnly(FaceAnalyzer):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def detect(self, image, *, thorough=False):
+            self.calls += 1
+            return analyzer.detect(image)
+
+    detect_only = DetectOnly()
+    track = follow_faces(iter(carphone_frames[:10]), detect_only, detect_every=8)
+    assert detect_only.calls == 10
+    assert track.num_frames == 10
+
+
+def test_no_face_anywhere_is_an_input_error(analyzer):
+    blank = np.zeros((4, 120, 160, 3), np.uint8)
+    with pytest.raises(InputError, match="no face found"):
+        follow_faces(iter(blank), analyzer, name="blank.mp4")
+    with pytest.raises(InputError, match="at least 1"):
+        FaceFollower(analyzer, detect_every=0)
+
+
+def test_appearance_patch_is_a_normalised_correlation(wolfgang_frames, analyzer):
+    face = analyzer.detect(wolfgang_frames[0])[0]
+    patch = appearance_patch(wolfgang_frames[0], face.landmarks)
+    assert patch.shape == (24, 24)
+    assert float((patch * patch).sum()) == pytest.approx(1.0, abs=1e-5)
+    assert float((patch * appearance_patch(wolfgang_frames[1], face.landmarks)).sum()) > 0.6
+
+
+def test_box_smoother_follows_slowly_and_resets_on_a_jump():
+    smoother = BoxSmoother(center_alpha=0.5, size_alpha=0.1)
+    assert smoother.current is None
+    assert smoother.update(CropBox(100, 100, 200)) == CropBox(100, 100, 200)
+    moved = smoother.update(CropBox(110, 100, 220))
+    assert moved.center_x == pytest.approx(105) and moved.size == pytest.approx(202)
+    jumped = smoother.update(CropBox(400, 100, 200))  # more than half a crop away: a new face
+    assert jumped == CropBox(400, 100, 200)

@@ -1,0 +1,282 @@
+"""Fast face tracking: the full detector every few frames, landmark tracking in between.
+
+`faces.track_faces` runs the face detector on every frame (dlib HOG: ~15 ms at 640x360),
+which costs as much as a small model. Here, as in real-time face trackers (Avatarify and
+most webcam filters):
+- the detector runs on a frame downscaled to `detect_side` px (about 2.5x fewer pixels at
+  640x360), and on the full frame only when the small one shows no face; its landmarks are
+  then measured on the full frame, in the box found;
+- it runs every `detect_every` frames, and on any frame where tracking fails; in between,
+  the 68-point shape predictor (~1 ms) is seeded with a box that follows the previous
+  frame's landmarks (placed relative to them as the detector placed its box at the last
+  detection, which is what the predictor was trained on);
+- tracking fails when the new landmarks disagree with the previous ones more than a head
+  moves in one frame (size changed by over `max_size_change`, centre moved by over
+  `max_shift` of the face's extent), or when the image under them no longer looks like the
+  face of the previous frame: the predictor, seeded where the face was, always returns
+  landmarks near its box, even when the face has jumped away (a cut, a fast move). A small
+  grey patch over the landmarks' box is compared between the two frames (normalised
+  cross-correlation): on the sample clips, consecutive frames of a followed face score
+  0.62-0.98, the same box after the face moved 40-150 px scores below 0.26; the threshold
+  `min_similarity` is 0.45. The detector then runs on that frame.
+
+`FaceFollower` is online (one frame in, one face out: `tiw live`); `follow_faces` runs it
+over a whole video and smooths the crop boxes exactly as `track_faces` does (`tiw animate`).
+`BoxSmoother` is the online smoother for live use, where the future is not known.
+
+Backends without `landmarks_in_box` (fan) fall back to detecting on every frame.
+
+Shape letters: t frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from tiwcli.errors import InputError
+from tiwcli.faces import (
+    CropBox,
+    Face,
+    FaceAnalyzer,
+    FaceTrack,
+    _fill_missing,  # the same gap filling as track_faces
+    crop_box_from_landmarks,
+    smooth_crop_boxes,
+)
+
+DETECT_EVERY = 8  # default: frames between two full detections
+DETECT_SIDE = 400  # default: longer side of the frame the detector sees (>= 400: dlib does not upsample)
+
+
+@dataclass
+class FollowerStats:
+    detections: int = 0  # frames where the detector ran
+    tracked: int = 0  # frames where the landmarks followed the previous frame's
+    failures: int = 0  # tracked frames that were rejected and detected again
+    missing: int = 0  # frames with no face
+
+
+@dataclass(frozen=True)
+class _BoxFromLandmarks:
+    """Where the detector put its box relative to the landmarks' bounding box (extent units)."""
+
+    offset_x: float
+    offset_y: float
+    scale: float
+
+    @classmethod
+    def measure(cls, face: Face) -> _BoxFromLandmarks:
+        center, extent = _landmark_frame(face.landmarks)
+        box_center = (face.box[:2] + face.box[2:]) / 2
+        side = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
+        offset = (box_center - center) / extent
+        return cls(float(offset[0]), float(offset[1]), side / extent)
+
+    def box(self, landmarks: np.ndarray) -> np.ndarray:
+        center, extent = _landmark_frame(landmarks)
+        center_x, center_y = center[0] + self.offset_x * extent, center[1] + self.offset_y * extent
+        half = self.scale * extent / 2
+        return np.array([center_x - half, center_y - half, center_x + half, center_y + half], np.float32)
+
+
+def appearance_patch(frame: np.ndarray, landmarks: np.ndarray, size: int = 24) -> np.ndarray:
+    """(size, size) grey patch over the landmarks' bounding square, zero mean and unit norm, so
+    that the sum of two patches' product is their normalised cross-correlation in [-1, 1]."""
+    center, extent = _landmark_frame(landmarks)
+    steps = (np.arange(size) + 0.5 - size / 2) / size * extent  # (size,) sample offsets, nearest pixel
+    columns = np.clip(np.rint(center[0] + steps).astype(int), 0, frame.shape[1] - 1)
+    rows = np.clip(np.rint(center[1] + steps).astype(int), 0, frame.shape[0] - 1)
+    patch = frame[rows[:, None], columns[None, :]].astype(np.float32).mean(axis=-1)  # (size, size)
+    patch -= patch.mean()
+    return patch / max(float(np.linalg.norm(patch)), 1e-6)
+
+
+def _landmark_frame(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre (2,) and extent (the larger side) of the landmarks' bounding box."""
+    low, high = landmarks.min(axis=0), landmarks.max(axis=0)
+    return (low + high) / 2, max(float(max(high - low)), 1.0)
+
+
+class FaceFollower:
+    """One frame in, the followed face (or None) out. Reset with `reset()` on a scene change."""
+
+    def __init__(
+        self,
+        analyzer: FaceAnalyzer,
+        detect_every: int = DETECT_EVERY,
+        detect_side: int = DETECT_SIDE,
+        max_size_change: float = 0.25,
+        max_shift: float = 0.25,
+        min_similarity: float = 0.45,
+    ) -> None:
+        if detect_every < 1:
+            raise InputError("--detect-every must be at least 1")
+        self.analyzer = analyzer
+        self.detect_every = detect_every
+        self.detect_side = detect_side
+        self.max_size_change = max_size_change
+        self.max_shift = max_shift
+        self.min_similarity = min_similarity
+        self.stats = FollowerStats()
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous: Face | None = None
+        self._previous_patch: np.ndarray | None = None  # appearance of the previous face
+        self._box_from_landmarks: _BoxFromLandmarks | None = None
+        self._since_detection = 0
+
+    def update(self, frame: np.ndarray) -> Face | None:
+        face = None
+        if self._previous is not None and self._since_detection + 1 < self.detect_every:
+            face = self._track(frame, self._previous)
+        if face is None:
+            face = self._detect(frame)
+        self._previous = face
+        self._previous_patch = None if face is None else appearance_patch(frame, face.landmarks)
+        if face is None:
+            self.stats.missing += 1
+        return face
+
+    def _track(self, frame: np.ndarray, previous: Face) -> Face | None:
+        assert self._box_from_landmarks is not None
+        box = self._box_from_landmarks.box(previous.landmarks)
+        landmarks = self.analyzer.landmarks_in_box(frame, box)
+        if landmarks is None:  # the backend cannot track: detect every frame
+            return None
+        (old_center, old_extent), (new_center, new_extent) = map(
+            _landmark_frame, (previous.landmarks, landmarks)
+        )
+        shift = float(np.hypot(*(new_center - old_center))) / old_extent
+        resized = abs(math.log(new_extent / old_extent)) > math.log1p(self.max_size_change)
+        similarity = float((appearance_patch(frame, landmarks) * self._previous_patch).sum())
+        if resized or shift > self.max_shift or similarity < self.min_similarity:
+            self.stats.failures += 1
+            return None
+        self._since_detection += 1
+        self.stats.tracked += 1
+        return Face(box=box, score=previous.score, landmarks=landmarks)
+
+    def _detect(self, frame: np.ndarray) -> Face | None:
+        self.stats.detections += 1
+        self._since_detection = 0
+        faces = self._detect_downscaled(frame) or self.analyzer.detect(frame)
+        if not faces:
+            return None
+        face = _nearest(faces, self._previous)
+        self._box_from_landmarks = _BoxFromLandmarks.measure(face)
+        return face
+
+    def _detect_downscaled(self, frame: np.ndarray) -> list[Face]:
+        height, width = frame.shape[:2]
+        scale = self.detect_side / max(height, width)
+        if scale >= 1:
+            return []  # small already: the full-frame detection is the cheap one
+        small = np.asarray(
+            Image.fromarray(np.ascontiguousarray(frame)).resize(
+                (round(width * scale), round(height * scale)), Image.BILINEAR, reducing_gap=2.0
+            )
+        )
+        faces = []
+        for small_face in self.analyzer.detect(small):
+            box = (small_face.box / scale).astype(np.float32)
+            landmarks = self.analyzer.landmarks_in_box(frame, box)  # measured at full resolution
+            if landmarks is None:
+                return []  # a backend that cannot: let it detect on the full frame
+            faces.append(Face(box=box, score=small_face.score, landmarks=landmarks))
+        return faces
+
+
+def _nearest(faces: list[Face], previous: Face | None) -> Face:
+    """The face nearest the one followed so far (if within half a crop), else the main face."""
+    if previous is None or len(faces) == 1:
+        return faces[0]
+    target = crop_box_from_landmarks(previous.landmarks)
+    centers = [crop_box_from_landmarks(face.landmarks) for face in faces]
+    distances = [math.hypot(c.center_x - target.center_x, c.center_y - target.center_y) for c in centers]
+    nearest = int(np.argmin(distances))
+    return faces[nearest] if distances[nearest] < target.size / 2 else faces[0]
+
+
+def follow_faces(
+    frames: Iterable[np.ndarray],
+    analyzer: FaceAnalyzer,
+    *,
+    detect_every: int = DETECT_EVERY,
+    center_sigma: float = 2.0,
+    size_sigma: float = 8.0,
+    name: str = "video",
+    follower: FaceFollower | None = None,
+) -> FaceTrack:
+    """`faces.track_faces` with a `FaceFollower`: the same FaceTrack, smoothed the same way.
+
+    Frames are consumed one at a time and dropped. Raises InputError when no frame has a face.
+    Pass `follower` to read its `stats` afterwards (then `detect_every` is its own).
+    """
+    follower = follower or FaceFollower(analyzer, detect_every)
+    raw: list[np.ndarray] = []  # (3,) per frame, NaN when missing
+    face_boxes: list[np.ndarray] = []
+    landmarks: list[np.ndarray] = []
+    width = height = 0
+    for frame in frames:
+        height, width = frame.shape[:2]
+        face = follower.update(frame)
+        if face is None:
+            raw.append(np.full(3, np.nan))
+            face_boxes.append(np.full(4, np.nan, dtype=np.float32))
+            landmarks.append(np.full((68, 2), np.nan, dtype=np.float32))
+            continue
+        raw.append(crop_box_from_landmarks(face.landmarks).as_array())
+        face_boxes.append(face.box.astype(np.float32))
+        landmarks.append(face.landmarks.astype(np.float32))
+    if not raw:
+        raise InputError(f"{name}: video has no frames")
+    raw_array = np.stack(raw)  # (t, 3)
+    found = ~np.isnan(raw_array[:, 0])
+    if not found.any():
+        raise InputError(f"{name}: no face found in any frame")
+    filled = _fill_missing(raw_array, found)
+    smoothed = smooth_crop_boxes(filled, center_sigma, size_sigma)
+    return FaceTrack(
+        boxes=[CropBox.from_array(row) for row in smoothed],
+        raw_boxes=filled,
+        face_boxes=np.stack(face_boxes),
+        found=found,
+        frame_width=width,
+        frame_height=height,
+        landmarks=np.stack(landmarks),
+    )
+
+
+class BoxSmoother:
+    """Online crop-box smoothing for live use (no future frames): exponential moving averages,
+    the size much slower than the centre, as `smooth_crop_boxes` does offline.
+
+    `center_alpha` / `size_alpha`: weight of the new box (1: no smoothing). A jump of more than
+    `reset_shift` crop sizes (a new face, a scene cut) restarts from the new box.
+    """
+
+    def __init__(self, center_alpha: float = 0.5, size_alpha: float = 0.1, reset_shift: float = 0.5) -> None:
+        self.center_alpha = center_alpha
+        self.size_alpha = size_alpha
+        self.reset_shift = reset_shift
+        self._state: np.ndarray | None = None  # (3,) cx, cy, size
+
+    def update(self, box: CropBox) -> CropBox:
+        new = box.as_array()
+        state = self._state
+        if state is None or math.hypot(*(new[:2] - state[:2])) > self.reset_shift * state[2]:
+            self._state = new
+        else:
+            alphas = np.array([self.center_alpha, self.center_alpha, self.size_alpha])
+            self._state = state + alphas * (new - state)
+        return CropBox.from_array(self._state)
+
+    @property
+    def current(self) -> CropBox | None:
+        return None if self._state is None else CropBox.from_array(self._state)

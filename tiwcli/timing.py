@@ -1,0 +1,92 @@
+"""Where the time of an animation goes: seconds per stage, summed across threads.
+
+Stages run on different threads (decoding ahead of the model, encoding behind it, paste-back
+beside it), so the per-stage times overlap and their sum can exceed the wall time: a stage
+whose time is hidden behind the model's costs nothing end to end. The split is printed by
+`tiw animate --verbose` and parsed back by `tiw bench` (`format_split` / `parse_split`, one
+format, defined here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# The stages, in pipeline order. decode: video frames to RGB arrays; faces: detection and
+# landmark tracking; crop: cutting model-size crops; model: keypoints + warp + generator;
+# paste: the result blended back into the source photo; encode: H.264 (and preview) output.
+STAGES = ("decode", "faces", "crop", "model", "paste", "encode")
+
+_SPLIT_PREFIX = "time split, ms/frame:"
+
+
+class StageTimes:
+    """Thread-safe seconds per stage; `measure` and `timed` add to it from any thread."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self._seconds[stage] = self._seconds.get(stage, 0.0) + seconds
+
+    @contextlib.contextmanager
+    def measure(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - start)
+
+    def timed(self, items: Iterable[T], stage: str) -> Iterator[T]:
+        """Iterate `items`, counting the time spent producing each one as `stage`."""
+        iterator = iter(items)
+        try:
+            while True:
+                start = time.perf_counter()
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    self.add(stage, time.perf_counter() - start)
+                yield item
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    def consumed(self, items: Iterable[T], stage: str) -> Iterator[T]:
+        """Iterate `items`, counting the time the caller spends on each one as `stage`."""
+        for item in items:
+            start = time.perf_counter()
+            yield item
+            self.add(stage, time.perf_counter() - start)
+
+    def seconds(self) -> dict[str, float]:
+        """Stage -> seconds, pipeline order first, then any other stage."""
+        with self._lock:
+            known = {stage: self._seconds[stage] for stage in STAGES if stage in self._seconds}
+            return known | {stage: value for stage, value in self._seconds.items() if stage not in known}
+
+
+def format_split(seconds: dict[str, float], frames: int) -> str:
+    """'time split, ms/frame: decode 2.1, faces 3.0, ...' (stages overlap: see the module doc)."""
+    per_frame = {stage: 1000 * value / max(frames, 1) for stage, value in seconds.items()}
+    return f"{_SPLIT_PREFIX} " + ", ".join(f"{stage} {value:.1f}" for stage, value in per_frame.items())
+
+
+def parse_split(text: str) -> dict[str, float]:
+    """The stage -> ms/frame dictionary of the first `format_split` line in `text` ({} if none)."""
+    for line in text.splitlines():
+        if line.startswith(_SPLIT_PREFIX):
+            pairs = re.findall(r"(\w+) ([\d.]+)", line.removeprefix(_SPLIT_PREFIX))
+            return {stage: float(value) for stage, value in pairs}
+    return {}
