@@ -2,12 +2,16 @@
 
 import json
 
+import pytest
+import torch
 from typer.testing import CliRunner
 
+from tiwcli.bench import SpeedKnobs, machine_state, time_model
 from tiwcli.cli import app
+from tiwcli.models import ImplicitWarping
 
 
-def test_bench_reports_model_and_end_to_end_rows(tmp_path):
+def test_bench_reports_latency_throughput_machine_and_end_to_end(tmp_path):
     report = tmp_path / "bench.json"
     result = CliRunner().invoke(
         app,
@@ -27,22 +31,54 @@ def test_bench_reports_model_and_end_to_end_rows(tmp_path):
             "2",
             "--device",
             "cpu",
+            "--threads",
+            "1",
             "--json",
             str(report),
         ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(report.read_text())
+    assert len(data["machine_before"]["load_average"]) == 3
+    assert data["machine_before"]["cpu_count"] >= 1
     assert [row["num_sources"] for row in data["model"]] == [1, 2]
-    assert all(row["ms_per_frame"] > 0 and row["gflops_per_frame"] > 0 for row in data["model"])
+    for row in data["model"]:
+        assert row["threads"] == 1
+        assert row["latency_ms"] > 0 and row["batched_ms_per_frame"] > 0 and row["gflops_per_frame"] > 0
+        assert row["batch_size"] == 2
     # more sources, more attention work
     assert data["model"][1]["gflops_per_frame"] > data["model"][0]["gflops_per_frame"]
-    frames = sorted({row["frames"] for row in data["end_to_end"]})
-    assert frames == [8, 16]
-    assert all(row["peak_rss_mb"] > 50 for row in data["end_to_end"])
+    crop_rows = [row for row in data["end_to_end"] if not row["faces"]]
+    assert sorted({row["frames"] for row in crop_rows}) == [8, 16]
+    assert all(row["peak_rss_mb"] > 50 and row["threads"] == 1 for row in data["end_to_end"])
+    # the default face path on the 640x360 clip, with its time split
+    (faces_row,) = [row for row in data["end_to_end"] if row["faces"]]
+    assert faces_row["frames"] == 8
+    assert {"decode", "faces", "crop", "model", "paste", "encode"} <= set(faces_row["split_ms"])
+    assert "load average" in result.output and "torch threads" in result.output
 
 
-def test_bench_refuses_bad_source_counts():
-    result = CliRunner().invoke(app, ["bench", "--sources", "0"])
+def test_channels_last_gives_a_row_and_leaves_the_model_as_it_was(tiny_config):
+    model = ImplicitWarping(tiny_config).eval()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    row = time_model(
+        model, "tiny", 1, batch_size=2, frames=2, knobs=SpeedKnobs(threads=1, channels_last=True)
+    )
+    assert row.channels_last and not row.compiled and row.compile_seconds is None
+    assert row.latency_ms > 0
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name])
+        assert tensor.is_contiguous()
+
+
+def test_machine_state_reads_threads_and_load():
+    state = machine_state()
+    assert state.threads >= 1 and state.cpu_count >= 1
+    assert len(state.load_average) == 3
+
+
+@pytest.mark.parametrize(("option", "value"), [("--sources", "0"), ("--threads", "0")])
+def test_bench_refuses_bad_counts(option, value):
+    result = CliRunner().invoke(app, ["bench", option, value])
     assert result.exit_code == 2
     assert "positive" in result.output

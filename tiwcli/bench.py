@@ -1,29 +1,82 @@
 """Speed measurements behind `tiw bench`: the model alone, end to end, FLOPs and memory.
 
-- model alone: source encodings computed once, then driving batches through the
-  keypoint detector + query encoder + warper + generator (what every frame costs);
-- end to end: decode + model + encode of a real clip through the `Animator`,
-  in a child process per run so the peak resident memory of one run is its own;
-- FLOPs per frame from `torch.utils.flop_counter`, and the time they would take
-  at a peak rate (H100: about 790 TFLOP/s dense bf16), to say how far from the floor we are.
+- model alone: source encodings computed once, then driving frames through the keypoint
+  detector + query encoder + warper + generator (what every frame costs), timed two ways:
+  **latency**, one frame per call (batch 1: what a live camera pays per frame), and
+  **throughput**, `batch_size` frames per call (what `tiw animate` on a file reaches).
+  Both are medians over repeated calls after a warm-up call;
+- end to end: `tiw animate` on a real clip in a child process per run (so the peak
+  resident memory of one run is its own), with its time split per stage;
+- FLOPs per frame from `torch.utils.flop_counter`, and the time they would take at a peak
+  rate (H100: about 790 TFLOP/s dense bf16), to say how far from the floor we are;
+- the machine: torch's thread count and the load average before and after each row, because
+  on a shared CPU a busy neighbour slows small-op models like this one several times over.
+
+Speed knobs (`SpeedKnobs`): the thread count, channels-last memory layout and `torch.compile`
+(inductor; on CPU it generates C++, so the first call pays a compile of tens of seconds,
+reported apart as `compile_seconds`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
+import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from tiwcli.errors import InputError
+from tiwcli.errors import InputError, TiwError
 from tiwcli.models import ImplicitWarping
+from tiwcli.timing import parse_split
 
 H100_BF16_FLOPS = 790e12  # dense bf16 peak the floor is measured against
+
+
+@dataclass(frozen=True)
+class SpeedKnobs:
+    threads: int | None = None  # torch intra-op threads; None: torch's default (one per core)
+    channels_last: bool = False  # NHWC weights and inputs (oneDNN's preferred layout)
+    compile: bool = False  # torch.compile (inductor) of the per-frame path
+
+
+@dataclass(frozen=True)
+class MachineState:
+    cpu_count: int
+    threads: int  # torch.get_num_threads() when read
+    load_average: tuple[float, float, float]  # os.getloadavg(): 1, 5, 15 minutes
+    torch_version: str
+    processor: str
+
+    @property
+    def busy(self) -> bool:
+        """More runnable work in the last minute than half the cores: timings are contaminated."""
+        return self.load_average[0] > 0.5 * self.cpu_count
+
+
+def machine_state() -> MachineState:
+    return MachineState(
+        cpu_count=os.cpu_count() or 1,
+        threads=torch.get_num_threads(),
+        load_average=_load_average(),
+        torch_version=torch.__version__,
+        processor=platform.processor() or platform.machine(),
+    )
+
+
+def _load_average() -> tuple[float, float, float]:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:  # not on every platform
+        return (float("nan"),) * 3  # type: ignore[return-value]
+    return (round(one, 2), round(five, 2), round(fifteen, 2))
 
 
 @dataclass(frozen=True)
@@ -32,13 +85,20 @@ class ModelTiming:
     device: str
     dtype: str
     num_sources: int
+    threads: int
+    channels_last: bool
+    compiled: bool
+    latency_ms: float  # batch 1: median time of one call with one driving frame
     batch_size: int
-    ms_per_frame: float
-    frames_per_second: float
+    batched_ms_per_frame: float  # median time of one call with batch_size frames, / batch_size
+    batched_frames_per_second: float
     encode_ms: float  # one-off cost of encoding the sources
+    compile_seconds: float | None  # first calls (batch 1 and batched) when compiled, else None
     gflops_per_frame: float
     h100_floor_us: float  # gflops_per_frame at H100 bf16 peak, in microseconds
     peak_memory_mb: float | None  # CUDA peak allocated; None on CPU (see end-to-end RSS)
+    load_before: float  # 1-minute load average when the row started
+    load_after: float
 
 
 @dataclass(frozen=True)
@@ -46,10 +106,16 @@ class EndToEndTiming:
     preset: str
     device: str
     num_sources: int
+    faces: bool  # face tracking, crop and paste-back into a 640x360 photo (else --no-crop at 256)
     frames: int
+    threads: int
+    batch_size: int
     ms_per_frame: float
     frames_per_second: float
     peak_rss_mb: float
+    split_ms: dict[str, float] = field(default_factory=dict)  # stage -> ms/frame (stages overlap)
+    load_before: float = float("nan")
+    load_after: float = float("nan")
 
 
 def count_flops(model: ImplicitWarping, num_sources: int) -> float:
@@ -69,6 +135,63 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run with `threads` intra-op threads (None: leave as is), restored afterwards."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def frame_step(model: ImplicitWarping, knobs: SpeedKnobs) -> Callable:
+    """(encoding, driving images) -> animated images: the per-frame path, with the knobs applied.
+
+    Channels-last converts the model's weights in place (a layout change, same values).
+    """
+    if knobs.channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    def step(encoding, driving: torch.Tensor) -> torch.Tensor:
+        if knobs.channels_last:
+            driving = driving.contiguous(memory_format=torch.channels_last)
+        return model.animate(encoding, model.keypoint_detector(driving))
+
+    if not knobs.compile:
+        return step
+    try:
+        return torch.compile(step, dynamic=False)
+    except Exception as error:  # torch raises many types here; one line for the user
+        raise TiwError(f"torch.compile is not usable here: {error}".splitlines()[0]) from None
+
+
+def _median_seconds(call: Callable[[], object], repeats: int, device: torch.device) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        _synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _first_call_seconds(call: Callable[[], object], device: torch.device, compiled: bool) -> float:
+    """Run once (warm-up: kernel selection, allocation, compilation) and say how long it took."""
+    start = time.perf_counter()
+    if not compiled:
+        call()
+    else:
+        try:
+            call()
+        except Exception as error:  # inductor failures (no compiler, ...) surface at the first call
+            raise TiwError(f"torch.compile failed: {error}".splitlines()[0]) from None
+    _synchronize(device)
+    return time.perf_counter() - start
+
+
 def time_model(
     model: ImplicitWarping,
     preset: str,
@@ -76,49 +199,62 @@ def time_model(
     batch_size: int = 8,
     frames: int = 32,
     dtype: torch.dtype | None = None,
+    knobs: SpeedKnobs | None = None,
 ) -> ModelTiming:
-    """Per-frame time of the model alone, after one warm-up batch."""
+    """Latency (batch 1) and throughput (`batch_size` frames per call) of the model alone.
+
+    `frames` bounds the work of each: about that many frames are timed at batch 1, and
+    about as many in batches (at least one call each).
+    """
+    knobs = knobs or SpeedKnobs()
     device = next(model.parameters()).device
     size = model.config.image_size
     autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
     sources = torch.rand(1, num_sources, 3, size, size, device=device)
-    driving = torch.rand(batch_size, 3, size, size, device=device)
+    single = torch.rand(1, 3, size, size, device=device)
+    batch = torch.rand(batch_size, 3, size, size, device=device)
+    load_before = _load_average()[0]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    with torch.inference_mode(), autocast:
-        model.encode_sources(sources)  # warm-up: first calls pay for kernel selection and allocation
-        _synchronize(device)
-        start = time.perf_counter()
+    with torch_threads(knobs.threads), torch.inference_mode(), autocast:
+        step = frame_step(model, knobs)
+        model.encode_sources(sources)  # warm-up
+        encode_seconds = _median_seconds(lambda: model.encode_sources(sources), 1, device)
         encoding = model.encode_sources(sources)
-        _synchronize(device)
-        encode_ms = (time.perf_counter() - start) * 1000
-        model.animate(encoding, model.keypoint_detector(driving))  # warm-up
-        _synchronize(device)
-        batches = max(1, frames // batch_size)
-        start = time.perf_counter()
-        for _ in range(batches):
-            model.animate(encoding, model.keypoint_detector(driving))
-        _synchronize(device)
-        seconds = (time.perf_counter() - start) / (batches * batch_size)
+        compile_seconds = _first_call_seconds(lambda: step(encoding, single), device, knobs.compile)
+        latency = _median_seconds(lambda: step(encoding, single), max(1, frames), device)
+        compile_seconds += _first_call_seconds(lambda: step(encoding, batch), device, knobs.compile)
+        batched = _median_seconds(lambda: step(encoding, batch), max(1, frames // batch_size), device)
+        threads = torch.get_num_threads()
+    if knobs.channels_last:
+        model.to(memory_format=torch.contiguous_format)
     gflops = count_flops(model, num_sources) / 1e9
     return ModelTiming(
         preset=preset,
         device=device.type,
         dtype=str(dtype).removeprefix("torch.") if dtype is not None else "float32",
         num_sources=num_sources,
+        threads=threads,
+        channels_last=knobs.channels_last,
+        compiled=knobs.compile,
+        latency_ms=latency * 1000,
         batch_size=batch_size,
-        ms_per_frame=seconds * 1000,
-        frames_per_second=1 / seconds,
-        encode_ms=encode_ms,
+        batched_ms_per_frame=batched / batch_size * 1000,
+        batched_frames_per_second=batch_size / batched,
+        encode_ms=encode_seconds * 1000,
+        compile_seconds=compile_seconds if knobs.compile else None,
         gflops_per_frame=gflops,
         h100_floor_us=gflops * 1e9 / H100_BF16_FLOPS * 1e6,
         peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
+        load_before=load_before,
+        load_after=_load_average()[0],
     )
 
 
 # Runs `tiw animate` and, at exit, reports the child's own peak resident memory. VmHWM is the
 # high-water mark of the child's address space; ru_maxrss would not do: at exec, Linux carries
-# the parent's (the bench's own, large) high-water mark into the child's ru_maxrss.
+# the parent's (the bench's own, large) high-water mark into the child's ru_maxrss. The first
+# argument is torch's thread count ("0": torch's default).
 _CHILD = """
 import atexit, resource, sys
 
@@ -131,7 +267,11 @@ def report():
     print(f"TIW_PEAK_RSS_KIB {kib}", file=sys.stderr)
 
 atexit.register(report)
-sys.argv = ["tiw", *sys.argv[1:]]
+threads = int(sys.argv[1])
+if threads:
+    import torch
+    torch.set_num_threads(threads)
+sys.argv = ["tiw", *sys.argv[2:]]
 from tiwcli.cli import main
 main()
 """
@@ -144,20 +284,25 @@ def time_end_to_end(
     device: str,
     batch_size: int,
     preset: str,
+    faces: bool = False,
+    threads: int | None = None,
 ) -> EndToEndTiming:
-    """Run `tiw animate --no-crop` on real files in a child process: its frames/s and peak RSS.
+    """Run `tiw animate --verbose` on real files in a child process: frames/s, split, peak RSS.
 
-    The frame rate is the one `tiw animate` reports for decode + model + encode (start-up and
-    model loading excluded); the peak resident memory is the child's own.
+    `faces`: the default face path (tracking, crop, paste-back into the source photo);
+    otherwise `--no-crop` (inputs already square crops). The frame rate is the one
+    `tiw animate` reports (start-up and model loading excluded).
     """
     import re
     import tempfile
 
+    load_before = _load_average()[0]
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "out.mp4"
         command = [
-            sys.executable, "-c", _CHILD, "animate", *map(str, sources), str(driving), "-o", str(output),
-            "--weights", str(weights), "--no-crop", "--device", device, "--batch-size", str(batch_size),
+            sys.executable, "-c", _CHILD, str(threads or 0), "animate", *map(str, sources), str(driving),
+            "-o", str(output), "--weights", str(weights), "--device", device,
+            "--batch-size", str(batch_size), "--verbose", *([] if faces else ["--no-crop"]),
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -165,6 +310,7 @@ def time_end_to_end(
         raise InputError(f"end-to-end run failed: {last}")
     summary = re.search(r": (\d+) frames,.*?; ([\d.]+) frames/s", result.stdout)
     peak = re.search(r"TIW_PEAK_RSS_KIB (\d+)", result.stderr)
+    threads_used = re.search(r"torch threads (\d+)", result.stdout + result.stderr)
     if summary is None or peak is None:
         raise InputError(f"end-to-end run printed no summary: {result.stdout.strip()[:200]}")
     frames, fps = int(summary.group(1)), float(summary.group(2))
@@ -172,10 +318,16 @@ def time_end_to_end(
         preset=preset,
         device=device,
         num_sources=len(sources),
+        faces=faces,
         frames=frames,
+        threads=int(threads_used.group(1)) if threads_used else (threads or torch.get_num_threads()),
+        batch_size=batch_size,
         ms_per_frame=1000 / fps,
         frames_per_second=fps,
         peak_rss_mb=int(peak.group(1)) / 1024,
+        split_ms=parse_split(result.stdout + result.stderr),
+        load_before=load_before,
+        load_after=_load_average()[0],
     )
 
 
