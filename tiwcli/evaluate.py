@@ -6,10 +6,11 @@ Protocols
   frame (absolute mode: driving keypoints from the real frame). The driving frames are the
   same for every N (frames that are a source for ANY N are excluded), so rows compare.
 - cross-identity (`evaluate_dataset(..., cross_identity=True)`): sources from one test clip,
-  driving frames from another (a rotation of the clip list by a seeded random shift). No
-  ground truth: AED against the source identity (frame 0 of the source clip), AKD/MKR against
-  the DRIVING frames (so AKD also measures identity shape, as in the literature), FID/KID
-  against the driving frames.
+  driving frames from a clip of ANOTHER PERSON (`clip_people`: clips of one source video are
+  one person, and so are videos whose faces have the same identity embedding), chosen with a
+  seeded random shift. No ground truth: AED against the source identity (frame 0 of the
+  source clip), AKD/MKR against the DRIVING frames (so AKD also measures identity shape, as
+  in the literature), FID/KID against the driving frames.
 - pred vs real (`evaluate_videos`): videos made by any tool, matched by file stem.
 Each protocol returns an `EvaluationReport`: rows of (method, number of sources) x metrics.
 """
@@ -21,6 +22,7 @@ import csv
 import itertools
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +37,8 @@ from tiwcli.metrics import METRICS, MetricValue, RowAccumulator, Scorer
 from tiwcli.video import VideoReader, probe_video, read_all_frames
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+MAX_ASPECT_MISMATCH = 0.02  # --pred/--real: relative difference of aspect ratios still resized
+FEW_FID_FRAMES = 50  # FID/KID on fewer frames per set get a warning: too noisy to mean much
 MODEL_METHOD = "implicit-warping"
 Progress = Callable[[str], None]
 
@@ -202,6 +206,7 @@ def _report(
         notes.append(getattr(scorer.face_analyzer, "note", "") or f"faces: using {scorer.face_backend_name}")
     frames = {key: row.frames for key, row in rows.items()}
     notes.append(f"frames scored per row: {max(frames.values(), default=0)}")
+    notes.extend(_few_fid_frames_warning(result_rows))
     return EvaluationReport(
         mode=mode,
         metrics=settings.metrics,
@@ -210,6 +215,22 @@ def _report(
         notes=notes,
         settings={**asdict(settings), **extra, "face_backend_used": scorer.face_backend_name},
     )
+
+
+def _few_fid_frames_warning(rows: Sequence[Row]) -> list[str]:
+    """A warning when FID or KID were computed on fewer than FEW_FID_FRAMES frames."""
+    counts = [
+        row.metrics[name].frames
+        for row in rows
+        for name in ("fid", "kid")
+        if name in row.metrics and row.metrics[name].value is not None
+    ]
+    if not counts or min(counts) >= FEW_FID_FRAMES:
+        return []
+    return [
+        f"warning: FID/KID computed on {min(counts)} frames, fewer than {FEW_FID_FRAMES}: far too few "
+        "for a meaningful value (FID is biased upward, KID noisy); evaluate more frames or clips"
+    ]
 
 
 def _batches(count: int, size: int) -> Iterator[slice]:
@@ -237,7 +258,8 @@ def evaluate_dataset(
     rows = {(m.name, n): RowAccumulator() for m in methods for n in settings.num_sources}
     notes: list[str] = []
     fid_cap = math.ceil(settings.fid_frames / len(clips))
-    pairs = _clip_pairs(len(clips), settings)
+    people = clip_people(clips, _identity_analyzer(scorer)) if settings.cross_identity else None
+    pairs = _clip_pairs(len(clips), settings, people)
     for clip_index, (source_clip, driving_clip) in enumerate(pairs):
         if progress is not None:
             names = [clips[source_clip].name] + (
@@ -277,6 +299,8 @@ def evaluate_dataset(
     extra = {"clips": [clip.name for clip in clips], "image_size": image_size}
     if settings.cross_identity:
         extra["pairs"] = [f"{clips[s].name} -> {clips[d].name}" for s, d in pairs]
+        assert people is not None
+        notes.append(f"cross-identity: {len(pairs)} pairs of clips, {len(set(people))} different people")
     return _report(mode, settings, scorer, rows, notes, extra)
 
 
@@ -301,12 +325,106 @@ def _score_batch(
         scorer.update(rows[key], method.render(driving), reference)
 
 
-def _clip_pairs(count: int, settings: EvalSettings) -> list[tuple[int, int]]:
-    """(source clip, driving clip) per evaluation: the same clip, or a seeded rotation for cross-identity."""
+def _clip_pairs(count: int, settings: EvalSettings, people: Sequence[str] | None) -> list[tuple[int, int]]:
+    """(source clip, driving clip) per evaluation: the same clip; for cross-identity, a clip of
+    another person: the clips of other people in list order after the source clip, rotated by
+    a seeded shift (so each driving clip is used about as often as any other)."""
     if not settings.cross_identity:
         return [(index, index) for index in range(count)]
-    shift = int(np.random.default_rng(settings.seed).integers(1, count))
-    return [(index, (index + shift) % count) for index in range(count)]
+    assert people is not None
+    if len(set(people)) < 2:
+        raise InputError(
+            f"cross-identity evaluation needs clips of at least 2 different people; all {count} clips "
+            "are of one person (same source video or same face); try another --split"
+        )
+    shift = int(np.random.default_rng(settings.seed).integers(0, 1 << 30))
+    pairs = []
+    for index in range(count):
+        others = [(index + step) % count for step in range(1, count)]
+        others = [other for other in others if people[other] != people[index]]
+        pairs.append((index, others[shift % len(others)]))
+    return pairs
+
+
+# clip files written by `tiw preprocess`: SOURCESTEM_<8 hex digits>_<3 digits>.mp4
+_CLIP_NAME = re.compile(r"^(?P<source>.+)_[0-9a-f]{8}_\d{3}$")
+SAME_PERSON_DISTANCE = 0.6  # dlib identity embeddings: below this, the same person
+
+
+def clip_people(clips: Sequence[Path], analyzer: object | None = None) -> list[str]:
+    """A person label per clip, for pairing different people.
+
+    A clip's person is the `person` of its record in the dataset's manifest.json when there is
+    one, else its source video (the manifest's `source`, or the stem `tiw preprocess` names clips
+    by). With a face `analyzer`, source videos whose faces' identity embeddings are closer than
+    SAME_PERSON_DISTANCE are one person too (one man filmed in several videos).
+    """
+    records = _manifest_records(clips)
+    labels = []
+    for clip in clips:
+        record = records.get(clip.resolve(), {})
+        if record.get("person") or record.get("source"):
+            labels.append(str(record.get("person") or record["source"]))
+        else:
+            match = _CLIP_NAME.match(clip.stem)
+            labels.append(match.group("source") if match else clip.stem)
+    if analyzer is None:
+        return labels
+    return _merge_by_face(clips, labels, analyzer)
+
+
+def _manifest_records(clips: Sequence[Path]) -> dict[Path, dict]:
+    """Clip path -> its manifest record, for the datasets the clips are in (none: empty)."""
+    records: dict[Path, dict] = {}
+    for root in {clip.resolve().parent.parent for clip in clips}:
+        try:
+            manifest = json.loads((root / "manifest.json").read_text())
+            for record in manifest.get("clips", []):
+                records[(root / record["file"]).resolve()] = record
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # no manifest, or not ours: labels come from the file names
+    return records
+
+
+def _merge_by_face(clips: Sequence[Path], labels: list[str], analyzer) -> list[str]:
+    """Merge the labels whose clips show the same face (mean embedding distance < threshold)."""
+    embeddings: dict[str, list[np.ndarray]] = {}
+    for clip, label in zip(clips, labels, strict=True):
+        embedding = _clip_embedding(clip, analyzer)
+        if embedding is not None:
+            embeddings.setdefault(label, []).append(embedding)
+    means = {label: np.mean(values, axis=0) for label, values in embeddings.items()}
+    merged = {label: label for label in labels}
+    names = sorted(means)
+    for first, second in itertools.combinations(names, 2):
+        if float(np.linalg.norm(means[first] - means[second])) < SAME_PERSON_DISTANCE:
+            old, new = merged[second], merged[first]
+            merged = {key: new if value == old else value for key, value in merged.items()}
+    return [merged[label] for label in labels]
+
+
+def _clip_embedding(clip: Path, analyzer) -> np.ndarray | None:
+    """The identity embedding of the first of 3 frames (evenly spread) with a face, or None."""
+    with VideoReader(clip) as reader:
+        wanted = set(np.linspace(0, max(reader.info.num_frames - 1, 0), 3).round().astype(int).tolist())
+        frames = [frame for index, frame in enumerate(reader.frames()) if index in wanted]
+    for frame in frames:
+        if min(frame.shape[:2]) < 256:  # dataset crops can be tiny: the detector needs ~80 px faces
+            frame = resize_frames(frame[None], 256, round(256 * frame.shape[1] / frame.shape[0]))[0]
+        faces = analyzer.detect(frame)
+        if faces:
+            return np.asarray(analyzer.embedding(frame, faces[0]), np.float64)
+    return None
+
+
+def _identity_analyzer(scorer: Scorer):
+    """The scorer's face analyzer for grouping clips by person; None when it cannot load."""
+    from tiwcli.errors import MissingWeightsError
+
+    try:
+        return scorer.analyzer()
+    except MissingWeightsError:
+        return None
 
 
 def _source_identity(scorer: Scorer, frame: np.ndarray) -> np.ndarray | None:
@@ -362,8 +480,8 @@ def evaluate_videos(
             count, fid_mask = settings.max_frames, np.ones(fid_cap, bool)
         start = 0
         for pred, real in _paired_batches(pred_path, real_path, settings.batch_size, count):
-            if pred.shape != real.shape and index == 0 and start == 0:
-                notes.append(f"generated frames {pred.shape[2]}x{pred.shape[1]} resized to the real size")
+            if pred.shape != real.shape and start == 0:
+                notes.append(_size_note(pred_path, pred.shape, real.shape))
             pred = resize_frames(pred, *real.shape[1:3])
             mask = np.zeros(len(real), bool)
             mask[: len(fid_mask[start : start + len(real)])] = fid_mask[start : start + len(real)]
@@ -376,6 +494,22 @@ def evaluate_videos(
         {(method, None): row},
         notes,
         {"pred": str(pred_dir), "real": str(real_dir)},
+    )
+
+
+def _size_note(pred_path: Path, pred_shape: tuple[int, ...], real_shape: tuple[int, ...]) -> str:
+    """The note for generated frames of another size; an error when the aspect ratios differ
+    (a 256x256 face crop stretched onto a 640x360 frame would be scored as garbage)."""
+    (pred_height, pred_width), (real_height, real_width) = pred_shape[1:3], real_shape[1:3]
+    if abs((pred_width / pred_height) / (real_width / real_height) - 1) > MAX_ASPECT_MISMATCH:
+        raise InputError(
+            f"{pred_path.name}: generated frames are {pred_width}x{pred_height}, real ones "
+            f"{real_width}x{real_height}: other framing, no pixel-wise comparison is possible; "
+            "give real videos cropped the way the tool's inputs were"
+        )
+    return (
+        f"{pred_path.stem}: generated frames {pred_width}x{pred_height} resized to the real "
+        f"{real_width}x{real_height}"
     )
 
 
