@@ -8,6 +8,9 @@ defaults of the model preset (`TRAIN_PRESETS`). Multi-GPU / multi-node:
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -83,6 +86,7 @@ def train(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Train an Implicit Warping model on a preprocessed face dataset."""
+    _check_paths(data, out, init)  # before the slow imports, the data and the model
     from tiwcli.train import RunOptions
     from tiwcli.train import train as run_training
 
@@ -100,6 +104,7 @@ def train(
     if gan is False:  # kept in the run's config, so a resumed run stays GAN-free
         overrides.update(gan_weight=0.0, feature_matching_weight=0.0)
     model_config, train_config = _resolve_configs(out, preset, resume, init, overrides)
+    log_lines = progress and not _stderr_is_terminal() and _is_main()
     result = run_training(
         RunOptions(
             data_dir=data,
@@ -116,10 +121,55 @@ def train(
             num_workers=num_workers,
             cache_clips=cache,
             vgg_path=vgg_weights,
-            progress=progress,
+            progress=progress and _stderr_is_terminal(),
+            on_step=_log_progress(train_config.steps) if log_lines else None,
         )
     )
-    typer.echo(f"trained to step {result.step}: {result.model_path}")
+    if _is_main():  # under torchrun: once, not once per process
+        typer.echo(f"trained to step {result.step}: {result.model_path}")
+
+
+def _check_paths(data: Path, out: Path, init: Path | None) -> None:
+    """The dataset folder and --init exist, and the run folder is (or can be made) a writable folder."""
+    from tiwcli.files import check_input_files, check_writable_folder
+
+    if not data.is_dir():
+        raise InputError(f"{data}: no such dataset folder")
+    if init is not None:
+        check_input_files([init])
+    existing = out
+    while not existing.exists():  # the run folder is created with its parents
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{existing}: is a file, not a run folder")
+    check_writable_folder(existing)
+
+
+def _is_main() -> bool:
+    """Rank 0 of a torchrun job, or a plain single process."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _log_progress(total_steps: int) -> Callable[[int], None]:
+    """For stderr that is not a terminal (a log file, CI, SLURM): a progress line every few seconds
+    (a rich bar would show nothing before the end)."""
+    from rich.console import Console
+
+    from tiwcli.console import LogProgress
+
+    progress = LogProgress(Console(stderr=True, highlight=False), unit="steps")
+    tasks: list[int] = []
+
+    def on_step(step: int) -> None:
+        if not tasks:
+            tasks.append(progress.add_task("train", total=total_steps, completed=step - 1))
+        progress.update(tasks[0], completed=step)
+
+    return on_step
 
 
 def _resolve_configs(
