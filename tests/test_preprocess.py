@@ -15,8 +15,10 @@ from tiwcli.faces import FaceTrack, load_face_analyzer
 from tiwcli.preprocess import (
     PreprocessOptions,
     assign_split,
+    crop_landmarks,
     face_segments,
     find_videos,
+    landmarks_path,
     preprocess,
 )
 from tiwcli.samples import sample_file
@@ -197,3 +199,24 @@ def test_a_test_video_is_guaranteed_with_two_or_more_videos(tmp_path):
     assert (
         ensure_test_split(tmp_path, manifest, PreprocessOptions(test_fraction=0.1)) is None
     )  # already has one
+
+
+def test_landmarks_are_stored_beside_each_clip_in_crop_coordinates(carphone_dataset):
+    """68 dlib landmarks per frame in the crop's [-1, 1]; they land on the face found in the clip."""
+    analyzer = load_face_analyzer("dlib")
+    for clip in sorted((carphone_dataset / "train").glob("*.mp4")):
+        landmarks = np.load(landmarks_path(clip))
+        frames = read_all_frames(clip)
+        assert landmarks.shape == (len(frames), 68, 2) and landmarks.dtype == np.float32
+        assert np.isfinite(landmarks).all()  # carphone has a face in every frame
+        found = analyzer.detect(frames[0])[0].landmarks  # (68, 2) pixels of the 128 px crop
+        stored = (landmarks[0] + 1) / 2 * 128
+        assert np.median(np.linalg.norm(found - stored, axis=1)) < 4  # pixels, at 128 px
+
+
+def test_crop_landmarks_maps_the_box_to_minus_one_one():
+    boxes = np.array([[50.0, 40.0, 20.0]])  # a 20 px square centred at (50, 40)
+    points = np.array([[[40.0, 30.0], [60.0, 50.0], [50.0, 40.0], [np.nan, np.nan]]])
+    mapped = crop_landmarks(points, boxes)
+    assert np.allclose(mapped[0, :3], [[-1, -1], [1, 1], [0, 0]])
+    assert np.isnan(mapped[0, 3]).all()

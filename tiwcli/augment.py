@@ -25,8 +25,22 @@ def augment_sample(
     frames: Tensor, flip_probability: float, jitter: float, generator: torch.Generator
 ) -> Tensor:
     """Flip and colour-jitter (f, 3, H, W) float frames in [0, 1], the same for every frame."""
+    return augment_with_landmarks(frames, None, flip_probability, jitter, generator)[0]
+
+
+def augment_with_landmarks(
+    frames: Tensor,
+    landmarks: Tensor | None,  # (f, L, 2) x, y in [-1, 1], NaN where unknown
+    flip_probability: float,
+    jitter: float,
+    generator: torch.Generator,
+    mirror: tuple[int, ...] = (),  # landmark order after a flip (left and right swap names)
+) -> tuple[Tensor, Tensor | None]:
+    """`augment_sample` that also flips the landmarks (same random draws, same frames)."""
     if torch.rand(1, generator=generator).item() < flip_probability:
         frames = frames.flip(-1)
+        if landmarks is not None:
+            landmarks = landmarks[:, list(mirror)] * torch.tensor([-1.0, 1.0])
     if jitter > 0:
         brightness = _uniform(-jitter, jitter, generator)
         contrast = _uniform(1 - jitter, 1 + jitter, generator)
@@ -37,7 +51,7 @@ def augment_sample(
         mean = frames.mean(dim=(1, 2, 3), keepdim=True)
         frames = (frames - mean) * contrast + mean + brightness
         frames = frames * gain
-    return frames.clamp(0, 1)
+    return frames.clamp(0, 1), landmarks
 
 
 def still_motion(frame: Tensor, count: int, generator: torch.Generator, strength: float = 0.08) -> Tensor:

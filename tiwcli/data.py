@@ -25,24 +25,40 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tiwcli.augment import augment_sample, still_motion
+from tiwcli.augment import augment_with_landmarks, still_motion
 from tiwcli.errors import InputError
 from tiwcli.frames import resize_frames
+from tiwcli.preprocess import landmarks_path
 from tiwcli.video import VideoReader, read_all_frames
 
 CLIP_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
+# The 68-point landmarks that guide keypoints 0..9 (LivePortrait-style guidance): eye corners,
+# nose tip, mouth corners, upper and lower lip, chin. GUIDED_MIRROR: their order after a flip.
+GUIDED_LANDMARKS = (36, 39, 42, 45, 30, 48, 54, 51, 57, 8)
+GUIDED_MIRROR = (3, 2, 1, 0, 4, 6, 5, 7, 8, 9)
 
 
 @dataclass(frozen=True)
 class Batch:
     sources: Tensor  # (b, n, 3, H, W) float in [0, 1]
     driving: Tensor  # (b, 3, H, W) float in [0, 1]
+    # guided landmarks (GUIDED_LANDMARKS), x, y in [-1, 1], NaN where unknown; None: dataset has none
+    source_landmarks: Tensor | None = None  # (b, n, L, 2)
+    driving_landmarks: Tensor | None = None  # (b, L, 2)
+
+    def _map(self, function) -> Batch:
+        optional = (self.source_landmarks, self.driving_landmarks)
+        return Batch(
+            function(self.sources),
+            function(self.driving),
+            *(None if tensor is None else function(tensor) for tensor in optional),
+        )
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.sources.to(device, non_blocking=True), self.driving.to(device, non_blocking=True))
+        return self._map(lambda tensor: tensor.to(device, non_blocking=True))
 
     def pin_memory(self) -> Batch:  # DataLoader(pin_memory=True) calls this
-        return Batch(self.sources.pin_memory(), self.driving.pin_memory())
+        return self._map(lambda tensor: tensor.pin_memory())
 
 
 def step_seed(seed: int, step: int, rank: int = 0) -> int:
@@ -82,6 +98,7 @@ class ClipStore:
         self.paths: list[Path] = []
         self.lengths: list[int] = []
         self._clips: list[Tensor] = []
+        self._landmarks: list[Tensor | None] = []  # per clip (t, L, 2) guided landmarks
         problems: list[str] = []
         for path in paths:
             try:
@@ -94,6 +111,7 @@ class ClipStore:
                 continue
             self.paths.append(path)
             self.lengths.append(length)
+            self._landmarks.append(_read_landmarks(path, length))
             if clip is not None:
                 self._clips.append(clip)
         for problem in problems:
@@ -112,6 +130,17 @@ class ClipStore:
     def __len__(self) -> int:
         return len(self.paths)
 
+    @property
+    def has_landmarks(self) -> bool:
+        return any(landmarks is not None for landmarks in self._landmarks)
+
+    def landmarks(self, clip_index: int, frame_indices: Tensor) -> Tensor:
+        """(f,) frame indices -> (f, L, 2) guided landmarks in [-1, 1], NaN where unknown."""
+        landmarks = self._landmarks[clip_index]
+        if landmarks is None:
+            return torch.full((len(frame_indices), len(GUIDED_LANDMARKS), 2), float("nan"))
+        return landmarks[frame_indices.clamp(max=landmarks.shape[0] - 1)]
+
     def frames(self, clip_index: int, frame_indices: Tensor) -> Tensor:
         """(f,) frame indices of one clip -> (f, 3, H, W) float in [0, 1]."""
         if self.cache:
@@ -121,6 +150,22 @@ class ClipStore:
             clip = _to_chw(read_all_frames(self.paths[clip_index], max_frames=needed), self.image_size)
             frame_indices = frame_indices.clamp(max=clip.shape[0] - 1)
         return clip[frame_indices].float() / 255
+
+
+def _read_landmarks(clip: Path, length: int) -> Tensor | None:
+    """The guided subset of CLIP.landmarks.npy (written by `tiw preprocess`), or None."""
+    path = landmarks_path(clip)
+    if not path.exists():
+        return None
+    try:
+        landmarks = np.load(path)
+    except (OSError, ValueError):
+        warnings.warn(f"ignoring unreadable landmarks {path.name}", stacklevel=3)
+        return None
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2) or landmarks.shape[0] < length:
+        warnings.warn(f"ignoring landmarks {path.name}: shape {landmarks.shape}", stacklevel=3)
+        return None
+    return torch.from_numpy(landmarks[:length, list(GUIDED_LANDMARKS)].astype(np.float32))
 
 
 class TrainBatches(torch.utils.data.Dataset):
@@ -153,20 +198,32 @@ class TrainBatches(torch.utils.data.Dataset):
         generator = torch.Generator().manual_seed(step_seed(self.seed, step, self.rank))
         num_sources = int(torch.randint(1, self.max_sources + 1, (1,), generator=generator))
         samples = [self._sample(num_sources, generator) for _ in range(self.batch_size)]
-        frames = torch.stack(samples)  # (b, n + 1, 3, H, W)
-        return Batch(sources=frames[:, 1:].contiguous(), driving=frames[:, 0].contiguous())
+        frames = torch.stack([frames for frames, _ in samples])  # (b, n + 1, 3, H, W)
+        batch = Batch(sources=frames[:, 1:].contiguous(), driving=frames[:, 0].contiguous())
+        if not self.store.has_landmarks:
+            return batch
+        landmarks = torch.stack([landmarks for _, landmarks in samples])  # (b, n + 1, L, 2)
+        return Batch(
+            batch.sources, batch.driving, landmarks[:, 1:].contiguous(), landmarks[:, 0].contiguous()
+        )
 
-    def _sample(self, num_sources: int, generator: torch.Generator) -> Tensor:
-        """One sample: (n + 1, 3, H, W), the driving frame first."""
+    def _sample(self, num_sources: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """One sample: frames (n + 1, 3, H, W) and landmarks (n + 1, L, 2), the driving frame first."""
         clip_index = int(torch.randint(len(self.store), (1,), generator=generator))
         length = self.store.lengths[clip_index]
         if torch.rand(1, generator=generator).item() < self.still_probability:
             still = self.store.frames(clip_index, torch.randint(length, (1,), generator=generator))[0]
             frames = still_motion(still, num_sources + 1, generator)
+            landmarks = torch.full((num_sources + 1, len(GUIDED_LANDMARKS), 2), float("nan"))  # moved
         else:
             indices = torch.randperm(length, generator=generator)[: num_sources + 1]
             frames = self.store.frames(clip_index, indices)
-        return augment_sample(frames, self.flip_probability, self.jitter, generator)
+            landmarks = self.store.landmarks(clip_index, indices)
+        frames, moved = augment_with_landmarks(
+            frames, landmarks, self.flip_probability, self.jitter, generator, GUIDED_MIRROR
+        )
+        assert moved is not None
+        return frames, moved
 
 
 def fixed_batch(store: ClipStore, batch_size: int, num_sources: int, seed: int = 0) -> Batch:

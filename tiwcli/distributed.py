@@ -60,7 +60,8 @@ def wrap(module: nn.Module, context: DistributedContext, device: torch.device) -
     if not context.enabled:
         return module
     device_ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+    # the warp-only warm-up leaves the generator out of some steps
+    return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=True)
 
 
 def barrier(context: DistributedContext) -> None:

@@ -8,6 +8,12 @@ wrapper covers every use of the model's parameters in a step:
 - keypoint equivariance under random affine + TPS warps (FOMM): keypoints found on
   a warped driving frame, mapped back through the warp, must land on the keypoints
   of the frame itself; strengths must not change.
+- landmark guidance (LivePortrait): keypoints 0..L-1 of every source and driving frame
+  are tied (L1) to the dataset's landmarks (data.GUIDED_LANDMARKS); the rest stay free.
+  Keypoints found without supervision on a few people do not line up across people;
+  tied to landmarks, the same keypoint means the same facial point on everyone.
+- warp-only warm-up (full-resolution warp models): the losses see the warped sources
+  alone, so the only way down is better correspondence, not memorised faces.
 Discriminator side: `discriminator_loss` (hinge).
 
 Shapes: b batch, n sources, k keypoints, H W image size.
@@ -87,6 +93,16 @@ def equivariance_losses(
     )
 
 
+def landmark_loss(positions: Tensor, landmarks: Tensor) -> Tensor | None:
+    """Mean L1 between keypoints (..., k, 2) and landmarks (..., L, 2), L <= k, over the entries
+    whose landmark is known (NaN = unknown); None when none is known."""
+    guided = positions[..., : landmarks.shape[-2], :].float()
+    known = ~torch.isnan(landmarks)
+    if not known.any():
+        return None
+    return (guided - torch.nan_to_num(landmarks)).abs()[known].mean()
+
+
 @dataclass
 class GeneratorResult:
     image: Tensor  # (b, 3, H, W) the model's output
@@ -105,12 +121,17 @@ class GeneratorObjective(nn.Module):
         self.perceptual = perceptual
 
     def forward(
-        self, sources: Tensor, driving: Tensor, discriminator: MultiScaleDiscriminator | None = None
+        self,
+        sources: Tensor,
+        driving: Tensor,
+        discriminator: MultiScaleDiscriminator | None = None,
+        landmarks: tuple[Tensor, Tensor] | None = None,  # (b, n, L, 2) sources, (b, L, 2) driving
+        warp_only: bool = False,
     ) -> GeneratorResult:
         """sources (b, n, 3, H, W), driving (b, 3, H, W). The discriminator is passed in, not owned,
         so that the distributed wrapper of this module does not take its parameters."""
         config = self.config
-        output = self.model(sources, driving)
+        output = self.model(sources, driving, warp_only=warp_only)
         image = output.image.float()  # (b, 3, H, W)
         losses: dict[str, Tensor] = {
             "pyramid": config.pyramid_weight * pyramid_l1(image, driving, config.pyramid_scales)
@@ -131,6 +152,12 @@ class GeneratorObjective(nn.Module):
             equivariance = equivariance_losses(self.model, driving, output.driving_keypoints, config)
             losses["equivariance"] = config.equivariance_weight * equivariance.positions
             losses["strength_equivariance"] = config.strength_equivariance_weight * equivariance.strengths
+        if config.landmark_weight > 0 and landmarks is not None:
+            source_loss = landmark_loss(output.source_keypoints.positions, landmarks[0])
+            driving_loss = landmark_loss(output.driving_keypoints.positions, landmarks[1])
+            known = [loss for loss in (source_loss, driving_loss) if loss is not None]
+            if known:
+                losses["landmarks"] = config.landmark_weight * sum(known) / len(known)
         losses["total"] = sum(losses.values())  # type: ignore[assignment]
         return GeneratorResult(image=output.image, losses=losses)
 

@@ -12,6 +12,10 @@ segments shorter than `min_frames` are dropped and long ones split every `max_fr
 each segment's crop boxes are smoothed on their own. Pass 2 decodes again and writes
 every frame of a segment cropped with its box.
 
+Beside each clip, CLIP.landmarks.npy holds the detector's 68 landmarks of every frame,
+(f, 68, 2) float32 x, y in the crop's [-1, 1] coordinates (NaN where no face was found):
+training ties some keypoints to them (landmark guidance).
+
 Split: by SOURCE VIDEO (= identity), never by frame, so no test face is seen in training.
 A video is in test when a hash of its file name falls below `test_fraction`, or when
 named in `test_videos`; when that leaves test empty at the end of a run and two or more
@@ -215,10 +219,25 @@ def process_video(
                 )
                 if position == segment.stop:
                     break
+        if track.landmarks is not None:
+            landmarks = crop_landmarks(track.landmarks[segment.start : segment.stop], segment.boxes)
+            np.save(out_dir / landmarks_path(relative), landmarks)
         records.append(_clip_record(relative, source, split, segment, track, float(fps)))
     for _ in frames:  # count the rest for the progress bar
         pass
     return records
+
+
+def landmarks_path(clip: Path) -> Path:
+    """CLIP.mp4 -> CLIP.landmarks.npy, the clip's per-frame landmarks."""
+    return clip.with_suffix(".landmarks.npy")
+
+
+def crop_landmarks(landmarks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(f, 68, 2) frame-pixel landmarks and (f, 3) crop boxes (cx, cy, size) -> (f, 68, 2) float32
+    in each crop's [-1, 1] coordinates (the model's keypoint convention); NaN rows stay NaN."""
+    corner = boxes[:, None, :2] - boxes[:, None, 2:] / 2  # (f, 1, 2) top-left of each crop
+    return ((landmarks - corner) / boxes[:, None, 2:] * 2 - 1).astype(np.float32)
 
 
 def _clip_record(

@@ -39,7 +39,7 @@ from tiwcli.images import save_image
 from tiwcli.losses import GeneratorObjective, discriminator_loss
 from tiwcli.models import ImplicitWarping
 from tiwcli.models.discriminator import MultiScaleDiscriminator
-from tiwcli.perceptual import PerceptualLoss, load_vgg19
+from tiwcli.perceptual import PerceptualLoss, load_perceptual_network
 from tiwcli.train_state import (
     TrainingParts,
     completed_steps,
@@ -125,7 +125,8 @@ def _load_perceptual(options: RunOptions, console: Console, is_main: bool) -> Pe
     if options.train_config.perceptual_weight <= 0:
         return None
     try:
-        return PerceptualLoss(load_vgg19(options.vgg_path), options.train_config.pyramid_scales)
+        network = load_perceptual_network(options.train_config.perceptual_network, options.vgg_path)
+        return PerceptualLoss(network, options.train_config.pyramid_scales)
     except MissingWeightsError as error:
         if is_main:
             console.print(f"[yellow]note:[/] {error}")
@@ -179,8 +180,12 @@ class Trainer:
                 group["lr"] = learning_rate(self.config, step)
         if self.discriminator is not None:
             self.discriminator.requires_grad_(False)  # the generator step must not touch it
+        landmarks = None
+        if batch.source_landmarks is not None and batch.driving_landmarks is not None:
+            landmarks = (batch.source_landmarks, batch.driving_landmarks)
+        warp_only = self.model.config.full_resolution_warp and step < self.config.warp_only_steps
         with self._autocast():
-            result = self.objective(batch.sources, batch.driving, self.discriminator)
+            result = self.objective(batch.sources, batch.driving, self.discriminator, landmarks, warp_only)
         losses = {name: float(value.detach()) for name, value in result.losses.items()}
         losses["grad_norm"] = self._update("generator", result.losses["total"], self.model)
         if self.discriminator is not None and self.discriminator_step is not None:

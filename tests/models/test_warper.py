@@ -26,11 +26,11 @@ def test_output_shape_and_residual_branch_matters(warper, tiny_config):
     keys, packed = warper.pack(torch.randn(1, 12, d), torch.randn(1, 12, dv), torch.randn(1, 12, 3))
     queries = torch.randn(1, 9, d)
     warper.eval()
-    out = warper(queries, keys, packed)
+    out = warper(queries, keys, packed).feature
     assert out.shape == (1, 9, dv)
     torch.nn.init.zeros_(warper.residual[-1].weight)
     torch.nn.init.zeros_(warper.residual[-1].bias)
-    assert not torch.allclose(out, warper(queries, keys, packed))
+    assert not torch.allclose(out, warper(queries, keys, packed).feature)
 
 
 def test_source_dropout_only_in_training_and_never_on_extras(warper, tiny_config):
@@ -43,7 +43,7 @@ def test_source_dropout_only_in_training_and_never_on_extras(warper, tiny_config
     d, dv = tiny_config.key_dim, tiny_config.value_dim
     keys, packed = warper.pack(torch.randn(1, 12, d), torch.randn(1, 12, dv), torch.randn(1, 12, 3))
     queries = torch.randn(1, 9, d)
-    assert torch.equal(warper(queries, keys, packed), warper(queries, keys, packed))
+    assert torch.equal(warper(queries, keys, packed).feature, warper(queries, keys, packed).feature)
 
 
 def test_output_invariant_to_source_order(tiny_config):

@@ -7,7 +7,9 @@ source_encoder.py       4. source encoder -> values
 positional_encoding.py     Fourier positional encoding added to queries and keys
 attention.py               the one attention function (scaled_dot_product_attention)
 warper.py               5. cross-modal attention warper (+ residual MLP, extra K/V, dropout)
-generator.py            6. generator: warped feature -> RGB
+locality_prior.py          (ours, opt-in) Gaussian locality bias on the logits: identity warp at init
+full_resolution_warp.py    (ours, opt-in) flows + masses read off the attention, full-res warp, blend
+generator.py            6. generator: warped feature -> RGB (+ blend mask with the full-res warp)
 discriminator.py           multi-scale patch discriminator (training only)
 implicit_warping.py        the composition, with source encodings computed once
 layers.py                  shared building blocks (conv blocks, UNet)

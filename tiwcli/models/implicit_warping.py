@@ -8,6 +8,12 @@
 Source encodings are a `SourceEncoding`, computed by `encode_sources` once and
 reused for every driving frame. Several sources only add keys and values.
 
+With `full_resolution_warp` (our addition) the attention's correspondence also warps
+the full-resolution sources, and the generator blends its painting with them:
+
+    attention ─ flows, masses ─ grid_sample(sources) ─ warped sources ─┐
+              └ warped feature ─ generator ─ generated, mask ──────────┴─ blend ─ image
+
 Shape letters: b batch, n sources, k keypoints, H image side, h feature side,
 r attention reduction, d key width, d' value width.
 """
@@ -22,11 +28,18 @@ from einops import rearrange
 from torch import nn
 
 from tiwcli.config import ModelConfig
+from tiwcli.models.full_resolution_warp import (
+    blend,
+    correspondence_columns,
+    read_correspondence,
+    warp_sources,
+)
 from tiwcli.models.generator import Generator
 from tiwcli.models.heatmaps import keypoint_heatmaps
 from tiwcli.models.keypoint_encoder import key_encoder, query_encoder
 from tiwcli.models.keypoints import KeypointDetector, Keypoints
 from tiwcli.models.layers import resize
+from tiwcli.models.locality_prior import locality_bias
 from tiwcli.models.positional_encoding import FourierPositionalEncoding
 from tiwcli.models.source_encoder import SourceEncoder
 from tiwcli.models.warper import CrossModalAttentionWarper
@@ -36,8 +49,16 @@ from tiwcli.models.warper import CrossModalAttentionWarper
 class SourceEncoding:
     keypoints: Keypoints  # positions (b, n, k, 2), strengths (b, n, k)
     keys: torch.Tensor  # (b, m, d): learned extras, then n * (h/r) * (w/r) source entries
-    packed: torch.Tensor  # (b, m, d' + 3 + d): values, pixels and keys, what attention averages
+    packed: torch.Tensor  # (b, m, d' + 3 + d [+ 3n]): values, pixels, keys [, coordinates, one-hots]
     num_sources: int
+    images: torch.Tensor | None = None  # (b, n, 3, H, W) the sources, for the full-resolution warp
+
+
+@dataclass
+class Rendered:
+    image: torch.Tensor  # (b, 3, H, W) in [0, 1]: the model's output
+    warped_sources: torch.Tensor | None  # (b, 3, H, W) the full-resolution warp alone (None: off)
+    mask: torch.Tensor | None  # (b, 1, H, W) the blend mask, 1 = warped sources (None: off/warp-only)
 
 
 @dataclass
@@ -45,6 +66,8 @@ class AnimationOutput:
     image: torch.Tensor  # (b, 3, H, W) in [0, 1]
     driving_keypoints: Keypoints  # (b, k, 2), (b, k)
     source_keypoints: Keypoints  # (b, n, k, 2), (b, n, k)
+    warped_sources: torch.Tensor | None = None  # (b, 3, H, W) with the full-resolution warp
+    mask: torch.Tensor | None = None  # (b, 1, H, W) the generator's blend mask
 
 
 class ImplicitWarping(nn.Module):
@@ -83,7 +106,10 @@ class ImplicitWarping(nn.Module):
                 "pixels": rearrange(small, "bn c h w -> bn (h w) c"),
             }.items()
         }
-        all_keys, packed = self.warper.pack(flat["keys"], flat["values"], flat["pixels"])
+        columns = None
+        if self.config.full_resolution_warp:
+            columns = correspondence_columns(batch, num_sources, h // r, self.warper.num_extra)
+        all_keys, packed = self.warper.pack(flat["keys"], flat["values"], flat["pixels"], columns)
         return SourceEncoding(
             keypoints=Keypoints(
                 positions=rearrange(keypoints.positions, "(b n) k xy -> b n k xy", b=batch),
@@ -92,25 +118,66 @@ class ImplicitWarping(nn.Module):
             keys=all_keys,
             packed=packed,
             num_sources=num_sources,
+            images=sources if self.config.full_resolution_warp else None,
+        )
+
+    def attention_bias(self, num_sources: int, device: torch.device) -> torch.Tensor | None:
+        """The locality prior (q, m) on the logits, or None when off."""
+        config = self.config
+        if config.locality_sigma <= 0:
+            return None
+        return locality_bias(
+            config.feature_size,
+            config.attention_reduction,
+            num_sources,
+            config.extra_key_values,
+            config.locality_sigma,
+            device,
         )
 
     def animate(self, encoding: SourceEncoding, driving_keypoints: Keypoints) -> torch.Tensor:
         """Driving keypoints (b, k, 2) -> images (b, 3, H, W). An encoding of batch 1 serves any b."""
+        return self.render(encoding, driving_keypoints).image
+
+    def render(
+        self, encoding: SourceEncoding, driving_keypoints: Keypoints, warp_only: bool = False
+    ) -> Rendered:
+        """`animate` with its parts. warp_only (training warm-up): the warped sources are the output
+        and the generator does not run."""
         batch, h = driving_keypoints.positions.shape[0], self.config.feature_size
         queries = rearrange(self.query_encoder(self.heatmaps(driving_keypoints)), "b d h w -> b (h w) d")
         queries = queries + self.positional_encoding(h)  # (b, h*w, d)
         keys, packed = encoding.keys, encoding.packed
         if keys.shape[0] != batch:
             keys, packed = keys.expand(batch, -1, -1), packed.expand(batch, -1, -1)
-        warped = self.warper(queries, keys, packed)  # (b, h*w, d')
-        return self.generator(rearrange(warped, "b (h w) c -> b c h w", h=h))
+        bias = self.attention_bias(encoding.num_sources, queries.device)
+        warped = self.warper(queries, keys, packed, bias)  # feature (b, h*w, d')
+        warped_sources = None
+        if encoding.images is not None:
+            images = encoding.images
+            if images.shape[0] != batch:
+                images = images.expand(batch, -1, -1, -1, -1)
+            correspondence = read_correspondence(warped.extra, encoding.num_sources, h)
+            warped_sources = warp_sources(images, correspondence)  # (b, 3, H, W)
+            if warp_only:
+                return Rendered(image=warped_sources, warped_sources=warped_sources, mask=None)
+        generated = self.generator(rearrange(warped.feature, "b (h w) c -> b c h w", h=h))
+        if warped_sources is None or generated.mask is None:
+            return Rendered(image=generated.image, warped_sources=None, mask=None)
+        image = blend(generated.mask, warped_sources, generated.image)
+        return Rendered(image=image, warped_sources=warped_sources, mask=generated.mask)
 
-    def forward(self, sources: torch.Tensor, driving: torch.Tensor) -> AnimationOutput:
+    def forward(
+        self, sources: torch.Tensor, driving: torch.Tensor, warp_only: bool = False
+    ) -> AnimationOutput:
         """Training and evaluation: sources (b, n, 3, H, W), driving (b, 3, H, W), both in [0, 1]."""
         encoding = self.encode_sources(sources)
         driving_keypoints = self.keypoint_detector(driving)
+        rendered = self.render(encoding, driving_keypoints, warp_only)
         return AnimationOutput(
-            image=self.animate(encoding, driving_keypoints),
+            image=rendered.image,
             driving_keypoints=driving_keypoints,
             source_keypoints=encoding.keypoints,
+            warped_sources=rendered.warped_sources,
+            mask=rendered.mask,
         )

@@ -14,13 +14,19 @@ attention call gives A V, A · pixels and A · K together:
 - extra learned (key, value) pairs, appended to every K/V, for places no source
   location fits (teeth, newly visible regions);
 - dropout over source K/V entries in training pushes the model to use them;
-- spatial reduction (pool K and V, as PVT) is done before packing, by the caller.
+- spatial reduction (pool K and V, as PVT) is done before packing, by the caller;
+- optional extra columns after the keys (the full-resolution warp's coordinates and
+  source one-hots, see full_resolution_warp.py) ride along in the same call and come
+  back averaged, untouched by the MLP;
+- optional locality prior on the logits (locality_prior.py).
 
 Shape letters: b batch, q = h*w queries, m = extras + sources*(h/r)*(w/r) keys,
 d key width, e = d' + 3 + d packed width.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from einops import repeat
@@ -30,10 +36,17 @@ from tiwcli.config import ModelConfig
 from tiwcli.models.attention import attend
 
 
+@dataclass
+class WarperOutput:
+    feature: torch.Tensor  # (b, q, d') the warped feature
+    extra: torch.Tensor  # (b, q, c) A · the packed columns after the keys (c = 0 when none)
+
+
 class CrossModalAttentionWarper(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.value_dim = config.value_dim
+        self.key_dim = config.key_dim
         self.source_dropout = config.source_dropout
         self.num_extra = config.extra_key_values
         self.extra_keys = nn.Parameter(torch.randn(config.extra_key_values, config.key_dim) * 0.02)
@@ -50,13 +63,16 @@ class CrossModalAttentionWarper(nn.Module):
         keys: torch.Tensor,  # (b, m, d) with positional encoding
         values: torch.Tensor,  # (b, m, d')
         pixels: torch.Tensor,  # (b, m, 3) in [-1, 1]
+        extra_columns: torch.Tensor | None = None,  # (b, E + m, c) averaged along, extras included
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Prepend the learned extras -> keys (b, E + m, d), packed (b, E + m, d' + 3 + d)."""
+        """Prepend the learned extras -> keys (b, E + m, d), packed (b, E + m, d' + 3 + d [+ c])."""
         batch = keys.shape[0]
         extra_packed = torch.cat([self.extra_values, self.extra_pixels, self.extra_keys], dim=-1)
         all_keys = torch.cat([repeat(self.extra_keys, "m d -> b m d", b=batch), keys], dim=1)
         packed = torch.cat([values, pixels, keys], dim=-1)
         all_packed = torch.cat([repeat(extra_packed, "m e -> b m e", b=batch), packed], dim=1)
+        if extra_columns is not None:
+            all_packed = torch.cat([all_packed, extra_columns.to(all_packed)], dim=-1)
         return all_keys, all_packed
 
     def forward(
@@ -64,12 +80,15 @@ class CrossModalAttentionWarper(nn.Module):
         queries: torch.Tensor,  # (b, q, d) with positional encoding
         keys: torch.Tensor,  # (b, m, d) from `pack`
         packed: torch.Tensor,  # (b, m, e) from `pack`
-    ) -> torch.Tensor:
-        """-> warped feature (b, q, d')."""
+        bias: torch.Tensor | None = None,  # (q, m) logits bias (locality prior)
+    ) -> WarperOutput:
+        """-> warped feature (b, q, d') and the averaged extra columns."""
         key_mask = self._source_dropout_mask(keys) if self.training and self.source_dropout > 0 else None
-        out = attend(queries, keys, packed, key_mask)  # (b, q, e)
-        warped, pixels_and_keys = out[..., : self.value_dim], out[..., self.value_dim :]
-        return warped + self.residual(torch.cat([pixels_and_keys, queries], dim=-1))
+        out = attend(queries, keys, packed, key_mask, bias)  # (b, q, e)
+        end = self.value_dim + 3 + self.key_dim
+        warped, pixels_and_keys = out[..., : self.value_dim], out[..., self.value_dim : end]
+        feature = warped + self.residual(torch.cat([pixels_and_keys, queries], dim=-1))
+        return WarperOutput(feature=feature, extra=out[..., end:])
 
     def _source_dropout_mask(self, keys: torch.Tensor) -> torch.Tensor:
         """(b, m) bool: extras always kept, each source entry dropped with p = source_dropout."""

