@@ -52,3 +52,13 @@ def test_animate_logs_progress_when_stderr_is_not_a_terminal(tmp_path, monkeypat
     lines = result.stderr.splitlines()
     assert "" not in lines  # no empty line (a transient rich bar left one)
     assert any(line.startswith("animating: ") and "/120 frames" in line for line in lines), lines
+
+
+def test_a_new_description_starts_a_new_stage():
+    console, buffer = log_console()
+    with LogProgress(console, interval=0.0) as progress:
+        task = progress.add_task("first.mp4", total=2)
+        progress.advance(task, 2)
+        progress.update(task, description="second.mp4", total=3, completed=0)
+        progress.advance(task, 3)
+    assert buffer.getvalue().splitlines()[-1].startswith("second.mp4: 3/3 frames")

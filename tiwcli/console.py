@@ -69,8 +69,22 @@ class LogProgress:
             task["start_count"] += amount
         self.update(task_id, completed=task["completed"] + amount)
 
-    def update(self, task_id: int, completed: float | None = None, **fields) -> None:
+    def update(
+        self,
+        task_id: int,
+        completed: float | None = None,
+        total: int | None = None,
+        description: str | None = None,
+        **fields,
+    ) -> None:
         task = self._tasks[task_id]
+        if description is not None and description != task["description"]:  # a new stage (file)
+            now = time.perf_counter()
+            start_count = task["completed"] if completed is None else completed
+            task.update(description=description, start=now, last=now, start_count=start_count)
+            task.update(printed=False, reported_end=False)
+        if total is not None:
+            task["total"] = total
         if completed is not None:
             task["completed"] = completed
         now = time.perf_counter()

@@ -44,6 +44,17 @@ def check_writable_folder(folder: Path) -> None:
         raise OutputError(f"{folder}: cannot write there ({reason(error)})") from None
 
 
+def check_output_folder(folder: Path) -> None:
+    """A folder that is created with its parents if needed (a run or dataset folder): it is a
+    folder, or its nearest existing ancestor is, and that one accepts new files."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{existing}: is a file, not a folder")
+    check_writable_folder(existing)
+
+
 def write_error(path: Path, error: BaseException) -> OutputError:
     """The OutputError to raise when writing `path` failed with `error`."""
     return OutputError(f"{path}: could not be written ({reason(error)}); nothing was saved")

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from tiwcli.errors import InputError
+
 _OPTIONAL_INT = Optional[int]  # noqa: UP045 (typer needs Optional on Python 3.10)
 
 
@@ -43,6 +45,12 @@ def preprocess(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Cut raw videos into square face clips for `tiw train` (split by source video)."""
+    from tiwcli.files import check_output_folder
+
+    for item in inputs:  # before loading the face detector
+        if not item.exists():
+            raise InputError(f"{item}: no such file or folder")
+    check_output_folder(out_dir)
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -65,8 +73,13 @@ def preprocess(
     analyzer = load_face_analyzer(backend)
     if analyzer.note:
         console.print(escape(analyzer.note), style="dim")
+    from tiwcli.console import LogProgress
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not progress) as bar:
+    bar = Progress(*columns, console=console, disable=not progress)
+    if progress and not console.is_terminal:  # a log: a line every few seconds, not one bar at the end
+        bar = LogProgress(console, unit="frames")
+    with bar:
         task = bar.add_task("frames", total=None)
 
         def on_source(path: Path, frames: int) -> None:
