@@ -35,6 +35,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train"),
     "eval": ("evaluate", "evaluate"),
     "bench": ("bench", "bench"),
+    "live": ("live", "live"),
 }
 
 

@@ -278,11 +278,11 @@ class Animator:
         if not images:
             raise InputError("no source image given")
         if not self.options.crop:
-            crops = np.stack([self._fit(image) for image in images])
+            crops = np.stack([self.fit(image) for image in images])
             return Sources(crops=crops, frame_indices=tuple(range(len(images))))
         labels = list(names) or [f"source image {index + 1}" for index in range(len(images))]
         boxes = [self._main_face_box(image, label) for image, label in zip(images, labels, strict=True)]
-        crops = np.stack([self._cut(image, box) for image, box in zip(images, boxes, strict=True)])
+        crops = np.stack([self.cut(image, box) for image, box in zip(images, boxes, strict=True)])
         larger = max(images[0].shape[:2]) > self.image_size
         paste = (
             self.options.paste_back if self.options.paste_back is not None else len(images) == 1 and larger
@@ -321,7 +321,7 @@ class Animator:
         for index, frame in enumerate(frames()):
             if index in wanted:
                 box = track.boxes[index] if track is not None else None
-                crops[index] = self._cut(frame, box) if box is not None else self._fit(frame)
+                crops[index] = self.cut(frame, box) if box is not None else self.fit(frame)
                 if index == indices[0]:
                     first_frame = frame
             if len(crops) == len(wanted):
@@ -345,10 +345,12 @@ class Animator:
 
     # driving frames
 
-    def _fit(self, image: np.ndarray) -> np.ndarray:
+    def fit(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) -> (S, S, 3): the whole image resized to the model's size (no face crop)."""
         return resize_image(image, (self.image_size, self.image_size))
 
-    def _cut(self, image: np.ndarray, box: CropBox) -> np.ndarray:
+    def cut(self, image: np.ndarray, box: CropBox) -> np.ndarray:
+        """(H, W, 3) -> (S, S, 3): the square `box` of the image at the model's size."""
         from tiwcli.faces import crop_face
 
         return crop_face(image, box, self.image_size)
@@ -372,9 +374,9 @@ class Animator:
         for index, frame in enumerate(frames()):
             with self.times.measure("crop"):
                 if track is None:
-                    crop = self._fit(frame)
+                    crop = self.fit(frame)
                 else:
-                    crop = self._cut(frame, track.boxes[min(index, len(track.boxes) - 1)])
+                    crop = self.cut(frame, track.boxes[min(index, len(track.boxes) - 1)])
             yield crop
 
     # the model
@@ -495,7 +497,7 @@ class Animator:
                     driving_keypoints=KeypointArrays.from_torch(detected),
                     motion_keypoints=KeypointArrays.from_torch(motion),
                 )
-                previous, pending = pending, (paster.submit(self._paste, sources, results), batch)
+                previous, pending = pending, (paster.submit(self.paste, sources, results), batch)
                 if previous is not None:
                     yield dataclasses.replace(previous[1], frames=previous[0].result())
             if pending is not None:
@@ -508,7 +510,8 @@ class Animator:
         for batch in self.animate(sources, driving, name):
             yield from batch.frames
 
-    def _paste(self, sources: Sources, results: np.ndarray) -> np.ndarray:
+    def paste(self, sources: Sources, results: np.ndarray) -> np.ndarray:
+        """Model crops (b, S, S, 3) -> output frames: pasted into the source photo, when asked."""
         if sources.frame is None or sources.box is None:
             return results
         from tiwcli.faces import paste_back

@@ -31,11 +31,18 @@ class StageTimes:
 
     def __init__(self) -> None:
         self._seconds: dict[str, float] = {}
+        self._calls: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def add(self, stage: str, seconds: float) -> None:
         with self._lock:
             self._seconds[stage] = self._seconds.get(stage, 0.0) + seconds
+            self._calls[stage] = self._calls.get(stage, 0) + 1
+
+    def calls(self) -> dict[str, int]:
+        """Stage -> how many times it was timed (frames, when each call handles one)."""
+        with self._lock:
+            return dict(self._calls)
 
     @contextlib.contextmanager
     def measure(self, stage: str) -> Iterator[None]:
@@ -77,9 +84,14 @@ class StageTimes:
             return known | {stage: value for stage, value in self._seconds.items() if stage not in known}
 
 
-def format_split(seconds: dict[str, float], frames: int) -> str:
-    """'time split, ms/frame: decode 2.1, faces 3.0, ...' (stages overlap: see the module doc)."""
-    per_frame = {stage: 1000 * value / max(frames, 1) for stage, value in seconds.items()}
+def format_split(seconds: dict[str, float], frames: int | dict[str, int]) -> str:
+    """'time split, ms/frame: decode 2.1, faces 3.0, ...' (stages overlap: see the module doc).
+
+    `frames`: the output frames (every stage saw each of them), or per stage the frames it
+    handled (`StageTimes.calls()` where each call is one frame, as in `tiw live`, which drops some).
+    """
+    counts = frames if isinstance(frames, dict) else dict.fromkeys(seconds, frames)
+    per_frame = {stage: 1000 * value / max(counts.get(stage, 0), 1) for stage, value in seconds.items()}
     return f"{_SPLIT_PREFIX} " + ", ".join(f"{stage} {value:.1f}" for stage, value in per_frame.items())
 
 

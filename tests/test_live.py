@@ -1,0 +1,195 @@
+"""`tiw live` with a real clip standing in for the camera: drops frames, never falls behind.
+
+The tiny untrained model runs at batch 1; the clip plays at its own rate, so each test takes
+about as long as the part of the clip it plays (limited to a second or two).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tiwcli.checkpoint import save_model
+from tiwcli.cli import app
+from tiwcli.errors import InputError
+from tiwcli.images import load_image
+from tiwcli.live import (
+    CapturedFrame,
+    LatestFrame,
+    LiveOptions,
+    LiveSession,
+    capture_frames,
+    draw_overlay,
+    input_rate,
+    run_live,
+)
+from tiwcli.models import ImplicitWarping
+from tiwcli.pipeline import AnimateOptions, Animator
+from tiwcli.timing import StageTimes
+from tiwcli.video import probe_video
+
+
+@pytest.fixture(scope="module")
+def model(tiny_config) -> ImplicitWarping:
+    torch.manual_seed(0)
+    return ImplicitWarping(tiny_config).eval()
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory, model) -> Path:
+    path = tmp_path_factory.mktemp("live") / "tiny.safetensors"
+    save_model(path, model)
+    return path
+
+
+def session_for(model, face_photo, camera: Path, **options) -> LiveSession:
+    animator = Animator(model, AnimateOptions(device="cpu", batch_size=1))
+    sources = animator.sources_from_images([load_image(face_photo)])
+    return LiveSession(animator, sources, LiveOptions(camera=str(camera), **options))
+
+
+def test_latest_frame_keeps_only_the_newest_and_counts_the_rest():
+    slot = LatestFrame()
+    for item in (1, 2, 3):
+        slot.put(item)
+    assert slot.get(timeout=0.01) == 3
+    assert slot.dropped == 2
+    assert slot.get(timeout=0.01) is None  # nothing new: times out
+    slot.put(4)
+    slot.close()
+    assert not slot.closed  # 4 still waits
+    assert slot.get(timeout=1) == 4
+    assert slot.closed and slot.get(timeout=1) is None  # closed and empty: at once
+
+
+def test_a_file_is_played_at_its_own_rate(carphone):
+    options = LiveOptions(camera=str(carphone))
+    fps = float(input_rate(options))
+    frames = []
+    start = time.perf_counter()
+    for captured in capture_frames(options, threading.Event(), StageTimes()):
+        frames.append(captured)
+        if len(frames) == 16:
+            break
+    elapsed = time.perf_counter() - start
+    assert [frame.index for frame in frames] == list(range(16))
+    assert elapsed >= 15 / fps * 0.95  # not faster than real time
+    # the time each frame was due follows the clip's timestamps
+    steps = np.diff([frame.captured_at for frame in frames])
+    np.testing.assert_allclose(steps, 1 / fps, rtol=0.05)
+
+
+def test_live_drops_frames_instead_of_falling_behind(model, face_photo, wolfgang, monkeypatch):
+    session = session_for(model, face_photo, wolfgang, max_seconds=1.5)
+    original = session.animator.animate_crops
+
+    def slow(*args, **kwargs):  # far slower than the clip's 24 fps
+        time.sleep(0.2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(session.animator, "animate_crops", slow)
+    shown: list[CapturedFrame] = []
+    summary = run_live(session, [lambda frame, captured: shown.append(captured) or True])
+    assert summary.stopped_by == "--max-seconds"
+    assert summary.frames_shown == len(shown) >= 2
+    assert summary.dropped > 0
+    assert summary.frames_captured > summary.frames_shown
+    # newest first: the frames shown skip ahead through the clip
+    assert max(np.diff([captured.index for captured in shown])) > 1
+    assert summary.anchors == 1
+    assert {"decode", "faces", "crop", "model", "paste", "overlay"} <= set(summary.stage_seconds)
+
+
+def test_reanchoring_makes_the_next_frame_the_reference(model, face_photo, wolfgang):
+    session = session_for(model, face_photo, wolfgang, max_frames=3)
+    outputs = []
+
+    def reanchor_after_first(frame, captured):
+        outputs.append(frame)
+        if len(outputs) == 1:
+            session.reanchor()
+        return True
+
+    summary = run_live(session, [reanchor_after_first])
+    assert summary.frames_shown == 3
+    assert summary.anchors == 2
+    assert all(frame.shape == outputs[0].shape for frame in outputs)
+
+
+def test_anchor_waits_for_anchor_after(model, face_photo, wolfgang):
+    session = session_for(model, face_photo, wolfgang, max_frames=2, anchor_after=60)
+    summary = run_live(session, [lambda frame, captured: True])
+    assert summary.frames_shown == 2 and summary.anchors == 0
+
+
+def test_an_output_can_stop_the_session(model, face_photo, wolfgang):
+    session = session_for(model, face_photo, wolfgang)
+    summary = run_live(session, [lambda frame, captured: False])
+    assert summary.frames_shown == 1 and summary.stopped_by == "stopped by the user"
+
+
+def test_overlay_draws_in_the_corner_only():
+    frame = np.full((64, 96, 3), 100, np.uint8)
+    drawn = draw_overlay(frame, 24.5, 80, face=True)
+    assert drawn.shape == frame.shape
+    assert not np.array_equal(drawn[:16, :40], frame[:16, :40])
+    np.testing.assert_array_equal(drawn[40:], frame[40:])
+
+
+def test_options_are_validated():
+    with pytest.raises(InputError):
+        LiveOptions(anchor_after=-1)
+    with pytest.raises(InputError):
+        LiveOptions(max_frames=0)
+
+
+# the command
+
+
+def run(*args: object):
+    result = CliRunner().invoke(app, ["live", *map(str, args)])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def test_live_command_records_a_file_with_the_input_timing(tmp_path, weights, face_photo, carphone):
+    output, stats = tmp_path / "live.mp4", tmp_path / "live.json"
+    result = run(
+        face_photo, "--camera", carphone, "-o", output, "--weights", weights, "--device", "cpu",
+        "--threads", "1", "--max-seconds", "1.5", "--stats-json", stats,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "fps" in result.output and "latency p50" in result.output and "time split" in result.output
+    info = probe_video(output)
+    assert info.fps == probe_video(carphone).fps
+    data = json.loads(stats.read_text())
+    assert data["frames_shown"] >= 1 and data["latency_ms_p50"] > 0
+    # skipped input frames repeat the last output: the file lasts as long as the session did
+    assert info.num_frames >= data["frames_shown"]
+    assert info.num_frames >= 0.5 * float(info.fps) * data["seconds"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "nothing to show"),
+        (["--window"], "OpenCV"),
+        (["--virtual-camera"], "pyvirtualcam"),
+        (["-o", "out.txt"], "must be a video"),
+        (["-o", "out.mp4", "--camera", "missing.mp4"], "no such file or camera"),
+        (["-o", "out.mp4", "--anchor-after", "-2"], "anchor-after"),
+    ],
+)
+def test_live_command_bad_input_is_one_line(args, message, face_photo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("tiwcli.live_outputs.package_folder", lambda name: None)  # no optional libs
+    result = run(face_photo, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output

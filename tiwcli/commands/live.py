@@ -1,0 +1,164 @@
+"""`tiw live SOURCE... --camera /dev/video0 [--window] [--virtual-camera] [-o out.mp4]`:
+thin CLI over `tiwcli.live` (real-time animation from a camera, or a file standing in for one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from tiwcli.commands.options import DeviceChoice, LandmarkBackend
+
+if TYPE_CHECKING:
+    from tiwcli.live import LiveSummary
+
+
+def live(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(metavar="SOURCE", help="Source portrait photo(s) to animate.", show_default=False),
+    ],
+    *,
+    camera: Annotated[
+        str,
+        typer.Option(
+            help="A V4L2 camera (/dev/videoN), a stream URL, or a video file played at its own rate "
+            "(stands in for a camera)."
+        ),
+    ] = "/dev/video0",
+    output: Annotated[
+        Optional[Path],  # noqa: UP045 (typer needs Optional here on Python 3.10)
+        typer.Option(
+            "-o",
+            "--output",
+            help="Also record to this video file (keeps the input's timing).",
+            dir_okay=False,
+        ),
+    ] = None,
+    window: Annotated[
+        bool, typer.Option("--window", help="Show a window (needs OpenCV). Keys: r re-anchor, q quit.")
+    ] = False,
+    virtual_camera: Annotated[
+        bool, typer.Option("--virtual-camera", help="Send to a virtual camera (needs pyvirtualcam).")
+    ] = False,
+    anchor_after: Annotated[
+        float,
+        typer.Option(
+            help="Seconds before the relative motion is anchored to the current frame (time to match "
+            "the source's pose). Enter or r re-anchors at any time.",
+        ),
+    ] = 0.0,
+    overlay: Annotated[bool, typer.Option(help="Draw the fps and the latency on the output.")] = True,
+    loop: Annotated[bool, typer.Option("--loop", help="A file: play it again at its end.")] = False,
+    max_seconds: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Stop after this many seconds (default: the input's end, q, or Ctrl-C)."),
+    ] = None,
+    max_frames: Annotated[Optional[int], typer.Option(help="Stop after this many output frames.")] = None,  # noqa: UP045
+    camera_size: Annotated[
+        Optional[str], typer.Option(help="V4L2 capture size, e.g. 640x480.")  # noqa: UP045
+    ] = None,
+    camera_fps: Annotated[Optional[int], typer.Option(help="V4L2 capture frame rate.")] = None,  # noqa: UP045
+    weights: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Model checkpoint (.safetensors); default: the shipped weights, or $TIW_WEIGHTS."),
+    ] = None,
+    device: Annotated[DeviceChoice, typer.Option(help="Where the model runs.")] = DeviceChoice.auto,
+    threads: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="torch threads for the model (default: torch's, one per core)."),
+    ] = None,
+    crop: Annotated[
+        bool, typer.Option(help="Find and crop the face (--no-crop: inputs are already face crops).")
+    ] = True,
+    paste_back: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--paste-back/--no-paste-back",
+            help="Paste the animated face into the full source photo (default: on for one photo "
+            "larger than the crop).",
+            show_default=False,
+        ),
+    ] = None,
+    landmarks: Annotated[
+        LandmarkBackend, typer.Option(help="Face detector and landmarks (auto: fan if installed, else dlib).")
+    ] = LandmarkBackend.auto,
+    detect_every: Annotated[
+        int, typer.Option(min=1, help="Face detector every K frames, landmark tracking in between.")
+    ] = 8,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file.")] = False,
+    stats_json: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--stats-json", help="Write fps, latency percentiles and the time split as JSON."),
+    ] = None,
+) -> None:
+    """Animate source portrait(s) in real time from a camera (or a video file standing in for one)."""
+    import contextlib
+    import json
+    import threading
+
+    from tiwcli.errors import InputError
+    from tiwcli.live import LiveOptions, LiveSession, input_rate, run_live, terminal_keys
+    from tiwcli.live_outputs import FileOutput, VirtualCameraOutput, WindowOutput, check_available
+    from tiwcli.pipeline import AnimateOptions, Animator, resolve_device
+    from tiwcli.render import check_video_suffix, load_model_and_faces, load_source, resolve_weights
+    from tiwcli.video import check_output_path
+
+    if output is None and not window and not virtual_camera:
+        raise InputError("nothing to show: give -o FILE, --window or --virtual-camera")
+    check_available(window, virtual_camera)
+    if output is not None:
+        check_video_suffix(output)
+        check_output_path(output, overwrite)
+    options = LiveOptions(
+        camera=camera, camera_size=camera_size, camera_fps=camera_fps, loop=loop, overlay=overlay,
+        anchor_after=anchor_after, max_seconds=max_seconds, max_frames=max_frames, detect_every=detect_every,
+    )  # fmt: skip
+    fps = input_rate(options)  # opens the input once: a bad camera or file is reported before any work
+    animate_options = AnimateOptions(
+        batch_size=1, device=device.value, crop=crop, paste_back=paste_back, landmarks=landmarks.value
+    )
+    resolve_device(animate_options.device)
+    images = [load_source(path) for path in sources]
+    model, analyzer = load_model_and_faces(resolve_weights(weights), animate_options)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    animator = Animator(model, animate_options, analyzer=analyzer)
+    session = LiveSession(animator, animator.sources_from_images(images, [str(p) for p in sources]), options)
+    quit_requested = threading.Event()  # `q` on the terminal
+    with contextlib.ExitStack() as stack, terminal_keys(session, quit_requested):
+        outputs = []
+        if output is not None:
+            outputs.append(stack.enter_context(FileOutput(output, fps, overwrite, times=session.times)))
+        if virtual_camera:
+            outputs.append(stack.enter_context(VirtualCameraOutput(fps)))
+        if window:
+            outputs.append(stack.enter_context(WindowOutput(session)))
+        outputs.append(lambda frame, captured: not quit_requested.is_set())
+        summary = run_live(session, outputs)
+    _print_summary(summary, output)
+    if stats_json is not None:
+        stats_json.write_text(json.dumps(summary.as_dict(), indent=2))
+
+
+def _print_summary(summary: LiveSummary, output: Path | None) -> None:
+    import torch
+
+    from tiwcli.timing import format_split
+
+    parts = [
+        f"live: {summary.frames_shown} frames shown of {summary.frames_captured} captured "
+        f"({summary.dropped} dropped) in {summary.seconds:.1f} s, {summary.frames_per_second:.1f} fps",
+        f"latency p50 {summary.latency_percentile(50):.0f} ms, p95 {summary.latency_percentile(95):.0f} ms",
+        f"torch threads {torch.get_num_threads()}",
+        f"stopped by {summary.stopped_by}",
+    ]
+    if summary.frames_without_face:
+        parts.append(f"{summary.frames_without_face} frames without a face (source shown)")
+    if output is not None:
+        parts.append(f"wrote {output}")
+    typer.echo("; ".join(parts))
+    typer.echo(format_split(summary.stage_seconds, summary.stage_calls))

@@ -1,0 +1,453 @@
+"""`tiw live`: animate source portrait(s) in real time from a camera, Avatarify-style.
+
+Three threads, joined by one-slot "latest frame only" queues (`LatestFrame`), so the
+pipeline drops frames rather than falling behind: whatever is slow, the model always works
+on the newest frame there is, and latency stays bounded.
+
+    capture ──latest──> prepare ──latest──> model + paste-back + overlay ──> outputs
+    (decode; a file is   (face tracking,     (main thread: batch 1,            (window, virtual
+     played at its own    smoothed crop)      relative motion)                  camera, file)
+     rate, as a camera)
+
+- Input (`open_capture`): a V4L2 camera (`/dev/videoN`, PyAV's `v4l2` input), a stream URL,
+  or a video file played at its own frame rate, standing in for a camera (`loop` replays it).
+- Faces: `FaceFollower` (the detector every few frames, landmark tracking in between) and an
+  online `BoxSmoother`: a live crop cannot be smoothed with future frames.
+- Motion is relative to an anchor frame: the driving frame whose keypoints count as "the
+  source's pose". It is the first frame with a face, or the one after `anchor_after`
+  seconds; `LiveSession.reanchor()` (key `r`, or Enter in the terminal) makes the next frame
+  the anchor, as Avatarify's calibration does: look like the source, then re-anchor.
+- Outputs (`tiwcli.live_outputs`): an OpenCV window (optional), a virtual camera through
+  pyvirtualcam (optional), a video file whose timing follows the input (a frame the model
+  skipped repeats the one before, so the file plays at the input's speed).
+- The fps and latency (from capture to display) are drawn on every frame (`overlay`).
+
+Frames without a face show the source, unanimated, and are counted.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from tiwcli.errors import InputError
+from tiwcli.face_tracking import DETECT_EVERY, BoxSmoother, FaceFollower
+from tiwcli.faces import crop_box_from_landmarks
+from tiwcli.pipeline import Animator, Sources
+from tiwcli.timing import StageTimes
+
+_WAIT_SECONDS = 0.1  # how often blocked threads look at the stop flag
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    camera: str = "/dev/video0"  # /dev/videoN, a stream URL, or a video file played at its own rate
+    camera_size: str | None = None  # V4L2 only: "640x480"
+    camera_fps: int | None = None  # V4L2 only
+    loop: bool = False  # a file: start again at its end
+    overlay: bool = True  # draw fps and latency on the output
+    anchor_after: float = 0.0  # seconds: the anchor is the first frame with a face after this
+    max_seconds: float | None = None  # stop after this long
+    max_frames: int | None = None  # stop after this many output frames
+    detect_every: int = DETECT_EVERY
+
+    def __post_init__(self) -> None:
+        if self.anchor_after < 0:
+            raise InputError("--anchor-after must be 0 or more seconds")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise InputError("--max-frames must be at least 1")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise InputError("--max-seconds must be more than 0")
+
+
+@dataclass(frozen=True)
+class CapturedFrame:
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    index: int  # position in the input (frames since the start)
+    captured_at: float  # time.perf_counter() when it arrived (a file: when it was due)
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    captured: CapturedFrame
+    crop: np.ndarray | None  # (S, S, 3) uint8 model input; None: no face
+
+
+@dataclass
+class LiveSummary:
+    frames_captured: int = 0
+    frames_shown: int = 0  # output frames (each through the model, or the source when no face)
+    dropped: int = 0  # frames replaced by a newer one before the next stage took them
+    frames_without_face: int = 0
+    anchors: int = 0  # times the relative motion was (re-)anchored
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list, repr=False)  # capture -> output, per frame
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_calls: dict[str, int] = field(default_factory=dict)  # frames each stage handled
+    stopped_by: str = "end of input"
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_shown / self.seconds if self.seconds > 0 else 0.0
+
+    def latency_percentile(self, percent: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "frames_captured": self.frames_captured,
+            "frames_shown": self.frames_shown,
+            "dropped": self.dropped,
+            "frames_without_face": self.frames_without_face,
+            "anchors": self.anchors,
+            "seconds": self.seconds,
+            "frames_per_second": self.frames_per_second,
+            "latency_ms_mean": statistics.fmean(self.latencies_ms) if self.latencies_ms else None,
+            "latency_ms_p50": self.latency_percentile(50) if self.latencies_ms else None,
+            "latency_ms_p95": self.latency_percentile(95) if self.latencies_ms else None,
+            "stage_ms_per_frame": {  # per frame that went through the stage (dropped ones skip some)
+                stage: 1000 * value / max(self.stage_calls.get(stage, 0), 1)
+                for stage, value in self.stage_seconds.items()
+            },
+            "stopped_by": self.stopped_by,
+        }
+
+
+class LatestFrame:
+    """A one-slot queue: `put` replaces what is waiting (counted in `dropped`), `get` waits."""
+
+    def __init__(self) -> None:
+        self._item: object | None = None
+        self._closed = False
+        self._condition = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: object) -> None:
+        with self._condition:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._condition.notify()
+
+    def get(self, timeout: float) -> object | None:
+        """The newest item (taken), or None after `timeout` seconds or once closed and empty."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._item is not None or self._closed, timeout)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        """No more items: `get` returns what is left, then None at once."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed and self._item is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Capture
+
+
+def is_camera(camera: str) -> bool:
+    return camera.startswith("/dev/video")
+
+
+def open_capture(options: LiveOptions):  # type: ignore[no-untyped-def]
+    """An open PyAV input container for the camera, stream or file."""
+    import av
+
+    camera = options.camera
+    if not is_camera(camera) and "://" not in camera:
+        path = Path(camera)
+        if not path.is_file():
+            raise InputError(f"{camera}: no such file or camera")
+    try:
+        if is_camera(camera):
+            settings = {}
+            if options.camera_size:
+                settings["video_size"] = options.camera_size
+            if options.camera_fps:
+                settings["framerate"] = str(options.camera_fps)
+            container = av.open(camera, format="v4l2", options=settings)
+        else:
+            container = av.open(camera)
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        raise InputError(f"{camera}: cannot be opened ({error.__class__.__name__}: {error})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{camera}: has no video stream")
+    return container
+
+
+def capture_frames(options: LiveOptions, stop: threading.Event, times: StageTimes) -> Iterator[CapturedFrame]:
+    """Frames as they arrive: a camera or stream as fast as it sends, a file at its own rate."""
+    from tiwcli.video import rotate_frame
+
+    paced = not is_camera(options.camera) and "://" not in options.camera
+    index = 0
+    start = time.perf_counter()
+    offset = 0.0  # seconds of the input played in earlier loops
+    while not stop.is_set():
+        container = open_capture(options)
+        last_time = 0.0
+        with container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            fps = float(stream.average_rate or stream.guessed_rate or 25)
+            for frame in container.decode(stream):
+                if stop.is_set():
+                    return
+                with times.measure("decode"):
+                    image = rotate_frame(
+                        frame.to_ndarray(format="rgb24"), int(getattr(frame, "rotation", 0) or 0)
+                    )
+                last_time = frame.time if frame.time is not None else index / fps
+                due = start + offset + last_time
+                if paced and due > time.perf_counter():
+                    time.sleep(due - time.perf_counter())
+                yield CapturedFrame(image, index, due if paced else time.perf_counter())
+                index += 1
+        if not (options.loop and paced):
+            return
+        offset += last_time + 1 / fps
+
+
+# ---------------------------------------------------------------------------------------------
+# The session
+
+
+class LiveSession:
+    """Sources encoded once; `prepare` (faces, crop) and `animate` (model) one frame at a time."""
+
+    def __init__(self, animator: Animator, sources: Sources, options: LiveOptions) -> None:
+        self.animator = animator
+        self.sources = sources
+        self.options = options
+        self.encoding = animator.encode_sources(sources)
+        self.follower = (
+            FaceFollower(animator.analyzer, options.detect_every) if animator.options.crop else None
+        )
+        self.smoother = BoxSmoother()
+        self.reference = None  # driving keypoints of the anchor frame
+        self.anchors = 0
+        self._reanchor = threading.Event()
+        still = sources.frame if sources.frame is not None else sources.crops[0]
+        self.still = np.ascontiguousarray(still)  # shown while there is no face
+        # one call before the clock starts: the first pays for allocation and kernel selection
+        animator.animate_crops(self.encoding, sources.crops[:1], None)
+        self.times = animator.times = StageTimes()
+
+    def reanchor(self) -> None:
+        """Make the next frame with a face the anchor of the relative motion (thread-safe)."""
+        self._reanchor.set()
+
+    def prepare(self, captured: CapturedFrame) -> PreparedFrame:
+        if self.follower is None:
+            with self.times.measure("crop"):
+                return PreparedFrame(captured, np.array(self.animator.fit(captured.image)))
+        with self.times.measure("faces"):
+            face = self.follower.update(captured.image)
+        if face is None:
+            return PreparedFrame(captured, None)
+        box = self.smoother.update(crop_box_from_landmarks(face.landmarks))
+        with self.times.measure("crop"):
+            return PreparedFrame(captured, np.array(self.animator.cut(captured.image, box)))  # writable
+
+    def animate(self, prepared: PreparedFrame, elapsed: float) -> np.ndarray | None:
+        """The output frame (H, W, 3) uint8; None when the frame has no face."""
+        if prepared.crop is None:
+            return None
+        first_anchor = self.reference is None and elapsed >= self.options.anchor_after
+        anchoring = self._reanchor.is_set() or first_anchor
+        # before the first anchor, reference None: each frame is its own, the source holds still
+        reference = None if anchoring else self.reference
+        detected, _, results = self.animator.animate_crops(self.encoding, prepared.crop[None], reference)
+        if anchoring:
+            self._reanchor.clear()
+            self.reference = detected[0]
+            self.anchors += 1
+        return self.animator.paste(self.sources, results)[0]
+
+
+def run_live(
+    session: LiveSession,
+    outputs: list[Callable[[np.ndarray, CapturedFrame], bool]],
+    on_start: Callable[[], None] | None = None,
+) -> LiveSummary:
+    """Run until the input ends, a limit is reached, an output asks to stop, or Ctrl-C.
+
+    Each output gets (frame, captured) and returns False to stop (a window's `q`).
+    Ctrl-C is a normal way to stop a live session: outputs are closed by the caller as usual.
+    """
+    captured_slot, prepared_slot = LatestFrame(), LatestFrame()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    summary = LiveSummary()
+    threads = [
+        threading.Thread(target=_capture_worker, args=(session, captured_slot, stop, failures, summary)),
+        threading.Thread(
+            target=_prepare_worker, args=(session, captured_slot, prepared_slot, stop, failures)
+        ),
+    ]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    meter = _RateMeter()
+    start = time.perf_counter()
+    if on_start is not None:
+        on_start()
+    try:
+        summary.stopped_by = _main_loop(session, outputs, prepared_slot, summary, meter, start, failures)
+    except KeyboardInterrupt:
+        summary.stopped_by = "Ctrl-C"
+    finally:
+        stop.set()
+        captured_slot.close()
+        prepared_slot.close()
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    summary.seconds = time.perf_counter() - start
+    summary.dropped = captured_slot.dropped + prepared_slot.dropped
+    summary.anchors = session.anchors
+    summary.stage_seconds = session.times.seconds()
+    summary.stage_calls = session.times.calls()
+    return summary
+
+
+def _main_loop(session, outputs, prepared_slot, summary, meter, start, failures) -> str:  # type: ignore[no-untyped-def]
+    options = session.options
+    while True:
+        if failures:
+            return "error"
+        prepared = prepared_slot.get(_WAIT_SECONDS)
+        if prepared is None:
+            if prepared_slot.closed:
+                return "end of input"
+            continue
+        assert isinstance(prepared, PreparedFrame)
+        now = time.perf_counter()
+        frame = session.animate(prepared, now - start)
+        if frame is None:
+            summary.frames_without_face += 1
+            frame = session.still
+        latency = time.perf_counter() - prepared.captured.captured_at
+        meter.tick()
+        if options.overlay:
+            with session.times.measure("overlay"):
+                frame = draw_overlay(frame, meter.rate(), latency * 1000, prepared.crop is not None)
+        summary.latencies_ms.append(latency * 1000)
+        summary.frames_shown += 1
+        keep_going = True
+        for output in outputs:
+            keep_going = output(frame, prepared.captured) and keep_going
+        if not keep_going:
+            return "stopped by the user"
+        if options.max_frames is not None and summary.frames_shown >= options.max_frames:
+            return "--max-frames"
+        if options.max_seconds is not None and time.perf_counter() - start >= options.max_seconds:
+            return "--max-seconds"
+
+
+def _capture_worker(session, slot, stop, failures, summary) -> None:  # type: ignore[no-untyped-def]
+    try:
+        for captured in capture_frames(session.options, stop, session.times):
+            summary.frames_captured += 1
+            slot.put(captured)
+    except BaseException as error:  # handed to the main thread
+        failures.append(error)
+    finally:
+        slot.close()
+
+
+def _prepare_worker(session, captured_slot, prepared_slot, stop, failures) -> None:  # type: ignore[no-untyped-def]
+    try:
+        while not stop.is_set():
+            captured = captured_slot.get(_WAIT_SECONDS)
+            if captured is None:
+                if captured_slot.closed:
+                    break
+                continue
+            prepared_slot.put(session.prepare(captured))
+    except BaseException as error:
+        failures.append(error)
+    finally:
+        prepared_slot.close()
+
+
+class _RateMeter:
+    """Frames per second over the last second."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._ticks: collections.deque[float] = collections.deque()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self._ticks.append(now)
+        while self._ticks and now - self._ticks[0] > self.window:
+            self._ticks.popleft()
+
+    def rate(self) -> float:
+        if len(self._ticks) < 2:
+            return 0.0
+        return (len(self._ticks) - 1) / max(self._ticks[-1] - self._ticks[0], 1e-6)
+
+
+def draw_overlay(frame: np.ndarray, fps: float, latency_ms: float, face: bool) -> np.ndarray:
+    """A copy of `frame` with "12.3 fps  85 ms" (and "no face") in its top-left corner."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(np.ascontiguousarray(frame))
+    draw = ImageDraw.Draw(image)
+    text = f"{fps:4.1f} fps  {latency_ms:4.0f} ms" + ("" if face else "  no face")
+    left, top, right, bottom = draw.textbbox((4, 4), text)
+    draw.rectangle((left - 2, top - 2, right + 2, bottom + 2), fill=(0, 0, 0))
+    draw.text((4, 4), text, fill=(255, 255, 0))
+    return np.asarray(image)
+
+
+@contextlib.contextmanager
+def terminal_keys(session: LiveSession, stop_requested: threading.Event) -> Iterator[None]:
+    """On a terminal: Enter or `r` + Enter re-anchors, `q` + Enter stops. Elsewhere: nothing."""
+    if not sys.stdin or not sys.stdin.isatty():
+        yield
+        return
+
+    def read() -> None:
+        for line in sys.stdin:
+            command = line.strip().lower()
+            if command in ("", "r"):
+                session.reanchor()
+            elif command == "q":
+                stop_requested.set()
+                return
+
+    threading.Thread(target=read, name="tiw-keys", daemon=True).start()
+    yield
+
+
+def input_rate(options: LiveOptions) -> Fraction:
+    """The input's nominal frame rate (files and streams say; cameras: --camera-fps or 30)."""
+    if is_camera(options.camera):
+        return Fraction(options.camera_fps or 30)
+    with open_capture(options) as container:
+        stream = container.streams.video[0]
+        return Fraction(stream.average_rate or stream.guessed_rate or 25)
