@@ -217,17 +217,17 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
     from rich.table import Table
 
     table = Table(
-        title="Model alone (sources encoded once). Latency: 1 frame per call; throughput: a batch per call"
+        title="Model alone, sources encoded once. Latency: 1 frame per call (b=1); throughput: a batch "
+        "per call, per frame. cl: channels-last. load: 1-minute load average before→after"
     )
     columns = (
-        "preset", "device", "dtype", "sources", "threads", "knobs", "latency ms (b=1)", "fps (b=1)",
-        "batch", "ms/frame (batched)", "fps (batched)", "encode ms", "compile s", "GFLOP/frame",
-        "H100 floor µs", "CUDA peak MB", "load 1 min",
+        "preset", "device", "dtype", "src", "threads", "knobs", "b=1 ms", "b=1 fps", "batch",
+        "batched ms", "batched fps", "encode ms", "compile s", "GFLOP", "H100 µs", "CUDA MB", "load",
     )  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", overflow="fold")
     for row in model_rows:
-        knobs = "+".join(["channels-last"] * row.channels_last + ["compile"] * row.compiled) or "-"
+        knobs = "+".join(["cl"] * row.channels_last + ["compile"] * row.compiled) or "-"
         table.add_row(
             row.preset, row.device, row.dtype, str(row.num_sources), str(row.threads), knobs,
             f"{row.latency_ms:.1f}", f"{1000 / row.latency_ms:.1f}", str(row.batch_size),
@@ -242,11 +242,11 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
         return
     table = Table(title="End to end: tiw animate, own process (split: ms/frame per stage; stages overlap)")
     columns = (
-        "preset", "device", "sources", "input", "frames", "threads", "batch", "ms/frame", "fps",
-        "split", "peak RSS MB", "load 1 min",
+        "preset", "device", "src", "input", "frames", "threads", "batch", "ms/frame", "fps",
+        "split ms/frame", "RSS MB", "load",
     )  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", overflow="fold")
     for row in end_to_end_rows:
         split = ", ".join(f"{stage} {value:.1f}" for stage, value in row.split_ms.items())
         table.add_row(
