@@ -131,3 +131,59 @@ def test_fid_on_few_frames_is_flagged():
     (warning,) = _few_fid_frames_warning([row(500), row(4)])
     assert warning.startswith("warning:") and "4 frames" in warning
     assert _few_fid_frames_warning([Row("m", 1, {"fid": MetricValue(None, 0)})]) == []
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory, carphone) -> Path:
+    root = tmp_path_factory.mktemp("small")
+    frames = resize_frames(read_all_frames(carphone, max_frames=4), 64, 64)
+    write_clip(root / "test" / "a.mp4", frames)
+    return root
+
+
+def eval_error_line(arguments: list[object], code: int = 2) -> str:
+    result = runner.invoke(app, ["eval", *map(str, arguments)])
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+BASELINE_ONLY = ["--no-model", "--baselines", "copy-source", "--metrics", "l1"]
+
+
+def test_eval_refuses_an_unwritable_json_folder_first(small_dataset, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr("tiwcli.evaluate.evaluate_dataset", lambda *a, **k: pytest.fail("evaluated"))
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    for candidate in (folder, Path("/sys"), Path("/proc")):
+        try:
+            with tempfile.NamedTemporaryFile(dir=candidate):
+                pass
+        except OSError:
+            break
+    else:
+        pytest.skip("no unwritable folder on this machine")
+    line = eval_error_line(["--data", small_dataset, *BASELINE_ONLY, "--json", candidate / "r.json"])
+    assert "cannot write there" in line
+
+
+def test_eval_write_failure_is_one_line_and_leaves_nothing(small_dataset, tmp_path, monkeypatch):
+    def full_disk(self, path):
+        path.write_text("{")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tiwcli.evaluate.EvaluationReport.write_json", full_disk)
+    line = eval_error_line(["--data", small_dataset, *BASELINE_ONLY, "--json", tmp_path / "r.json"])
+    assert "No space left on device" in line
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_eval_missing_weights_before_the_model_loads(small_dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr("tiwcli.checkpoint.load_model", lambda *a, **k: pytest.fail("model loaded"))
+    line = eval_error_line(["--data", small_dataset, "--weights", tmp_path / "none.safetensors"], code=3)
+    assert "no such weights file" in line

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from tiwcli.commands.options import DeviceChoice, LandmarkBackend, parse_int_list
-from tiwcli.errors import InputError
+from tiwcli.errors import InputError, MissingWeightsError
 
 if TYPE_CHECKING:
     from tiwcli.evaluate import EvaluationReport
@@ -38,12 +38,36 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _check_output(path: Path | None, suffix: str, option: str) -> None:
+    from tiwcli.files import check_writable_folder
+
     if path is None:
         return
     if path.suffix.lower() != suffix:
         raise InputError(f"{option} {path}: expected a {suffix} file")
     if not path.parent.exists():
         raise InputError(f"{option} {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder")
+    check_writable_folder(path.parent)
+
+
+def _write_outputs(
+    report: EvaluationReport, json_path: Path | None, csv_path: Path | None, plot: Path | None
+) -> None:
+    """--json, --csv, --plot; a failed write (a full disk) is one line, and leaves no partial file."""
+    from tiwcli.evaluate import plot_report
+    from tiwcli.files import write_error
+
+    writers = [(json_path, report.write_json), (csv_path, report.write_csv)]
+    writers.append((plot, lambda path: plot_report(report, path)))
+    for path, write in writers:
+        if path is None:
+            continue
+        try:
+            write(path)
+        except OSError as error:
+            path.unlink(missing_ok=True)
+            raise write_error(path, error) from None
 
 
 def evaluate(
@@ -129,6 +153,11 @@ def evaluate(
         face_backend=face_backend.value,
         cross_identity=cross_identity,
     )
+    for folder in (data, pred, real):  # before the model and the metric networks load
+        if folder is not None and not folder.is_dir():
+            raise InputError(f"{folder}: no such {'dataset ' if folder is data else ''}folder")
+    if weights is not None and data is not None and not no_model and not weights.is_file():
+        raise MissingWeightsError(f"{weights}: no such weights file")
     stderr = Console(stderr=True, highlight=False)
 
     def progress(message: str) -> None:
@@ -144,14 +173,7 @@ def evaluate(
     console.print(render_table(report))
     for line in report_footer(report):
         console.print(line, soft_wrap=True, markup=False)
-    if json_path is not None:
-        report.write_json(json_path)
-    if csv_path is not None:
-        report.write_csv(csv_path)
-    if plot is not None:
-        from tiwcli.evaluate import plot_report
-
-        plot_report(report, plot)
+    _write_outputs(report, json_path, csv_path, plot)
 
 
 def _evaluate_data(data, weights, split, no_model, device, settings, progress) -> EvaluationReport:
