@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tiwcli.video import VideoInfo
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
+SAME_PERSON_DISTANCE = 0.6  # dlib identity embeddings of one person are usually closer than this
 MAX_SOURCE_SIDE = 2048  # bigger photos are downscaled first: paste-back output stays a sane video size
 
 
@@ -98,6 +99,31 @@ def run_job(
     )
     assert animator.summary is not None
     return animator.summary
+
+
+def different_people_warning(prepared: PreparedJob, analyzer: FaceAnalyzer | None) -> str | None:
+    """A warning when two source photos look like different people (their faces' identity
+    embeddings are farther apart than SAME_PERSON_DISTANCE): the model would blend them. None when
+    they agree or it cannot tell (one source, a source video, no face found by the quick detector)."""
+    import itertools
+
+    import numpy as np
+
+    if analyzer is None or len(prepared.source_images) < 2:
+        return None
+    embeddings = []
+    for path, image in zip(prepared.job.sources, prepared.source_images, strict=True):
+        faces = analyzer.detect(image)
+        if faces:
+            embeddings.append((path, analyzer.embedding(image, faces[0])))
+    for (first, first_embedding), (second, second_embedding) in itertools.combinations(embeddings, 2):
+        distance = float(np.linalg.norm(first_embedding - second_embedding))
+        if distance > SAME_PERSON_DISTANCE:
+            return (
+                f"{first.name} and {second.name} look like different people (identity distance "
+                f"{distance:.2f}, one person is usually below {SAME_PERSON_DISTANCE}): the result mixes them"
+            )
+    return None
 
 
 def preview_path_for(output: Path) -> Path:

@@ -139,7 +139,7 @@ def animate(
         prepared = prepare_job(job)
 
         from tiwcli.pipeline import AnimateOptions, resolve_device
-        from tiwcli.render import load_model_and_faces, run_job
+        from tiwcli.render import different_people_warning, load_model_and_faces, run_job
 
         stderr = Console(stderr=True, highlight=False)
         options = AnimateOptions(
@@ -156,6 +156,9 @@ def animate(
         )
         resolve_device(options.device)  # a missing GPU is reported before any work
         model, analyzer = load_model_and_faces(prepared.weights, options)
+        warning = different_people_warning(prepared, analyzer)
+        if warning is not None:
+            stderr.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         with _progress(stderr) as progress:
             totals = {"driving": prepared.driving.num_frames or None}
             if prepared.source_video is not None:
