@@ -1,12 +1,12 @@
-"""Build a small real face dataset from the offline sample clips (see shared DATA.md).
+"""Build a small real face dataset from the offline sample clips (tiwcli/samples.py lists them).
 
     .venv/bin/python scripts/make_sample_dataset.py OUT_DIR [--size 256] [--max-input-frames N]
 
 Runs the same code as `tiw preprocess` over carphone_pristine.mp4 (a man in a car:
 the TEST identity), WolfgangLanger_Pexels.mp4, face_noface.mov, noface_face.mov and
-single_face.mp4 (training). Four identities only: enough to check the pipeline and to
-overfit a small model, not to generalise. Rerunning into the same folder is a no-op
-(preprocess resumes). Tests use `--size 64 --max-input-frames 40 --min-frames 12`.
+single_face.mp4 (training). Three people only (the last three videos are one man): enough
+to check the pipeline and to overfit a small model, not to generalise. Rerunning into the
+same folder is a no-op (preprocess resumes). Tests use `--size 64 --max-input-frames 24 --min-frames 8`.
 """
 
 from __future__ import annotations

