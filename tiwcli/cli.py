@@ -86,4 +86,25 @@ _register()
 
 
 def main() -> None:
-    app()
+    """The `tiw` entry point. Usage errors (an unknown option, a value out of range...) are one
+    `error:` line with exit code 2 too, like every other bad input, not a framed usage box."""
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        _stderr.print("[yellow]aborted[/]")
+        sys.exit(1)
+    except Exception as error:
+        # Click's usage errors (Typer may vendor Click, so they are recognised by their interface)
+        if not (hasattr(error, "format_message") and isinstance(getattr(error, "exit_code", None), int)):
+            raise
+        if type(error).__name__ == "NoArgsIsHelpError":
+            app(["--help"])  # bare `tiw`: the help, as Typer shows it
+        message = " ".join(error.format_message().split())
+        context = getattr(error, "ctx", None)
+        if context is not None:
+            message += f" (see `{context.command_path} --help`)"
+        _stderr.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+        sys.exit(error.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
