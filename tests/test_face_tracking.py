@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from tiwcli.errors import InputError
-from tiwcli.face_tracking import BoxSmoother, FaceFollower, appearance_patch, follow_faces
+from tiwcli.face_tracking import BoxSmoother, FaceFollower, TrackInProgress, appearance_patch, follow_faces
 from tiwcli.faces import CropBox, FaceAnalyzer, crop_box_from_landmarks, load_face_analyzer, track_faces
 from tiwcli.video import read_all_frames
 
@@ -112,3 +114,37 @@ def test_box_smoother_follows_slowly_and_resets_on_a_jump():
     assert moved.center_x == pytest.approx(105) and moved.size == pytest.approx(202)
     jumped = smoother.update(CropBox(400, 100, 200))  # more than half a crop away: a new face
     assert jumped == CropBox(400, 100, 200)
+
+
+def test_track_in_progress_gives_exactly_the_offline_boxes(analyzer, carphone_frames):
+    frames = carphone_frames.copy()
+    frames[:5] = 0  # no face at first: those frames take the first face's box
+    frames[50:53] = 0  # a gap: the last good box
+    offline = follow_faces(iter(frames), analyzer)
+    with TrackInProgress(iter(frames), analyzer) as track:
+        boxes = np.stack([track.box(index).as_array() for index in range(len(frames) + 2)])
+        result = track.result()
+    np.testing.assert_array_equal(boxes[: len(frames)], offline.smoothed_array())
+    np.testing.assert_array_equal(boxes[-1], boxes[len(frames) - 1])  # past the end: the last box
+    assert result.num_missing == offline.num_missing == 8
+
+
+def test_track_in_progress_hands_out_boxes_before_the_pass_ends(analyzer, carphone_frames):
+    released = threading.Event()
+
+    def frames():
+        yield from carphone_frames[:60]
+        released.wait(timeout=30)  # the pass stalls here until box 0 has been handed out
+        yield from carphone_frames[60:]
+
+    with TrackInProgress(frames(), analyzer) as track:
+        assert track.reach < 60
+        track.box(0)  # final long before the end of the video
+        released.set()
+        assert track.result().num_frames == len(carphone_frames)
+
+
+def test_track_in_progress_without_a_face_raises_when_a_box_is_asked(analyzer):
+    with TrackInProgress(iter(np.zeros((6, 120, 160, 3), np.uint8)), analyzer, name="blank.mp4") as track:
+        with pytest.raises(InputError, match=r"blank\.mp4: no face found"):
+            track.box(0)

@@ -32,6 +32,7 @@ Shape letters: t frames.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ from tiwcli.faces import (
 
 DETECT_EVERY = 8  # default: frames between two full detections
 DETECT_SIDE = 400  # default: longer side of the frame the detector sees (>= 400: dlib does not upsample)
+FULL_FRAME = 1 << 30  # a detect_side no frame reaches: detect on the full frame, as faces.track_faces
 
 
 @dataclass
@@ -203,6 +205,47 @@ def _nearest(faces: list[Face], previous: Face | None) -> Face:
     return faces[nearest] if distances[nearest] < target.size / 2 else faces[0]
 
 
+class _Observations:
+    """Per-frame results of a follower, kept as small arrays (never frames); turned into a FaceTrack."""
+
+    def __init__(self) -> None:
+        self.raw: list[np.ndarray] = []  # (3,) cx, cy, size per frame, NaN when missing
+        self.face_boxes: list[np.ndarray] = []
+        self.landmarks: list[np.ndarray] = []
+        self.width = self.height = 0
+
+    def add(self, frame: np.ndarray, face: Face | None) -> None:
+        self.height, self.width = frame.shape[:2]
+        if face is None:
+            self.raw.append(np.full(3, np.nan))
+            self.face_boxes.append(np.full(4, np.nan, dtype=np.float32))
+            self.landmarks.append(np.full((68, 2), np.nan, dtype=np.float32))
+            return
+        self.raw.append(crop_box_from_landmarks(face.landmarks).as_array())
+        self.face_boxes.append(face.box.astype(np.float32))
+        self.landmarks.append(face.landmarks.astype(np.float32))
+
+    def track(self, center_sigma: float, size_sigma: float, name: str) -> FaceTrack:
+        """The smoothed FaceTrack, exactly as `faces.track_faces` builds it; InputError if no face."""
+        if not self.raw:
+            raise InputError(f"{name}: video has no frames")
+        raw_array = np.stack(self.raw)  # (t, 3)
+        found = ~np.isnan(raw_array[:, 0])
+        if not found.any():
+            raise InputError(f"{name}: no face found in any frame")
+        filled = _fill_missing(raw_array, found)
+        smoothed = smooth_crop_boxes(filled, center_sigma, size_sigma)
+        return FaceTrack(
+            boxes=[CropBox.from_array(row) for row in smoothed],
+            raw_boxes=filled,
+            face_boxes=np.stack(self.face_boxes),
+            found=found,
+            frame_width=self.width,
+            frame_height=self.height,
+            landmarks=np.stack(self.landmarks),
+        )
+
+
 def follow_faces(
     frames: Iterable[np.ndarray],
     analyzer: FaceAnalyzer,
@@ -219,38 +262,115 @@ def follow_faces(
     Pass `follower` to read its `stats` afterwards (then `detect_every` is its own).
     """
     follower = follower or FaceFollower(analyzer, detect_every)
-    raw: list[np.ndarray] = []  # (3,) per frame, NaN when missing
-    face_boxes: list[np.ndarray] = []
-    landmarks: list[np.ndarray] = []
-    width = height = 0
+    observations = _Observations()
     for frame in frames:
-        height, width = frame.shape[:2]
-        face = follower.update(frame)
-        if face is None:
-            raw.append(np.full(3, np.nan))
-            face_boxes.append(np.full(4, np.nan, dtype=np.float32))
-            landmarks.append(np.full((68, 2), np.nan, dtype=np.float32))
-            continue
-        raw.append(crop_box_from_landmarks(face.landmarks).as_array())
-        face_boxes.append(face.box.astype(np.float32))
-        landmarks.append(face.landmarks.astype(np.float32))
-    if not raw:
-        raise InputError(f"{name}: video has no frames")
-    raw_array = np.stack(raw)  # (t, 3)
-    found = ~np.isnan(raw_array[:, 0])
-    if not found.any():
-        raise InputError(f"{name}: no face found in any frame")
-    filled = _fill_missing(raw_array, found)
-    smoothed = smooth_crop_boxes(filled, center_sigma, size_sigma)
-    return FaceTrack(
-        boxes=[CropBox.from_array(row) for row in smoothed],
-        raw_boxes=filled,
-        face_boxes=np.stack(face_boxes),
-        found=found,
-        frame_width=width,
-        frame_height=height,
-        landmarks=np.stack(landmarks),
-    )
+        observations.add(frame, follower.update(frame))
+    return observations.track(center_sigma, size_sigma, name)
+
+
+def smoothing_reach(center_sigma: float = 2.0, size_sigma: float = 8.0) -> int:
+    """How many frames on each side `smooth_crop_boxes` reads for one frame: its median's half
+    width plus its Gaussian's radius (scipy truncates at 4 sigma)."""
+    return max(2 + int(4 * center_sigma + 0.5), 7 + int(4 * size_sigma + 0.5))
+
+
+class TrackInProgress:
+    """`follow_faces` in a background thread, each smoothed box handed out as soon as it is final.
+
+    `tiw animate` used to track the whole driving video before animating it; this overlaps the
+    tracking pass with the animation. Box t is final once the raw boxes up to t + `reach` are
+    known (the smoothing reads no further) and a face has been seen (frames before the first
+    face take its box): `box(t)` waits for that, and equals `follow_faces(...).boxes[t]`
+    exactly, because it smooths the same numbers over a window that holds all it depends on.
+    Only small per-frame arrays are kept, never frames. Use as a context manager (or `close`).
+    """
+
+    def __init__(
+        self,
+        frames: Iterable[np.ndarray],
+        analyzer: FaceAnalyzer,
+        *,
+        detect_every: int = DETECT_EVERY,
+        detect_side: int = DETECT_SIDE,
+        center_sigma: float = 2.0,
+        size_sigma: float = 8.0,
+        name: str = "video",
+    ) -> None:
+        self._follower = FaceFollower(analyzer, detect_every, detect_side)
+        self._observations = _Observations()
+        self._filled: list[np.ndarray | None] = []  # raw with gaps filled; None before the first face
+        self._last_good: np.ndarray | None = None
+        self._sigmas = (center_sigma, size_sigma)
+        self.reach = smoothing_reach(center_sigma, size_sigma)
+        self._name = name
+        self._done = False
+        self._failure: BaseException | None = None
+        self._condition = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(frames,), name="tiw-track", daemon=True)
+        self._thread.start()
+
+    def _run(self, frames: Iterable[np.ndarray]) -> None:
+        iterator = iter(frames)
+        try:
+            for frame in iterator:
+                if self._stop.is_set():
+                    break
+                face = self._follower.update(frame)
+                with self._condition:
+                    self._observations.add(frame, face)
+                    self._fill(self._observations.raw[-1])
+                    self._condition.notify_all()
+        except BaseException as error:  # raised again in the thread that asks for a box
+            self._failure = error
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+            with self._condition:
+                self._done = True
+                self._condition.notify_all()
+
+    def _fill(self, raw: np.ndarray) -> None:
+        if not np.isnan(raw[0]):
+            if self._last_good is None:  # the first face: the frames before it take its box
+                self._filled = [raw] * len(self._filled)
+            self._last_good = raw
+        self._filled.append(self._last_good)
+
+    def box(self, index: int) -> CropBox:
+        """The smoothed crop box of frame `index` (the last frame's, past the end); waits for it."""
+        with self._condition:
+            self._condition.wait_for(
+                lambda: self._done or (self._last_good is not None and len(self._filled) > index + self.reach)
+            )
+            if self._failure is not None:
+                raise self._failure
+            if self._last_good is None:
+                self._observations.track(*self._sigmas, self._name)  # raises the InputError
+            total = len(self._filled)
+            index = min(index, total - 1)
+            low, high = max(0, index - self.reach), min(total, index + self.reach + 1)
+            window = np.stack(self._filled[low:high])  # type: ignore[arg-type]
+        return CropBox.from_array(smooth_crop_boxes(window, *self._sigmas)[index - low])
+
+    def result(self) -> FaceTrack:
+        """The whole FaceTrack, once the tracking pass has ended."""
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        return self._observations.track(*self._sigmas, self._name)
+
+    def close(self) -> None:
+        """Stop the tracking pass early (the caller stopped) and join its thread."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> TrackInProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class BoxSmoother:

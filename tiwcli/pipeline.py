@@ -25,9 +25,11 @@ Motion transfer (`mode`):
   the first is the anchor: its keypoints are the ones moved.
 
 Faces (`crop`, default on): each source photo is cut around its main face
-(an `InputError` when there is none); the driving video is tracked in a first pass
-and each frame cut with the smoothed box; frames with no face reuse the last good
-box and are counted. The output is the animated crop, or, with paste-back (default
+(an `InputError` when there is none); the driving video is tracked in a pass of its
+own that runs ahead of the animation in a background thread (the detector every
+`detect_every` frames, landmark tracking in between: `tiwcli.face_tracking`), and each
+frame is cut with its smoothed box as soon as that box is final; frames with no face
+reuse the last good box and are counted. The output is the animated crop, or, with paste-back (default
 for a single source photo larger than the crop), the full source photo with the
 animated face pasted back. Without `crop`, inputs are resized to the model's
 square size as they are.
@@ -62,6 +64,7 @@ from tiwcli.streaming import prefetch
 from tiwcli.timing import StageTimes
 
 if TYPE_CHECKING:
+    from tiwcli.face_tracking import TrackInProgress
     from tiwcli.faces import CropBox, FaceAnalyzer, FaceTrack
     from tiwcli.models.implicit_warping import SourceEncoding
 
@@ -217,6 +220,13 @@ def farthest_point_sampling(descriptors: np.ndarray, count: int) -> list[int]:
     return chosen
 
 
+def _box_at(track: FaceTrack | TrackInProgress, index: int) -> CropBox:
+    """Frame `index`'s smoothed crop box (the last one past the end of the track)."""
+    if hasattr(track, "box"):  # TrackInProgress: waits until that box is final
+        return track.box(index)
+    return track.boxes[min(index, len(track.boxes) - 1)]
+
+
 def _batched(items: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
     batch: list[np.ndarray] = []
     for item in items:
@@ -369,14 +379,27 @@ class Animator:
             return track_faces(counted(), self.analyzer, name=name)
         return follow_faces(counted(), self.analyzer, detect_every=self.options.detect_every, name=name)
 
-    def _crops(self, frames: FrameSource, track: FaceTrack | None) -> Iterator[np.ndarray]:
+    def _start_tracking(self, frames: FrameSource, name: str) -> TrackInProgress:
+        """The driving video's face track, computed in a background pass that runs ahead of the
+        animation (boxes are final a few dozen frames after their frame; see TrackInProgress).
+        `detect_every` 1 detects on every full frame, as `faces.track_faces` does."""
+        from tiwcli.face_tracking import DETECT_SIDE, FULL_FRAME, TrackInProgress
+
+        def counted() -> Iterator[np.ndarray]:
+            for frame in self.times.consumed(frames(), "faces"):
+                yield frame
+                self._report(STAGE_TRACKING, 1)
+
+        every = self.options.detect_every
+        side = FULL_FRAME if every == 1 else DETECT_SIDE
+        return TrackInProgress(counted(), self.analyzer, detect_every=every, detect_side=side, name=name)
+
+    def _crops(self, frames: FrameSource, track: FaceTrack | TrackInProgress | None) -> Iterator[np.ndarray]:
         """Model-size crops of every frame: (S, S, 3) uint8, one at a time."""
         for index, frame in enumerate(frames()):
+            box = None if track is None else _box_at(track, index)
             with self.times.measure("crop"):
-                if track is None:
-                    crop = self.fit(frame)
-                else:
-                    crop = self.cut(frame, track.boxes[min(index, len(track.boxes) - 1)])
+                crop = self.fit(frame) if box is None else self.cut(frame, box)
             yield crop
 
     # the model
@@ -443,7 +466,18 @@ class Animator:
         """
         self._summary = None
         start, times_before = time.perf_counter(), self.times.seconds()
-        track = self._track(driving, name) if self.options.crop else None
+        track = self._start_tracking(driving, name) if self.options.crop else None
+        with contextlib.closing(track) if track is not None else contextlib.nullcontext():
+            yield from self._animate_tracked(sources, driving, track, start, times_before)
+
+    def _animate_tracked(
+        self,
+        sources: Sources,
+        driving: FrameSource,
+        track: TrackInProgress | None,
+        start: float,
+        times_before: dict[str, float],
+    ) -> Iterator[AnimatedBatch]:
         encoding = self.encode_sources(sources)
         reference_index: int | None = None
         reference: Keypoints | None = None
@@ -466,7 +500,7 @@ class Animator:
             frames=count,
             seconds=seconds,
             frames_per_second=count / seconds if seconds > 0 else 0.0,
-            frames_without_face=int(track.num_missing) if track is not None else 0,
+            frames_without_face=track.result().num_missing if track is not None else 0,
             sources_used=sources.frame_indices,
             reference_frame=reference_index,
             output_size=output_size,
