@@ -5,7 +5,7 @@ import torch
 
 from tiwcli.checkpoint import load_model, load_tensors, save_model, save_tensors
 from tiwcli.config import model_preset
-from tiwcli.errors import InputError, MissingWeightsError
+from tiwcli.errors import InputError, MissingWeightsError, OutputError
 from tiwcli.models import ImplicitWarping
 
 
@@ -96,7 +96,7 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(checkpoint, "save_file", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk full"):  # one line, exit 2: not a traceback
         save_tensors(path, {"x": torch.zeros(3)}, {})
     assert torch.equal(load_tensors(path)[0]["x"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["out.safetensors"]

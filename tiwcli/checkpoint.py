@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 from tiwcli import __version__
 from tiwcli.config import ModelConfig
 from tiwcli.errors import InputError, MissingWeightsError, TiwError
+from tiwcli.files import write_error
 from tiwcli.models.implicit_warping import ImplicitWarping
 
 MODEL_FORMAT = "tiw-model-v1"
@@ -69,6 +70,8 @@ def save_tensors(path: Path | str, tensors: dict[str, torch.Tensor], metadata: d
         save_file(contiguous, str(temporary), metadata=metadata)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
+    except (OSError, SafetensorError) as error:  # a full disk, a folder that went read-only...
+        raise write_error(path, error) from None
     finally:
         temporary.unlink(missing_ok=True)
 
