@@ -6,7 +6,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tiwcli.bench import SpeedKnobs, machine_state, time_model
+from tiwcli.bench import SpeedKnobs, machine_state, profile_modules, time_model
 from tiwcli.cli import app
 from tiwcli.models import ImplicitWarping
 
@@ -82,3 +82,15 @@ def test_bench_refuses_bad_counts(option, value):
     result = CliRunner().invoke(app, ["bench", option, value])
     assert result.exit_code == 2
     assert "positive" in result.output
+
+
+def test_profile_splits_one_frame_between_the_parts_of_the_model(tiny_config):
+    model = ImplicitWarping(tiny_config).eval()
+    rows = profile_modules(model, "tiny", 2, frames=2, threads=1)
+    parts = {row.module for row in rows}
+    assert {"keypoint_detector", "warper", "generator", "(outside the parts)"} <= parts
+    assert "source_encoder" not in parts  # only runs once per animation, not per frame
+    assert sum(row.share for row in rows) == pytest.approx(1.0, abs=1e-6)
+    assert all(row.threads == 1 for row in rows)
+    generator = next(row for row in rows if row.module == "generator")
+    assert generator.gflops_per_frame is not None and generator.gflops_per_frame > 0

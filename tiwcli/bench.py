@@ -251,6 +251,99 @@ def time_model(
     )
 
 
+@dataclass(frozen=True)
+class ModuleTiming:
+    """Where one driving frame's time goes (batch 1): a top-level part of the model."""
+
+    preset: str
+    num_sources: int
+    threads: int
+    module: str  # attribute name on ImplicitWarping; "(outside the parts)": the glue between them
+    ms_per_frame: float  # exclusive: time inside another top-level part is that part's
+    share: float  # of the whole frame's time
+    gflops_per_frame: float | None  # by the part's class (parts sharing a class share the figure)
+
+
+def profile_modules(
+    model: ImplicitWarping, preset: str, num_sources: int, frames: int = 16, threads: int | None = None
+) -> list[ModuleTiming]:
+    """Exclusive time per top-level part of the model for one driving frame (batch 1), the mean
+    over `frames` calls after a warm-up; parts the per-frame path never calls are left out.
+    The hooks synchronise the device around each part, so the parts add up to the whole."""
+    device = next(model.parameters()).device
+    size = model.config.image_size
+    seconds: dict[str, float] = {}
+    stack: list[list] = []  # [name, resumed at]
+
+    def enter(name: str) -> Callable:
+        def hook(module, args) -> None:  # type: ignore[no-untyped-def]
+            _synchronize(device)
+            now = time.perf_counter()
+            if stack:
+                seconds[stack[-1][0]] = seconds.get(stack[-1][0], 0.0) + now - stack[-1][1]
+            stack.append([name, now])
+
+        return hook
+
+    def leave(module, args, output) -> None:  # type: ignore[no-untyped-def]
+        _synchronize(device)
+        now = time.perf_counter()
+        name, resumed = stack.pop()
+        seconds[name] = seconds.get(name, 0.0) + now - resumed
+        if stack:
+            stack[-1][1] = now
+
+    with torch_threads(threads), torch.inference_mode():
+        encoding = model.encode_sources(torch.rand(1, num_sources, 3, size, size, device=device))
+        driving = torch.rand(1, 3, size, size, device=device)
+        model.animate(encoding, model.keypoint_detector(driving))  # warm-up
+        handles = []
+        for name, child in model.named_children():
+            handles.append(child.register_forward_pre_hook(enter(name)))
+            handles.append(child.register_forward_hook(leave))
+        try:
+            start = time.perf_counter()
+            for _ in range(frames):
+                model.animate(encoding, model.keypoint_detector(driving))
+            _synchronize(device)
+            total = (time.perf_counter() - start) / frames
+        finally:
+            for handle in handles:
+                handle.remove()
+        used_threads = torch.get_num_threads()
+    flops = _flops_by_class(model, num_sources)
+    children = dict(model.named_children())
+    rows = [
+        ModuleTiming(
+            preset,
+            num_sources,
+            used_threads,
+            name,
+            value / frames * 1000,
+            value / frames / total,
+            flops.get(type(children[name]).__name__),
+        )
+        for name, value in seconds.items()
+    ]
+    outside = total - sum(seconds.values()) / frames
+    glue = ModuleTiming(
+        preset, num_sources, used_threads, "(outside the parts)", outside * 1000, outside / total, None
+    )
+    return [*rows, glue]
+
+
+def _flops_by_class(model: ImplicitWarping, num_sources: int) -> dict[str, float]:
+    """GFLOP per driving frame per module class, as torch's FLOP counter names them."""
+    size = model.config.image_size
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        encoding = model.encode_sources(torch.rand(1, num_sources, 3, size, size, device=device))
+        driving = torch.rand(1, 3, size, size, device=device)
+        with FlopCounterMode(display=False) as counter:
+            model.animate(encoding, model.keypoint_detector(driving))
+    return {name: sum(counts.values()) / 1e9 for name, counts in counter.get_flop_counts().items()}
+
+
 # Runs `tiw animate` and, at exit, reports the child's own peak resident memory. VmHWM is the
 # high-water mark of the child's address space; ru_maxrss would not do: at exec, Linux carries
 # the parent's (the bench's own, large) high-water mark into the child's ru_maxrss. The first
@@ -331,5 +424,5 @@ def time_end_to_end(
     )
 
 
-def as_dicts(rows: list[ModelTiming] | list[EndToEndTiming]) -> list[dict[str, object]]:
+def as_dicts(rows: list[ModelTiming] | list[EndToEndTiming] | list[ModuleTiming]) -> list[dict[str, object]]:
     return [asdict(row) for row in rows]

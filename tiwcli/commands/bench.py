@@ -43,6 +43,12 @@ def bench(
         Knob,
         typer.Option("--compile", help="torch.compile (inductor) the per-frame path: off, on, or both."),
     ] = Knob.off,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile", help="Also the time and FLOPs of each part of the model for one frame (batch 1)."
+        ),
+    ] = False,
     end_to_end: Annotated[
         bool, typer.Option(help="Also time `tiw animate` on a real clip: split per stage, peak memory.")
     ] = True,
@@ -59,7 +65,7 @@ def bench(
     """Time the model alone (latency at batch 1, throughput in batches) and end to end."""
     import torch
 
-    from tiwcli.bench import SpeedKnobs, as_dicts, machine_state, time_model
+    from tiwcli.bench import SpeedKnobs, as_dicts, machine_state, profile_modules, time_model
     from tiwcli.checkpoint import save_model
     from tiwcli.config import model_preset
     from tiwcli.console import make_console
@@ -81,6 +87,7 @@ def bench(
     before = machine_state()
     _print_machine(console, "before", before)
     model_rows = []
+    profile_rows = []
     end_to_end_rows = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -93,6 +100,10 @@ def bench(
                 for count in source_counts:
                     console.print(f"model alone: {name}, {count} source(s), {_describe(knobs)}")
                     model_rows.append(time_model(model, name, count, batch_size, frames, dtype, knobs))
+            for count in source_counts if profile else ():
+                for threads_count in thread_counts:
+                    console.print(f"profile: {name}, {count} source(s)")
+                    profile_rows += profile_modules(model, name, count, frames, threads_count)
             if clip is None:
                 continue
             weights = work / f"{name}.safetensors"
@@ -111,6 +122,8 @@ def bench(
     after = machine_state()
     _print_machine(console, "after", after)
     _print_tables(make_console(), model_rows, end_to_end_rows)
+    if profile_rows:
+        _print_profile(make_console(), profile_rows)
     if before.busy or after.busy:
         console.print(
             "[yellow]the machine was busy (1-minute load average above half the cores): "
@@ -121,6 +134,7 @@ def bench(
             "machine_before": as_dicts([before])[0],
             "machine_after": as_dicts([after])[0],
             "model": as_dicts(model_rows),
+            "profile": as_dicts(profile_rows),
             "end_to_end": as_dicts(end_to_end_rows),
         }
         json_path.write_text(json.dumps(report, indent=2))
@@ -213,6 +227,20 @@ def _make_real_clips(folder: Path, frames: int, long_factor: int) -> dict:
     return {"short": short, "long": long, "sources": sources, "faces": faces, "photo": photo}
 
 
+def _print_profile(console, rows) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(title="Profile: one driving frame (batch 1), exclusive time per part of the model")
+    for column in ("preset", "src", "threads", "part", "ms/frame", "share", "GFLOP (by class)"):
+        table.add_column(column, justify="right", overflow="fold", no_wrap=column == "load")
+    for row in rows:
+        table.add_row(
+            row.preset, str(row.num_sources), str(row.threads), row.module, f"{row.ms_per_frame:.2f}",
+            f"{100 * row.share:.0f}%", "-" if row.gflops_per_frame is None else f"{row.gflops_per_frame:.2f}",
+        )  # fmt: skip
+    console.print(table)
+
+
 def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
 
@@ -225,7 +253,7 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
         "batched ms", "batched fps", "encode ms", "compile s", "GFLOP", "H100 µs", "CUDA MB", "load",
     )  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="right", overflow="fold")
+        table.add_column(column, justify="right", overflow="fold", no_wrap=column == "load")
     for row in model_rows:
         knobs = "+".join(["cl"] * row.channels_last + ["compile"] * row.compiled) or "-"
         table.add_row(
@@ -246,7 +274,7 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
         "split ms/frame", "RSS MB", "load",
     )  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="right", overflow="fold")
+        table.add_column(column, justify="right", overflow="fold", no_wrap=column == "load")
     for row in end_to_end_rows:
         split = ", ".join(f"{stage} {value:.1f}" for stage, value in row.split_ms.items())
         table.add_row(
