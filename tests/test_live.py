@@ -69,6 +69,14 @@ def test_latest_frame_keeps_only_the_newest_and_counts_the_rest():
     assert slot.closed and slot.get(timeout=1) is None  # closed and empty: at once
 
 
+def test_an_ordered_latest_frame_never_replaces_a_newer_item_by_an_older_one():
+    slot = LatestFrame(order=lambda item: item)
+    slot.put(12)
+    slot.put(10)  # a slower producer's older frame
+    assert slot.get(timeout=0.01) == 12
+    assert slot.dropped == 1
+
+
 def test_a_file_is_played_at_its_own_rate(carphone):
     options = LiveOptions(camera=str(carphone))
     fps = float(input_rate(options))
@@ -105,6 +113,22 @@ def test_live_drops_frames_instead_of_falling_behind(model, face_photo, wolfgang
     assert max(np.diff([captured.index for captured in shown])) > 1
     assert summary.anchors == 1
     assert {"decode", "faces", "crop", "model", "paste", "overlay"} <= set(summary.stage_seconds)
+
+
+def test_two_workers_show_frames_in_order_and_anchor_once(model, face_photo, wolfgang, monkeypatch):
+    session = session_for(model, face_photo, wolfgang, max_seconds=1.5, workers=2)
+    original = session.animator.animate_crops
+
+    def uneven(*args, **kwargs):  # workers finish out of order
+        time.sleep(0.05 + 0.1 * np.random.default_rng().random())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(session.animator, "animate_crops", uneven)
+    shown: list[int] = []
+    summary = run_live(session, [lambda frame, captured: shown.append(captured.index) or True])
+    assert len(shown) >= 2 and shown == sorted(shown)
+    assert summary.anchors == 1
+    assert summary.frames_shown == len(shown)
 
 
 def test_reanchoring_makes_the_next_frame_the_reference(model, face_photo, wolfgang):
@@ -148,6 +172,8 @@ def test_options_are_validated():
         LiveOptions(anchor_after=-1)
     with pytest.raises(InputError):
         LiveOptions(max_frames=0)
+    with pytest.raises(InputError):
+        LiveOptions(workers=0)
 
 
 # the command

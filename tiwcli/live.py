@@ -1,13 +1,18 @@
 """`tiw live`: animate source portrait(s) in real time from a camera, Avatarify-style.
 
-Three threads, joined by one-slot "latest frame only" queues (`LatestFrame`), so the
-pipeline drops frames rather than falling behind: whatever is slow, the model always works
-on the newest frame there is, and latency stays bounded.
+Threads joined by one-slot "latest frame only" queues (`LatestFrame`), so the pipeline
+drops frames rather than falling behind: whatever is slow, the model always works on the
+newest frame there is, and latency stays bounded.
 
-    capture ──latest──> prepare ──latest──> model + paste-back + overlay ──> outputs
-    (decode; a file is   (face tracking,     (main thread: batch 1,            (window, virtual
-     played at its own    smoothed crop)      relative motion)                  camera, file)
-     rate, as a camera)
+    capture ─latest─> prepare ─latest─> model worker(s) ─latest─> overlay + outputs
+    (decode; a file   (face tracking,   (batch 1, relative        (the calling thread:
+     is played at      smoothed crop)    motion, paste-back)       window, virtual
+     its own rate)                                                 camera, file)
+
+With `workers` > 1, several model workers each take the newest frame (frame-parallel: on a
+small CPU, two 1-thread workers get more frames through than one 2-thread worker, because
+this model's many small ops scale poorly across threads); a frame finished after a newer
+one has been shown is dropped, so the output never goes back in time.
 
 - Input (`open_capture`): a V4L2 camera (`/dev/videoN`, PyAV's `v4l2` input), a stream URL,
   or a video file played at its own frame rate, standing in for a camera (`loop` replays it).
@@ -60,6 +65,7 @@ class LiveOptions:
     max_seconds: float | None = None  # stop after this long
     max_frames: int | None = None  # stop after this many output frames
     detect_every: int = DETECT_EVERY
+    workers: int = 1  # model threads, each on the newest frame (with --threads 1: frame-parallel)
 
     def __post_init__(self) -> None:
         if self.anchor_after < 0:
@@ -68,6 +74,8 @@ class LiveOptions:
             raise InputError("--max-frames must be at least 1")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise InputError("--max-seconds must be more than 0")
+        if self.workers < 1:
+            raise InputError("--workers must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,13 @@ class CapturedFrame:
 class PreparedFrame:
     captured: CapturedFrame
     crop: np.ndarray | None  # (S, S, 3) uint8 model input; None: no face
+
+
+@dataclass(frozen=True)
+class AnimatedFrame:
+    captured: CapturedFrame
+    image: np.ndarray  # (H, W, 3) uint8 output (the source itself when there was no face)
+    face: bool
 
 
 @dataclass
@@ -127,18 +142,25 @@ class LiveSummary:
 
 
 class LatestFrame:
-    """A one-slot queue: `put` replaces what is waiting (counted in `dropped`), `get` waits."""
+    """A one-slot queue: `put` replaces what is waiting (counted in `dropped`), `get` waits.
 
-    def __init__(self) -> None:
+    With `order` (item -> number), an item older than the one waiting is dropped instead:
+    several producers finishing out of order never put an older frame before a newer one.
+    """
+
+    def __init__(self, order: Callable[[object], int] | None = None) -> None:
         self._item: object | None = None
         self._closed = False
         self._condition = threading.Condition()
+        self._order = order
         self.dropped = 0
 
     def put(self, item: object) -> None:
         with self._condition:
             if self._item is not None:
                 self.dropped += 1
+                if self._order is not None and self._order(item) < self._order(self._item):
+                    return
             self._item = item
             self._condition.notify()
 
@@ -247,6 +269,8 @@ class LiveSession:
         self.reference = None  # driving keypoints of the anchor frame
         self.anchors = 0
         self._reanchor = threading.Event()
+        self._anchor_lock = threading.Lock()  # workers decide and set the anchor one at a time
+        self._anchoring = False
         still = sources.frame if sources.frame is not None else sources.crops[0]
         self.still = np.ascontiguousarray(still)  # shown while there is no face
         # one call before the clock starts: the first pays for allocation and kernel selection
@@ -273,91 +297,104 @@ class LiveSession:
         """The output frame (H, W, 3) uint8; None when the frame has no face."""
         if prepared.crop is None:
             return None
-        first_anchor = self.reference is None and elapsed >= self.options.anchor_after
-        anchoring = self._reanchor.is_set() or first_anchor
-        # before the first anchor, reference None: each frame is its own, the source holds still
-        reference = None if anchoring else self.reference
+        with self._anchor_lock:
+            first_anchor = self.reference is None and elapsed >= self.options.anchor_after
+            anchoring = not self._anchoring and (self._reanchor.is_set() or first_anchor)
+            if anchoring:
+                self._reanchor.clear()
+                self._anchoring = True
+            # before the first anchor, reference None: each frame is its own, the source holds still
+            reference = None if anchoring else self.reference
         detected, _, results = self.animator.animate_crops(self.encoding, prepared.crop[None], reference)
         if anchoring:
-            self._reanchor.clear()
-            self.reference = detected[0]
-            self.anchors += 1
+            with self._anchor_lock:
+                self.reference, self._anchoring = detected[0], False
+                self.anchors += 1
         return self.animator.paste(self.sources, results)[0]
 
 
 def run_live(
     session: LiveSession,
     outputs: list[Callable[[np.ndarray, CapturedFrame], bool]],
-    on_start: Callable[[], None] | None = None,
 ) -> LiveSummary:
     """Run until the input ends, a limit is reached, an output asks to stop, or Ctrl-C.
 
-    Each output gets (frame, captured) and returns False to stop (a window's `q`).
-    Ctrl-C is a normal way to stop a live session: outputs are closed by the caller as usual.
+    Capture, preparation and `options.workers` model workers run in threads; the outputs run
+    in the calling thread (GUI toolkits want the main thread), each getting (frame, captured)
+    and returning False to stop (a window's `q`). Ctrl-C is a normal way to stop a live
+    session: the summary says so, and the caller closes its outputs as usual.
     """
-    captured_slot, prepared_slot = LatestFrame(), LatestFrame()
+
+    def index_of(item: object) -> int:
+        return item.captured.index  # type: ignore[attr-defined]
+
+    slots = [LatestFrame(), LatestFrame(), LatestFrame(order=index_of)]  # captured, prepared, animated
     stop = threading.Event()
     failures: list[BaseException] = []
     summary = LiveSummary()
+    start = time.perf_counter()
+    workers_left = _Countdown(session.options.workers, slots[2].close)
     threads = [
-        threading.Thread(target=_capture_worker, args=(session, captured_slot, stop, failures, summary)),
+        threading.Thread(target=_capture_worker, args=(session, slots[0], stop, failures, summary)),
+        threading.Thread(target=_prepare_worker, args=(session, slots[0], slots[1], stop, failures)),
+    ] + [
         threading.Thread(
-            target=_prepare_worker, args=(session, captured_slot, prepared_slot, stop, failures)
-        ),
+            target=_animate_worker, args=(session, slots[1], slots[2], stop, failures, start, workers_left)
+        )
+        for _ in range(session.options.workers)
     ]
     for thread in threads:
         thread.daemon = True
         thread.start()
-    meter = _RateMeter()
-    start = time.perf_counter()
-    if on_start is not None:
-        on_start()
     try:
-        summary.stopped_by = _main_loop(session, outputs, prepared_slot, summary, meter, start, failures)
+        summary.stopped_by = _output_loop(session, outputs, slots[2], summary, start, failures)
     except KeyboardInterrupt:
         summary.stopped_by = "Ctrl-C"
     finally:
         stop.set()
-        captured_slot.close()
-        prepared_slot.close()
+        for slot in slots:
+            slot.close()
         for thread in threads:
             thread.join()
     if failures:
         raise failures[0]
     summary.seconds = time.perf_counter() - start
-    summary.dropped = captured_slot.dropped + prepared_slot.dropped
+    summary.dropped = sum(slot.dropped for slot in slots)
     summary.anchors = session.anchors
     summary.stage_seconds = session.times.seconds()
     summary.stage_calls = session.times.calls()
     return summary
 
 
-def _main_loop(session, outputs, prepared_slot, summary, meter, start, failures) -> str:  # type: ignore[no-untyped-def]
+def _output_loop(session, outputs, animated_slot, summary, start, failures) -> str:  # type: ignore[no-untyped-def]
     options = session.options
+    meter = _RateMeter()
+    last_shown = -1
     while True:
         if failures:
             return "error"
-        prepared = prepared_slot.get(_WAIT_SECONDS)
-        if prepared is None:
-            if prepared_slot.closed:
+        animated = animated_slot.get(_WAIT_SECONDS)
+        if animated is None:
+            if animated_slot.closed:
                 return "end of input"
             continue
-        assert isinstance(prepared, PreparedFrame)
-        now = time.perf_counter()
-        frame = session.animate(prepared, now - start)
-        if frame is None:
-            summary.frames_without_face += 1
-            frame = session.still
-        latency = time.perf_counter() - prepared.captured.captured_at
+        assert isinstance(animated, AnimatedFrame)
+        if animated.captured.index < last_shown:  # a slower worker's older frame: never go back
+            summary.dropped += 1
+            continue
+        last_shown = animated.captured.index
+        frame = animated.image
+        latency = time.perf_counter() - animated.captured.captured_at
         meter.tick()
         if options.overlay:
             with session.times.measure("overlay"):
-                frame = draw_overlay(frame, meter.rate(), latency * 1000, prepared.crop is not None)
+                frame = draw_overlay(frame, meter.rate(), latency * 1000, animated.face)
         summary.latencies_ms.append(latency * 1000)
         summary.frames_shown += 1
+        summary.frames_without_face += not animated.face
         keep_going = True
         for output in outputs:
-            keep_going = output(frame, prepared.captured) and keep_going
+            keep_going = output(frame, animated.captured) and keep_going
         if not keep_going:
             return "stopped by the user"
         if options.max_frames is not None and summary.frames_shown >= options.max_frames:
@@ -379,17 +416,50 @@ def _capture_worker(session, slot, stop, failures, summary) -> None:  # type: ig
 
 def _prepare_worker(session, captured_slot, prepared_slot, stop, failures) -> None:  # type: ignore[no-untyped-def]
     try:
-        while not stop.is_set():
-            captured = captured_slot.get(_WAIT_SECONDS)
-            if captured is None:
-                if captured_slot.closed:
-                    break
-                continue
+        for captured in _taken(captured_slot, stop):
             prepared_slot.put(session.prepare(captured))
     except BaseException as error:
         failures.append(error)
     finally:
         prepared_slot.close()
+
+
+def _animate_worker(session, prepared_slot, animated_slot, stop, failures, start, done) -> None:  # type: ignore[no-untyped-def]
+    try:
+        for prepared in _taken(prepared_slot, stop):
+            image = session.animate(prepared, time.perf_counter() - start)
+            face = image is not None
+            animated_slot.put(AnimatedFrame(prepared.captured, image if face else session.still, face))
+    except BaseException as error:
+        failures.append(error)
+    finally:
+        done()
+
+
+def _taken(slot: LatestFrame, stop: threading.Event) -> Iterator:
+    """The items of `slot` as they come, until it is closed and empty or `stop` is set."""
+    while not stop.is_set():
+        item = slot.get(_WAIT_SECONDS)
+        if item is not None:
+            yield item
+        elif slot.closed:
+            return
+
+
+class _Countdown:
+    """Calls `then` when `count` parties have called it (the last model worker closes its slot)."""
+
+    def __init__(self, count: int, then: Callable[[], None]) -> None:
+        self._count = count
+        self._then = then
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._count -= 1
+            last = self._count == 0
+        if last:
+            self._then()
 
 
 class _RateMeter:

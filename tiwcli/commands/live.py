@@ -69,6 +69,12 @@ def live(
         Optional[int],  # noqa: UP045
         typer.Option(min=1, help="torch threads for the model (default: torch's, one per core)."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Model workers, each on the newest frame (try --workers 2 --threads 1 on 2 cores)."
+        ),
+    ] = 1,
     crop: Annotated[
         bool, typer.Option(help="Find and crop the face (--no-crop: inputs are already face crops).")
     ] = True,
@@ -114,6 +120,7 @@ def live(
     options = LiveOptions(
         camera=camera, camera_size=camera_size, camera_fps=camera_fps, loop=loop, overlay=overlay,
         anchor_after=anchor_after, max_seconds=max_seconds, max_frames=max_frames, detect_every=detect_every,
+        workers=workers,
     )  # fmt: skip
     fps = input_rate(options)  # opens the input once: a bad camera or file is reported before any work
     animate_options = AnimateOptions(
