@@ -219,3 +219,20 @@ def test_live_command_bad_input_is_one_line(args, message, face_photo, tmp_path,
     result = run(face_photo, *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_loop_plays_a_file_again_without_a_gap(tmp_path, carphone):
+    from tiwcli.video import VideoWriter, read_all_frames
+
+    short = tmp_path / "short.mp4"
+    with VideoWriter(short, 30) as writer:
+        writer.write_batch(read_all_frames(carphone, max_frames=5))
+    frames = []
+    for captured in capture_frames(
+        LiveOptions(camera=str(short), loop=True), threading.Event(), StageTimes()
+    ):
+        frames.append(captured)
+        if len(frames) == 12:
+            break
+    assert [frame.index for frame in frames] == list(range(12))
+    np.testing.assert_allclose(np.diff([frame.captured_at for frame in frames]), 1 / 30, rtol=1e-3)
