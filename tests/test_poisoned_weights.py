@@ -108,3 +108,12 @@ def test_a_diverged_model_is_not_checkpointed(tmp_path, tiny_config):
         "step_00000001.safetensors",
         "step_00000001.state.safetensors",
     ]
+
+
+def test_read_model_file_refuses_nan_for_every_caller(weights):
+    """`tiw train --init` and `tiw eval` read weights through read_model_file too."""
+    from tiwcli.checkpoint import read_model_file
+
+    poison(weights, "nan")
+    with pytest.raises(InputError, match="NaN or infinite"):
+        read_model_file(weights)

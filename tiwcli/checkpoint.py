@@ -108,6 +108,7 @@ def read_model_file(path: Path | str) -> tuple[ModelConfig, dict[str, torch.Tens
         config = ModelConfig.from_json(metadata["config"])
     except (KeyError, json.JSONDecodeError, TypeError) as error:
         raise InputError(f"{path}: checkpoint config is missing or malformed ({error})") from None
+    check_weights(path, tensors)  # NaN/inf here; dtypes against the model where one is built
     return config, _remap_legacy_keys(tensors), metadata
 
 
