@@ -55,6 +55,8 @@ def test_bench_reports_latency_throughput_machine_and_end_to_end(tmp_path):
     (faces_row,) = [row for row in data["end_to_end"] if row["faces"]]
     assert faces_row["frames"] == 8
     assert {"decode", "faces", "crop", "model", "paste", "encode"} <= set(faces_row["split_ms"])
+    # set beside the model alone at the same preset, sources, threads and batch
+    assert faces_row["model_alone_ms"] == data["model"][0]["batched_ms_per_frame"]
     assert "load average" in result.output and "torch threads" in result.output
 
 

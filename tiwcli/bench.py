@@ -20,6 +20,7 @@ reported apart as `compile_seconds`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import platform
 import statistics
@@ -116,6 +117,25 @@ class EndToEndTiming:
     split_ms: dict[str, float] = field(default_factory=dict)  # stage -> ms/frame (stages overlap)
     load_before: float = float("nan")
     load_after: float = float("nan")
+    # the model alone at the same preset, sources, threads and batch (batched ms/frame), if timed:
+    # ms_per_frame / model_alone_ms is the end-to-end overhead (issue 11's goal: at most 1.25)
+    model_alone_ms: float | None = None
+
+
+def with_model_alone(rows: list[EndToEndTiming], model_rows: list[ModelTiming]) -> list[EndToEndTiming]:
+    """Each end-to-end row with the matching model-alone figure (plain model: no compile,
+    no channels-last), when one was timed."""
+    plain = {
+        (row.preset, row.num_sources, row.threads, row.batch_size): row.batched_ms_per_frame
+        for row in model_rows
+        if not row.compiled and not row.channels_last
+    }
+    return [
+        dataclasses.replace(
+            row, model_alone_ms=plain.get((row.preset, row.num_sources, row.threads, row.batch_size))
+        )
+        for row in rows
+    ]
 
 
 def count_flops(model: ImplicitWarping, num_sources: int) -> float:

@@ -65,7 +65,14 @@ def bench(
     """Time the model alone (latency at batch 1, throughput in batches) and end to end."""
     import torch
 
-    from tiwcli.bench import SpeedKnobs, as_dicts, machine_state, profile_modules, time_model
+    from tiwcli.bench import (
+        SpeedKnobs,
+        as_dicts,
+        machine_state,
+        profile_modules,
+        time_model,
+        with_model_alone,
+    )
     from tiwcli.checkpoint import save_model
     from tiwcli.config import model_preset
     from tiwcli.console import make_console
@@ -119,6 +126,7 @@ def bench(
                 thread_counts,
                 faces,
             )
+    end_to_end_rows = with_model_alone(end_to_end_rows, model_rows)
     after = machine_state()
     _print_machine(console, "after", after)
     _print_tables(make_console(), model_rows, end_to_end_rows)
@@ -268,10 +276,13 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
     console.print(table)
     if not end_to_end_rows:
         return
-    table = Table(title="End to end: tiw animate, own process (split: ms/frame per stage; stages overlap)")
+    table = Table(
+        title="End to end: tiw animate, own process. x model: ms/frame over the model alone's (same "
+        "preset, sources, threads, batch). Split: ms/frame per stage; stages overlap"
+    )
     columns = (
         "preset", "device", "src", "input", "frames", "threads", "batch", "ms/frame", "fps",
-        "split ms/frame", "RSS MB", "load",
+        "x model", "split ms/frame", "RSS MB", "load",
     )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="right", overflow="fold", no_wrap=column == "load")
@@ -280,7 +291,8 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
         table.add_row(
             row.preset, row.device, str(row.num_sources),
             "640x360, faces" if row.faces else "256 crop", str(row.frames), str(row.threads),
-            str(row.batch_size), f"{row.ms_per_frame:.1f}", f"{row.frames_per_second:.1f}", split,
+            str(row.batch_size), f"{row.ms_per_frame:.1f}", f"{row.frames_per_second:.1f}",
+            "-" if row.model_alone_ms is None else f"{row.ms_per_frame / row.model_alone_ms:.2f}", split,
             f"{row.peak_rss_mb:.0f}", f"{row.load_before:.2f}→{row.load_after:.2f}",
         )  # fmt: skip
     console.print(table)
