@@ -240,7 +240,7 @@ def _print_profile(console, rows) -> None:  # type: ignore[no-untyped-def]
 
     table = Table(title="Profile: one driving frame (batch 1), exclusive time per part of the model")
     for column in ("preset", "src", "threads", "part", "ms/frame", "share", "GFLOP (by class)"):
-        table.add_column(column, justify="right", overflow="fold", no_wrap=column == "load")
+        table.add_column(column, justify="right", overflow="fold", no_wrap=column in ("preset", "load"))
     for row in rows:
         table.add_row(
             row.preset, str(row.num_sources), str(row.threads), row.module, f"{row.ms_per_frame:.2f}",
@@ -261,7 +261,7 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
         "batched ms", "batched fps", "encode ms", "compile s", "GFLOP", "H100 µs", "CUDA MB", "load",
     )  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="right", overflow="fold", no_wrap=column == "load")
+        table.add_column(column, justify="right", overflow="fold", no_wrap=column in ("preset", "load"))
     for row in model_rows:
         knobs = "+".join(["cl"] * row.channels_last + ["compile"] * row.compiled) or "-"
         table.add_row(
@@ -285,7 +285,7 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
         "x model", "split ms/frame", "RSS MB", "load",
     )  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="right", overflow="fold", no_wrap=column == "load")
+        table.add_column(column, justify="right", overflow="fold", no_wrap=column in ("preset", "load"))
     for row in end_to_end_rows:
         split = ", ".join(f"{stage} {value:.1f}" for stage, value in row.split_ms.items())
         table.add_row(
