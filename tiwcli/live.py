@@ -210,7 +210,8 @@ def open_capture(options: LiveOptions):  # type: ignore[no-untyped-def]
         else:
             container = av.open(camera)
     except (av.error.FFmpegError, OSError, ValueError) as error:
-        raise InputError(f"{camera}: cannot be opened ({error.__class__.__name__}: {error})") from None
+        reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+        raise InputError(f"{camera}: cannot be opened ({reason})") from None
     if not container.streams.video:
         container.close()
         raise InputError(f"{camera}: has no video stream")
@@ -218,36 +219,51 @@ def open_capture(options: LiveOptions):  # type: ignore[no-untyped-def]
 
 
 def capture_frames(options: LiveOptions, stop: threading.Event, times: StageTimes) -> Iterator[CapturedFrame]:
-    """Frames as they arrive: a camera or stream as fast as it sends, a file at its own rate."""
-    from tiwcli.video import rotate_frame
-
+    """Frames as they arrive: a camera or stream as fast as it sends, a file at its own rate
+    (each frame waits for its timestamp, counted from the first frame; `loop` goes on seamlessly)."""
     paced = not is_camera(options.camera) and "://" not in options.camera
     index = 0
     start = time.perf_counter()
     offset = 0.0  # seconds of the input played in earlier loops
     while not stop.is_set():
-        container = open_capture(options)
-        last_time = 0.0
-        with container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            fps = float(stream.average_rate or stream.guessed_rate or 25)
-            for frame in container.decode(stream):
-                if stop.is_set():
-                    return
-                with times.measure("decode"):
-                    image = rotate_frame(
-                        frame.to_ndarray(format="rgb24"), int(getattr(frame, "rotation", 0) or 0)
-                    )
-                last_time = frame.time if frame.time is not None else index / fps
-                due = start + offset + last_time
-                if paced and due > time.perf_counter():
-                    time.sleep(due - time.perf_counter())
-                yield CapturedFrame(image, index, due if paced else time.perf_counter())
-                index += 1
-        if not (options.loop and paced):
+        played = 0.0
+        for image, seconds, fps in _decoded(options, times):  # seconds since the input's first frame
+            if stop.is_set():
+                return
+            due = start + offset + seconds
+            if paced and stop.wait(max(due - time.perf_counter(), 0.0)):
+                return
+            yield CapturedFrame(image, index, due if paced else time.perf_counter())
+            index += 1
+            played = seconds + 1 / fps
+        if not (options.loop and paced) or played == 0:
             return
-        offset += last_time + 1 / fps
+        offset += played
+
+
+def _decoded(options: LiveOptions, times: StageTimes) -> Iterator[tuple[np.ndarray, float, float]]:
+    """(RGB frame, seconds since the first frame, frames per second) of one pass over the input."""
+    import av
+
+    from tiwcli.video import rotate_frame
+
+    with open_capture(options) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or stream.guessed_rate or 25)
+        first: float | None = None
+        try:
+            for count, frame in enumerate(container.decode(stream)):
+                with times.measure("decode"):
+                    rotation = int(getattr(frame, "rotation", 0) or 0)
+                    image = rotate_frame(frame.to_ndarray(format="rgb24"), rotation)
+                seconds = float(frame.time) if frame.time is not None else count / fps
+                first = seconds if first is None else first
+                yield image, seconds - first, fps
+        except av.error.FFmpegError as error:
+            raise InputError(
+                f"{options.camera}: corrupt or interrupted video ({error.__class__.__name__})"
+            ) from None
 
 
 # ---------------------------------------------------------------------------------------------
