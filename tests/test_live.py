@@ -252,3 +252,12 @@ def test_loop_plays_a_file_again_without_a_gap(tmp_path, carphone):
             break
     assert [frame.index for frame in frames] == list(range(12))
     np.testing.assert_allclose(np.diff([frame.captured_at for frame in frames]), 1 / 30, rtol=1e-3)
+
+
+def test_live_command_unreadable_camera_file_is_one_line(tmp_path, face_photo, weights):
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video at all" * 100)
+    result = run(face_photo, "--camera", garbage, "-o", tmp_path / "out.mp4", "--weights", weights)
+    assert result.exit_code == 2, result.output
+    assert "garbage.mp4: cannot be opened" in result.output
+    assert not (tmp_path / "out.mp4").exists()
