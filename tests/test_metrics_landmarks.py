@@ -10,7 +10,7 @@ import pytest
 from tiwcli.frames import resize_frames
 from tiwcli.metrics import RowAccumulator, Scorer
 from tiwcli.metrics.identity import aed_per_frame
-from tiwcli.metrics.landmarks import akd_per_frame, mkr_per_frame
+from tiwcli.metrics.landmarks import akd_per_frame, mkr_per_frame, mouth_opening
 from tiwcli.video import read_all_frames
 
 POINTS = np.stack([np.arange(68.0), np.arange(68.0) * 0.5], axis=1)  # (68, 2)
@@ -97,3 +97,26 @@ def test_real_faces_identical_shifted_and_blank(faces_128):
     result = scorer.result(row)
     assert result["mkr"].value == 1.0
     assert result["akd"].value is None and "no frame" in result["akd"].note
+
+
+def test_mouth_opening_is_scale_free_and_grows_with_the_gap():
+    face = np.zeros((68, 2))
+    face[36], face[45] = (0, 0), (10, 0)  # outer eye corners, 10 apart
+    face[[61, 62, 63], 1], face[[67, 66, 65], 1] = 20, 23  # inner lips 3 apart
+    assert mouth_opening(face) == pytest.approx(0.3)
+    assert mouth_opening(face * 4) == pytest.approx(0.3)
+    closed = face.copy()
+    closed[[67, 66, 65], 1] = 20
+    assert mouth_opening(closed) == 0.0
+
+
+def test_mouth_opening_follows_a_real_talking_face(wolfgang):
+    """On the Pexels clip (crying, surprise, smiling) the mouth opens and closes: the measure varies."""
+    from tiwcli.faces import load_face_analyzer
+
+    analyzer = load_face_analyzer("dlib")
+    frames = read_all_frames(wolfgang, max_frames=240)[::24]
+    values = [mouth_opening(faces[0].landmarks) for faces in map(analyzer.detect, frames) if faces]
+    assert len(values) >= 8
+    assert 0 <= min(values) < max(values) < 1
+    assert max(values) - min(values) > 0.05

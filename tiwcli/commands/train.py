@@ -33,8 +33,8 @@ def train(
         Path, typer.Option(help="Run folder: checkpoints, samples, log.jsonl, model.safetensors.")
     ],
     preset: Annotated[
-        str, typer.Option(help="Model preset: tiny, small-256, base-256, base-512.")
-    ] = "small-256",
+        str, typer.Option(help="Model preset: tiny, small-256, warp-256, base-256, base-512.")
+    ] = "warp-256",
     resume: Annotated[
         bool, typer.Option(help="Continue the run in --out from its latest checkpoint.")
     ] = False,
@@ -71,6 +71,18 @@ def train(
         _OPTIONAL_FLOAT,
         typer.Option(help="Share of samples made of one frame moved by random warps.", min=0.0, max=1.0),
     ] = None,
+    warp_only_steps: Annotated[
+        _OPTIONAL_INT,
+        typer.Option(help="First steps whose output is the full-resolution warp alone.", min=0),
+    ] = None,
+    landmark_weight: Annotated[
+        _OPTIONAL_FLOAT,
+        typer.Option(help="Weight of landmark guidance of keypoints 0..9 (0 = off).", min=0.0),
+    ] = None,
+    perceptual_network: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="vgg19 (torchvision's file, off when absent) or auto (else HED-VGG16)."),
+    ] = None,
     vgg_weights: Annotated[
         _OPTIONAL_PATH,
         typer.Option(help="VGG-19 file (default: ~/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth)."),
@@ -100,6 +112,9 @@ def train(
         "perceptual_weight": perceptual_weight,
         "equivariance_weight": equivariance_weight,
         "still_probability": still_probability,
+        "warp_only_steps": warp_only_steps,
+        "landmark_weight": landmark_weight,
+        "perceptual_network": perceptual_network,
     }
     if gan is False:  # kept in the run's config, so a resumed run stays GAN-free
         overrides.update(gan_weight=0.0, feature_matching_weight=0.0)
