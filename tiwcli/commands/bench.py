@@ -14,6 +14,12 @@ import typer
 from tiwcli.commands.options import DeviceChoice, parse_int_list
 
 
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class Knob(str, Enum):
     off = "off"
     on = "on"
@@ -60,6 +66,13 @@ def bench(
     long_factor: Annotated[
         int, typer.Option(min=2, help="Memory check: a clip this many times longer.")
     ] = 10,
+    precision: Annotated[
+        Precision,
+        typer.Option(
+            help="Model-alone autocast dtype: auto (bf16 on CUDA, fp32 on CPU), fp32, or bf16 (on a CPU, "
+            "fast only where it has bf16 instructions, e.g. AVX512-BF16 or AMX)."
+        ),
+    ] = Precision.auto,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON.")] = None,
 ) -> None:
     """Time the model alone (latency at batch 1, throughput in batches) and end to end."""
@@ -90,7 +103,8 @@ def bench(
         for layout in channels_last.values()
         for compiled in compile_model.values()
     ]
-    dtype = torch.bfloat16 if torch_device.type == "cuda" else None
+    bf16 = precision == Precision.bf16 or (precision == Precision.auto and torch_device.type == "cuda")
+    dtype = torch.bfloat16 if bf16 else None
     before = machine_state()
     _print_machine(console, "before", before)
     model_rows = []
@@ -240,7 +254,9 @@ def _print_profile(console, rows) -> None:  # type: ignore[no-untyped-def]
 
     table = Table(title="Profile: one driving frame (batch 1), exclusive time per part of the model")
     for column in ("preset", "src", "threads", "part", "ms/frame", "share", "GFLOP (by class)"):
-        table.add_column(column, justify="right", overflow="fold", no_wrap=column in ("preset", "load"))
+        table.add_column(
+            column, justify="right", overflow="fold", no_wrap=column in ("preset", "dtype", "load")
+        )
     for row in rows:
         table.add_row(
             row.preset, str(row.num_sources), str(row.threads), row.module, f"{row.ms_per_frame:.2f}",
@@ -261,7 +277,9 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
         "batched ms", "batched fps", "encode ms", "compile s", "GFLOP", "H100 µs", "CUDA MB", "load",
     )  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="right", overflow="fold", no_wrap=column in ("preset", "load"))
+        table.add_column(
+            column, justify="right", overflow="fold", no_wrap=column in ("preset", "dtype", "load")
+        )
     for row in model_rows:
         knobs = "+".join(["cl"] * row.channels_last + ["compile"] * row.compiled) or "-"
         table.add_row(
@@ -285,7 +303,9 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
         "x model", "split ms/frame", "RSS MB", "load",
     )  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="right", overflow="fold", no_wrap=column in ("preset", "load"))
+        table.add_column(
+            column, justify="right", overflow="fold", no_wrap=column in ("preset", "dtype", "load")
+        )
     for row in end_to_end_rows:
         split = ", ".join(f"{stage} {value:.1f}" for stage, value in row.split_ms.items())
         table.add_row(
