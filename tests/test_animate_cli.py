@@ -87,6 +87,20 @@ def test_no_paste_back_writes_the_crop(tmp_path, weights, clip, face_photo):
     assert (info.width, info.height, info.num_frames) == (64, 64, CLIP_FRAMES)
 
 
+@pytest.mark.parametrize("detect_every", ["1", "8"])
+def test_verbose_prints_the_time_split(tmp_path, weights, clip, face_photo, detect_every):
+    output = tmp_path / "split.mp4"
+    result = run(
+        face_photo, clip, "-o", output, "--weights", weights, "--verbose", "--threads", "1",
+        "--detect-every", detect_every,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    split = next(line for line in result.output.splitlines() if line.startswith("time split, ms/frame:"))
+    for stage in ("decode", "faces", "crop", "model", "paste", "encode"):
+        assert f" {stage} " in split
+    assert "torch threads 1" in result.output and "load average" in result.output
+
+
 def test_source_video_absolute_mode_without_crop(tmp_path, weights, clip, carphone):
     output = tmp_path / "video_sources.mp4"
     args = ["--weights", weights, "--num-sources", 2, "--mode", "absolute", "--no-crop", "--device", "cpu"]

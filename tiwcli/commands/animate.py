@@ -125,6 +125,10 @@ def animate(
             "--verbose", "-v", help="Also print the time split (decode/faces/crop/model/paste/encode)."
         ),
     ] = False,
+    threads: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="torch threads for the model (default: torch's, one per core)."),
+    ] = None,
 ) -> None:
     """Animate source portrait(s) with the motion of a driving video."""
     from rich.console import Console
@@ -155,6 +159,10 @@ def animate(
             detect_every=detect_every,
         )
         resolve_device(options.device)  # a missing GPU is reported before any work
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
         model, analyzer = load_model_and_faces(prepared.weights, options)
         warning = different_people_warning(prepared, analyzer)
         if warning is not None:
