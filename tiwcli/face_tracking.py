@@ -7,9 +7,9 @@ most webcam filters):
   640x360), and on the full frame only when the small one shows no face; its landmarks are
   then measured on the full frame, in the box found;
 - it runs every `detect_every` frames, and on any frame where tracking fails; in between,
-  the 68-point shape predictor (~1 ms) is seeded with a box that follows the previous
-  frame's landmarks (placed relative to them as the detector placed its box at the last
-  detection, which is what the predictor was trained on);
+  the 68-point shape predictor (a few times cheaper than the detector) is seeded with a
+  box that follows the previous frame's landmarks (placed relative to them as the detector
+  placed its box at the last detection, which is what the predictor was trained on);
 - tracking fails when the new landmarks disagree with the previous ones more than a head
   moves in one frame (size changed by over `max_size_change`, centre moved by over
   `max_shift` of the face's extent), or when the image under them no longer looks like the
@@ -26,8 +26,8 @@ does the same in a background thread and hands each box out as soon as it is fin
 (`tiw animate`, so the tracking pass overlaps the animation). `BoxSmoother` is the online
 smoother for live use, where the future is not known.
 
-The timings above (~15 ms, ~1 ms) are dlib's on a quiet 2-core machine; the "time split"
-of `tiw animate --verbose` and `benchmarks/faces_bench.py` measure them on yours.
+Costs are measured by `benchmarks/faces_bench.py` and by the "faces" stage of
+`tiw animate --verbose` (the ~15 ms above: dlib's detector on a quiet 2-core machine).
 
 Backends without `landmarks_in_box` (fan) fall back to detecting on every frame.
 
