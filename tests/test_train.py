@@ -305,10 +305,51 @@ def test_sigterm_saves_a_checkpoint_like_ctrl_c(sample_dataset, tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 3):
         time.sleep(0.2)
+    logged = len(log.read_text().splitlines()) if log.exists() else 0
     child.send_signal(signal.SIGTERM)
-    _, stderr = child.communicate(timeout=60)
+    _, stderr = child.communicate(timeout=120)
     assert child.returncode == 130, stderr
     assert "Traceback" not in stderr
     saved = sorted((run_dir / "checkpoints").glob("step_*.state.safetensors"))
     assert saved, stderr
-    assert int(saved[-1].name.split("_")[1].split(".")[0]) >= 3
+    saved_step = int(saved[-1].name.split("_")[1].split(".")[0])
+    assert saved_step >= max(logged, 1)
+    # the step under way was finished, logged, then saved: log and checkpoint agree
+    assert json.loads(log.read_text().splitlines()[-1])["step"] == saved_step
+
+
+@pytest.mark.parametrize("output", ["log", "samples"])
+def test_a_failed_log_or_sample_write_is_one_output_error(sample_dataset, tmp_path, monkeypatch, output):
+    """A full disk between checkpoints: one line (OutputError), the checkpoints already saved kept,
+    no half-written sample image."""
+    import errno
+
+    from tiwcli.errors import OutputError
+    from tiwcli.train import RunLog
+
+    steps_done: list[int] = []
+
+    def full() -> None:  # the disk fills up after step 3 (the checkpoint of step 2 is on disk)
+        if steps_done and steps_done[-1] >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    if output == "log":
+        original_write = RunLog.write
+        monkeypatch.setattr(RunLog, "write", lambda self, record: (full(), original_write(self, record)))
+    else:
+        import tiwcli.train
+
+        original_save = tiwcli.train.save_image
+        monkeypatch.setattr(
+            tiwcli.train, "save_image", lambda path, image: (full(), original_save(path, image))
+        )
+    options = _options(
+        sample_dataset, tmp_path, steps=4, checkpoint_every=2, sample_every=1, on_step=steps_done.append
+    )
+    with pytest.raises(OutputError) as caught:
+        train(options)
+    message = str(caught.value)
+    assert "No space left on device" in message and "\n" not in message
+    assert "the checkpoint of step 2 is kept" in message
+    assert (tmp_path / "checkpoints" / "step_00000002.state.safetensors").exists()
+    assert not [path for path in (tmp_path / "samples").iterdir() if path.name.startswith(".")]

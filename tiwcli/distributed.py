@@ -64,6 +64,16 @@ def wrap(module: nn.Module, context: DistributedContext, device: torch.device) -
     return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=True)
 
 
+def any_rank(flag: bool, context: DistributedContext, device: torch.device) -> bool:
+    """True on every process when `flag` is true on any: a decision all ranks act on together
+    (a stop request that reached the processes at different steps)."""
+    if not context.enabled:
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
 def barrier(context: DistributedContext) -> None:
     if context.enabled:
         dist.barrier()

@@ -7,8 +7,13 @@ one discriminator update (hinge). Choices the paper leaves open, and ours:
 - Learning rate: linear warmup, then cosine decay to `min_lr_ratio` of the peak.
 - Gradient clipping of each network's global norm; bf16 autocast on CUDA only.
 - Every random draw of step i (batch, augmentation, warps, source dropout) comes
-  from generators seeded by (seed, i, rank), so resuming from a checkpoint gives
-  bit-for-bit the same weights as an uninterrupted run.
+  from generators seeded by (seed, i, rank) (torch, numpy and `random` are all reseeded
+  at the start of each step), so resuming from a checkpoint gives bit-for-bit the same
+  weights as an uninterrupted run.
+- Ctrl-C and SIGTERM are acted upon between steps only: the step under way finishes,
+  then its checkpoint is saved (a step half done would already have moved the weights,
+  the Adam state or the discriminator's spectral-norm vectors). A second signal stops at
+  once, and then no checkpoint is written if a step was under way.
 Only rank 0 writes files, logs and the progress bar.
 
 Shapes: b batch, n sources, H W image size.
@@ -17,8 +22,11 @@ Shapes: b batch, n sources, H W image size.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
+import os
+import random
 import signal
 import threading
 import time
@@ -33,8 +41,17 @@ from rich.console import Console
 
 from tiwcli.config import ModelConfig, TrainConfig
 from tiwcli.data import Batch, ClipStore, TrainBatches, fixed_batch, list_clips, step_seed
-from tiwcli.distributed import DistributedContext, barrier, init_distributed, process_device, shutdown, wrap
-from tiwcli.errors import InputError, MissingWeightsError
+from tiwcli.distributed import (
+    DistributedContext,
+    any_rank,
+    barrier,
+    init_distributed,
+    process_device,
+    shutdown,
+    wrap,
+)
+from tiwcli.errors import InputError, MissingWeightsError, OutputError
+from tiwcli.files import reason, sigterm_as_interrupt
 from tiwcli.images import save_image
 from tiwcli.losses import GeneratorObjective, discriminator_loss
 from tiwcli.models import ImplicitWarping
@@ -49,6 +66,8 @@ from tiwcli.train_state import (
 )
 
 RUN_FILE = "run.json"  # the configs of a run: its presence means "a run lives here"
+# How often a run writes what; kept in RUN_FILE, so --resume goes on with the run's own values.
+SCHEDULE_DEFAULTS = {"checkpoint_every": 1000, "keep": 3, "sample_every": 500, "log_every": 10}
 
 
 @dataclass
@@ -110,15 +129,122 @@ def check_run_dir(options: RunOptions) -> int:
     if saved_model_config != options.model_config:
         raise InputError(f"{options.run_dir}: the run was started with another model config")
     steps = completed_steps(options.run_dir / "checkpoints")
-    return steps[-1] if steps else 0
+    done = steps[-1] if steps else 0
+    if done > options.train_config.steps:
+        raise InputError(
+            f"--steps {options.train_config.steps}: the run in {options.run_dir} has completed {done} "
+            f"steps already; give --steps {done} or more, or leave it out"
+        )
+    return done
+
+
+def _read_run_file(run_dir: Path) -> dict:
+    try:
+        saved = json.loads((run_dir / RUN_FILE).read_text())
+        if not isinstance(saved, dict):
+            raise TypeError
+        return saved
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"{run_dir / RUN_FILE}: unreadable run file ({error.__class__.__name__})") from None
 
 
 def read_run_configs(run_dir: Path) -> tuple[ModelConfig, TrainConfig]:
+    saved = _read_run_file(run_dir)
     try:
-        saved = json.loads((run_dir / RUN_FILE).read_text())
         return ModelConfig.from_json(saved["model_config"]), TrainConfig.from_json(saved["train_config"])
-    except (OSError, KeyError, ValueError, TypeError) as error:
+    except (KeyError, ValueError, TypeError) as error:
         raise InputError(f"{run_dir / RUN_FILE}: unreadable run file ({error.__class__.__name__})") from None
+
+
+def read_run_schedule(run_dir: Path) -> dict[str, int]:
+    """The --checkpoint-every, --keep, --sample-every, --log-every a run was started (or last resumed)
+    with; runs written before these were kept give {} (the defaults then apply)."""
+    saved = _read_run_file(run_dir).get("options", {})
+    try:
+        return {name: int(saved[name]) for name in SCHEDULE_DEFAULTS if name in saved}
+    except (ValueError, TypeError) as error:
+        raise InputError(f"{run_dir / RUN_FILE}: unreadable run file ({error.__class__.__name__})") from None
+
+
+def _write_run_file(options: RunOptions) -> None:
+    """RUN_FILE, atomically (a full disk leaves the previous one, never half a file)."""
+    path = options.run_dir / RUN_FILE
+    record = {
+        "model_config": options.model_config.to_json(),
+        "train_config": options.train_config.to_json(),
+        "options": {name: getattr(options, name) for name in SCHEDULE_DEFAULTS},
+    }
+    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        options.run_dir.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(record, indent=1) + "\n")
+        os.replace(temporary, path)
+    except OSError as error:
+        raise OutputError(f"{path}: could not be written ({reason(error)})") from None
+    finally:
+        with contextlib.suppress(OSError):  # e.g. its folder could not be made
+            temporary.unlink(missing_ok=True)
+
+
+def resolve_settings(
+    run_dir: Path,
+    *,
+    preset: str | None,
+    resume: bool,
+    init: Path | None,
+    overrides: dict[str, object],
+    gan: bool | None = None,
+    schedule: dict[str, int | None] | None = None,
+) -> tuple[ModelConfig, TrainConfig, dict[str, int]]:
+    """(model config, train config, schedule) of a run from the command line's options (None: not
+    given). On --resume: the run's saved configs and schedule, then the options given again;
+    options that contradict the run (--preset of another model, --init, --gan on a run without
+    it) are one-line errors, and so is --steps below the completed steps (`check_run_dir`).
+    Else: the --init weights' or the preset's model (default warp-256), the training defaults of
+    that model's preset, then the options."""
+    from tiwcli.config import MODEL_PRESETS, model_preset, train_preset
+
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if gan is False:  # kept in the run's config, so a resumed run stays GAN-free
+        given.update(gan_weight=0.0, feature_matching_weight=0.0)
+    schedule_given = {name: value for name, value in (schedule or {}).items() if value is not None}
+    if resume:
+        if not (run_dir / RUN_FILE).exists():
+            raise InputError(f"{run_dir}: no training run to resume")
+        model_config, train_config = read_run_configs(run_dir)
+        run_preset = next((name for name, config in MODEL_PRESETS.items() if config == model_config), None)
+        if preset is not None and model_preset(preset) != model_config:
+            raise InputError(
+                f"--preset {preset}: the run in {run_dir} was started with "
+                f"{f'--preset {run_preset}' if run_preset else 'another model config'}; leave --preset out"
+            )
+        if init is not None:
+            raise InputError("--init: a resumed run goes on from its own checkpoint; leave --init out")
+        has_gan = train_config.gan_weight > 0 or train_config.feature_matching_weight > 0
+        if gan and not has_gan:
+            raise InputError(f"--gan: the run in {run_dir} was started without the GAN; it cannot be added")
+        schedule_given = {**SCHEDULE_DEFAULTS, **read_run_schedule(run_dir), **schedule_given}
+        return model_config, dataclasses.replace(train_config, **given), schedule_given
+    if init is not None:
+        from tiwcli.checkpoint import read_model_file
+
+        model_config, _, _ = read_model_file(init)
+        named = [name for name, config in MODEL_PRESETS.items() if config == model_config]
+        if preset is not None and model_preset(preset) != model_config:
+            found = f"of preset {named[0]}" if named else "of another model config"
+            raise InputError(f"--init {init}: the weights are {found}, not of --preset {preset}")
+        preset = named[0] if named else preset
+    else:
+        model_config = model_preset(preset or "warp-256")
+    train_config = train_preset(preset or "warp-256")
+    if gan and train_config.gan_weight == 0 and train_config.feature_matching_weight == 0:
+        defaults = TrainConfig()  # the preset trains without the GAN: --gan brings the usual weights
+        given = {
+            "gan_weight": defaults.gan_weight,
+            "feature_matching_weight": defaults.feature_matching_weight,
+            **given,
+        }
+    return model_config, dataclasses.replace(train_config, **given), {**SCHEDULE_DEFAULTS, **schedule_given}
 
 
 def _load_perceptual(options: RunOptions, console: Console, is_main: bool) -> PerceptualLoss | None:
@@ -134,12 +260,18 @@ def _load_perceptual(options: RunOptions, console: Console, is_main: bool) -> Pe
 
 
 def _init_weights(model: ImplicitWarping, path: Path) -> None:
-    from tiwcli.checkpoint import read_model_file
+    """Load --init weights: same config, no NaN/inf (read_model_file), floats where the model has
+    floats (integer weights would be cast silently by load_state_dict)."""
+    from tiwcli.checkpoint import check_weights, read_model_file
 
     config, tensors, _ = read_model_file(path)
     if config != model.config:
         raise InputError(f"{path}: --init weights are for another model config than this run's")
-    model.load_state_dict(tensors, strict=True)
+    check_weights(path, tensors, dict(model.state_dict()))
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as error:
+        raise InputError(f"{path}: --init weights do not fit ({str(error).splitlines()[0][:200]})") from None
 
 
 @dataclass
@@ -255,14 +387,25 @@ def sample_grid(model: ImplicitWarping, batch: Batch) -> np.ndarray:
     return (grid.cpu().numpy() * 255).round().astype(np.uint8)
 
 
+def _logged_step(line: str) -> int | None:
+    """The step of a log.jsonl line; None for a blank or broken one (a write cut off by a full disk)."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 class RunLog:
-    """RUN_DIR/log.jsonl (one line per logged step) and TensorBoard scalars when installed."""
+    """RUN_DIR/log.jsonl (one line per logged step) and TensorBoard scalars when installed.
+    The writes raise OSError; the loop turns it into a one-line OutputError."""
 
     def __init__(self, run_dir: Path, resume_step: int, console: Console) -> None:
         self.path = run_dir / "log.jsonl"
         if resume_step and self.path.exists():  # drop lines of work lost since the checkpoint
             lines = self.path.read_text().splitlines()
-            kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            kept = [
+                line for line in lines if (step := _logged_step(line)) is not None and step <= resume_step
+            ]
             self.path.write_text("".join(f"{line}\n" for line in kept))
         elif not resume_step:
             self.path.unlink(missing_ok=True)
@@ -328,32 +471,64 @@ def _device_type(requested: str) -> str:
 
 
 def train(options: RunOptions) -> TrainResult:
-    """Train (or resume) a run in options.run_dir. Works under torchrun as well."""
+    """Train (or resume) a run in options.run_dir. Works under torchrun as well.
+
+    Schedulers (SLURM, Kubernetes, torchrun) send SIGTERM before they kill a job: it is Ctrl-C
+    here, so the last completed step is checkpointed before the process ends."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     context = init_distributed(_device_type(options.device))
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             return _train(options, context, console)
     finally:
         shutdown(context)
 
 
+class _StopRequest:
+    """The SIGINT/SIGTERM handler of the step loop: the first signal asks the loop to stop after
+    the step under way (see `_Loop.run`); a second one stops at once."""
+
+    def __init__(self, announce: bool) -> None:
+        self.requested = False
+        self.announce = announce
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.announce:  # os.write: no console lock or buffer is touched inside a signal handler
+            note = "stopping after this step, with a checkpoint (Ctrl-C again: stop now, no checkpoint)\n"
+            with contextlib.suppress(OSError):
+                os.write(2, note.encode())
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Schedulers (SLURM, Kubernetes, torchrun) send SIGTERM before they kill a job: treat it
-    like Ctrl-C, so the interrupted step's checkpoint is saved before the process ends."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+def _stop_between_steps(announce: bool) -> Iterator[_StopRequest]:
+    """Within the block, Ctrl-C and SIGTERM set `requested` instead of raising mid-step."""
+    request = _StopRequest(announce)
+    if threading.current_thread() is not threading.main_thread():  # signals go to the main thread
+        yield request
         return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {
+        number: signal.signal(number, request)
+        for number in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(number) is not signal.SIG_IGN  # e.g. SIGINT of a background job (nohup, &)
+    }
     try:
-        yield
+        yield request
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+
+def seed_step(seed: int, step: int, rank: int) -> None:
+    """Reseed every global RNG (torch CPU and CUDA, numpy, random) for one step: whatever draws
+    from them (source dropout, warps) is then a function of (seed, step, rank), wherever the
+    run was stopped and resumed."""
+    value = step_seed(seed, step, rank)
+    torch.manual_seed(value)
+    np.random.seed(value % 2**32)
+    random.seed(value)
 
 
 def _train(options: RunOptions, context: DistributedContext, console: Console) -> TrainResult:
@@ -376,9 +551,7 @@ def _train(options: RunOptions, context: DistributedContext, console: Console) -
     if options.resume and start_step:
         load_checkpoint(options.run_dir / "checkpoints", start_step, trainer.parts)
     if context.is_main:
-        options.run_dir.mkdir(parents=True, exist_ok=True)
-        run_record = {"model_config": options.model_config.to_json(), "train_config": config.to_json()}
-        (options.run_dir / RUN_FILE).write_text(json.dumps(run_record, indent=1) + "\n")
+        _write_run_file(options)
     barrier(context)
     dataset = TrainBatches(
         store,
@@ -417,7 +590,11 @@ class _Loop:
         self.console = console
         self.step = start_step
         self.saved_step = start_step if options.resume else -1
-        self.log = RunLog(options.run_dir, start_step, console) if context.is_main else None
+        self.in_step = False  # between the first change of a step and the count that marks it done
+        self.log = None
+        if context.is_main:
+            with self._writing(options.run_dir / "log.jsonl"):
+                self.log = RunLog(options.run_dir, start_step, console)
         self.metadata = {"train_config": options.train_config.to_json()}
         self._sums: dict[str, float] = {}
         self._count = 0
@@ -426,23 +603,59 @@ class _Loop:
 
     def run(self, batches: Iterator[Batch]) -> TrainResult:
         config = self.options.train_config
-        with _progress(self.console, self.context.is_main and self.options.progress) as progress:
+        is_main = self.context.is_main
+        with (
+            _progress(self.console, is_main and self.options.progress) as progress,
+            _stop_between_steps(announce=is_main) as stop,
+        ):
             task = progress.add_task("train", total=config.steps, completed=self.step, info="")
             try:
                 for batch in batches:
-                    torch.manual_seed(step_seed(config.seed, self.step, self.context.rank))  # dropout, warps
+                    self.in_step = True
+                    seed_step(config.seed, self.step, self.context.rank)  # dropout, warps
                     losses = self.trainer.step(batch.to(self.trainer.device), self.step)
                     self.step += 1
+                    self.in_step = False
                     self._after_step(losses, progress, task)
                     if self.options.on_step is not None:
                         self.options.on_step(self.step)
+                    if any_rank(stop.requested, self.context, self.trainer.device):  # all ranks stop here
+                        raise KeyboardInterrupt
             except KeyboardInterrupt:
-                if self.context.is_main and self.step != self.saved_step:
-                    self._checkpoint()
-                    self.console.print(f"saved a checkpoint at step {self.step}")
+                self._save_on_interrupt()
                 raise
         model_path = self._finish()
         return TrainResult(self.step, model_path, self.last_losses, self.trainer.model)
+
+    def _save_on_interrupt(self) -> None:
+        """Checkpoint the last completed step, unless the interrupt came within a step: its
+        half-applied updates would make the resumed run differ from an uninterrupted one."""
+        if not self.context.is_main:
+            return
+        if self.in_step:
+            newest = (
+                f"the newest is at step {self.saved_step}" if self.saved_step > 0 else "none was saved yet"
+            )
+            self.console.print(f"stopped within step {self.step + 1}: no checkpoint written ({newest})")
+        elif self.step > 0:
+            if self.step != self.saved_step:
+                self._checkpoint()
+            self.console.print(f"saved a checkpoint at step {self.step}")
+
+    @contextlib.contextmanager
+    def _writing(self, path: Path) -> Iterator[None]:
+        """A failed write of a log line, a sample grid: one OutputError line; checkpoints stay."""
+        try:
+            yield
+        except OSError as error:
+            kept = (
+                f"the checkpoint of step {self.saved_step} is kept"
+                if self.saved_step > 0
+                else "no checkpoint yet"
+            )
+            raise OutputError(
+                f"{path}: could not be written ({reason(error)}); training stopped, {kept}"
+            ) from None
 
     def _after_step(self, losses: dict[str, float], progress, task) -> None:
         self.last_losses = losses
@@ -473,7 +686,8 @@ class _Loop:
             "time": round(time.time(), 3),
         }
         assert self.log is not None
-        self.log.write(record)
+        with self._writing(self.log.path):
+            self.log.write(record)
         info = (
             f"loss {means['total']:.4f}  pyr {means['pyramid']:.4f}  {record['images_per_second']:.1f} img/s"
         )
@@ -481,9 +695,18 @@ class _Loop:
         self._sums, self._count, self._interval_start = {}, 0, time.perf_counter()
 
     def _write_samples(self) -> None:
-        folder = self.options.run_dir / "samples"
-        folder.mkdir(exist_ok=True)
-        save_image(folder / f"step_{self.step:06d}.png", sample_grid(self.trainer.model, self.preview))
+        """samples/step_SSSSSS.png, through a temporary file: a full disk leaves no broken image."""
+        path = self.options.run_dir / "samples" / f"step_{self.step:06d}.png"
+        grid = sample_grid(self.trainer.model, self.preview)
+        temporary = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
+        with self._writing(path):
+            try:
+                path.parent.mkdir(exist_ok=True)
+                save_image(temporary, grid)
+                os.replace(temporary, path)
+            finally:
+                with contextlib.suppress(OSError):
+                    temporary.unlink(missing_ok=True)
 
     def _checkpoint(self) -> Path:
         checkpoint_dir = self.options.run_dir / "checkpoints"
