@@ -1,25 +1,23 @@
 """`tiw train --data DIR --out RUN_DIR`: thin CLI over `tiwcli.train.train`.
 
-Options left unset take the value of the run being resumed, else the training
-defaults of the model preset (`TRAIN_PRESETS`). Multi-GPU / multi-node:
+Options left unset take the value of the run being resumed (its configs and its
+--checkpoint-every, --keep, --sample-every, --log-every), else the training
+defaults of the model preset (`TRAIN_PRESETS`); `tiwcli.train.resolve_settings`
+decides, and refuses options that contradict the run. Multi-GPU / multi-node:
 `torchrun --nproc-per-node N -m tiwcli train ...` (each process its own batch).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from tiwcli.errors import InputError
-
-if TYPE_CHECKING:
-    from tiwcli.config import ModelConfig, TrainConfig
 
 _OPTIONAL_INT = Optional[int]  # noqa: UP045 (typer needs Optional on Python 3.10)
 _OPTIONAL_FLOAT = Optional[float]  # noqa: UP045
@@ -33,29 +31,51 @@ def train(
         Path, typer.Option(help="Run folder: checkpoints, samples, log.jsonl, model.safetensors.")
     ],
     preset: Annotated[
-        str, typer.Option(help="Model preset: tiny, small-256, warp-256, base-256, base-512.")
-    ] = "warp-256",
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Model preset: tiny, small-256, warp-256 (default), base-256, base-512.",
+            show_default=False,
+        ),
+    ] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue the run in --out from its latest checkpoint.")
+        bool,
+        typer.Option(
+            help="Continue the run in --out from its latest checkpoint, with its preset and options."
+        ),
     ] = False,
     init: Annotated[_OPTIONAL_PATH, typer.Option(help="Start the generator from these weights.")] = None,
     steps: Annotated[_OPTIONAL_INT, typer.Option(help="Total optimiser steps.", min=1)] = None,
     batch_size: Annotated[_OPTIONAL_INT, typer.Option(help="Samples per step and process.", min=1)] = None,
     lr: Annotated[_OPTIONAL_FLOAT, typer.Option(help="Peak learning rate.", min=0.0)] = None,
     max_sources: Annotated[_OPTIONAL_INT, typer.Option(help="Sources per sample: 1..this.", min=1)] = None,
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.", min=1)] = 1000,
-    keep: Annotated[int, typer.Option(help="Newest checkpoints kept.", min=1)] = 3,
+    checkpoint_every: Annotated[
+        _OPTIONAL_INT,
+        typer.Option(help="Steps between checkpoints (default 1000; on --resume, the run's).", min=1),
+    ] = None,
+    keep: Annotated[
+        _OPTIONAL_INT,
+        typer.Option(help="Newest checkpoints kept (default 3; on --resume, the run's).", min=1),
+    ] = None,
     sample_every: Annotated[
-        int, typer.Option(help="Steps between sample grids (0 = only at the end).", min=0)
-    ] = 500,
-    log_every: Annotated[int, typer.Option(help="Steps between log lines.", min=1)] = 10,
+        _OPTIONAL_INT,
+        typer.Option(
+            help="Steps between sample grids, 0 = only at the end (default 500; on --resume, the run's).",
+            min=0,
+        ),
+    ] = None,
+    log_every: Annotated[
+        _OPTIONAL_INT,
+        typer.Option(help="Steps between log lines (default 10; on --resume, the run's).", min=1),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     seed: Annotated[_OPTIONAL_INT, typer.Option(help="Seed of every random draw.")] = None,
     num_workers: Annotated[int, typer.Option(help="Data loading processes.", min=0)] = 0,
     gan: Annotated[
         Optional[bool],  # noqa: UP045
         typer.Option(
-            "--gan/--no-gan", help="Adversarial + feature matching losses (default: on).", show_default=False
+            "--gan/--no-gan",
+            help="Adversarial + feature matching losses (default: the preset's; off for warp-256).",
+            show_default=False,
         ),
     ] = None,
     pyramid_weight: Annotated[
@@ -99,7 +119,7 @@ def train(
 ) -> None:
     """Train an Implicit Warping model on a preprocessed face dataset."""
     _check_paths(data, out, init)  # before the slow imports, the data and the model
-    from tiwcli.train import RunOptions
+    from tiwcli.train import RunOptions, resolve_settings
     from tiwcli.train import train as run_training
 
     overrides = {
@@ -116,9 +136,15 @@ def train(
         "landmark_weight": landmark_weight,
         "perceptual_network": perceptual_network,
     }
-    if gan is False:  # kept in the run's config, so a resumed run stays GAN-free
-        overrides.update(gan_weight=0.0, feature_matching_weight=0.0)
-    model_config, train_config = _resolve_configs(out, preset, resume, init, overrides)
+    schedule = {
+        "checkpoint_every": checkpoint_every,
+        "keep": keep,
+        "sample_every": sample_every,
+        "log_every": log_every,
+    }
+    model_config, train_config, schedule = resolve_settings(
+        out, preset=preset, resume=resume, init=init, overrides=overrides, gan=gan, schedule=schedule
+    )
     log_lines = progress and not _stderr_is_terminal() and _is_main()
     result = run_training(
         RunOptions(
@@ -127,12 +153,9 @@ def train(
             model_config=model_config,
             train_config=train_config,
             resume=resume,
-            init=init if not resume else None,
+            init=init,
             device=device,
-            checkpoint_every=checkpoint_every,
-            keep=keep,
-            sample_every=sample_every,
-            log_every=log_every,
+            **schedule,
             num_workers=num_workers,
             cache_clips=cache,
             vgg_path=vgg_weights,
@@ -180,27 +203,3 @@ def _log_progress(total_steps: int) -> Callable[[int], None]:
         progress.update(tasks[0], completed=step)
 
     return on_step
-
-
-def _resolve_configs(
-    out: Path, preset: str, resume: bool, init: Path | None, overrides: dict[str, object]
-) -> tuple[ModelConfig, TrainConfig]:
-    """The run's saved configs on --resume; else the --init weights' or the preset's model, the
-    training defaults of that model's preset; then the options given on the command line."""
-    from tiwcli.checkpoint import read_model_file
-    from tiwcli.config import MODEL_PRESETS, model_preset, train_preset
-    from tiwcli.train import read_run_configs
-
-    given = {name: value for name, value in overrides.items() if value is not None}
-    if resume:
-        if not (out / "run.json").exists():
-            raise InputError(f"{out}: no training run to resume")
-        model_config, train_config = read_run_configs(out)
-        return model_config, dataclasses.replace(train_config, **given)
-    if init is not None:
-        model_config, _, _ = read_model_file(init)
-        named = [name for name, config in MODEL_PRESETS.items() if config == model_config]
-        preset = named[0] if named else preset
-    else:
-        model_config = model_preset(preset)
-    return model_config, dataclasses.replace(train_preset(preset), **given)
