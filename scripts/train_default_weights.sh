@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Reproduce weights/tiw-small-256.safetensors: the real offline sample dataset at 256 px,
-# then `tiw train` on CPU (about an hour on 2 cores), then the model card's evaluation.
+# Reproduce weights/tiw-warp-256.safetensors (see weights/README.md): the offline training set,
+# `tiw train` of the warp-256 preset on one CPU thread, each checkpoint scored on the dev person
+# (carphone) with the best kept, then the model card's evaluation on the test person.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make setup
-.venv/bin/python scripts/make_sample_dataset.py data/sample-256 --size 256
-.venv/bin/tiw train --data data/sample-256 --out runs/default --preset small-256 --steps 3600 \
-    --checkpoint-every 200 --sample-every 400 --log-every 20 --device cpu --seed 0
-cp runs/default/model.safetensors weights/tiw-small-256.safetensors
-.venv/bin/tiw eval --data data/sample-256 --weights weights/tiw-small-256.safetensors \
-    --num-sources 1,2,3 --json weights/eval.json --plot weights/eval.png
-sha256sum weights/tiw-small-256.safetensors
+.venv/bin/python scripts/make_training_dataset.py data/train-256
+OMP_NUM_THREADS=1 .venv/bin/tiw train --data data/train-256 --out runs/warp256 --preset warp-256 \
+    --steps 2400 --checkpoint-every 200 --sample-every 400 --log-every 20 --device cpu --seed 0 --no-progress &
+scripts/eval_checkpoints.sh runs/warp256 data/train-256 dev &
+wait %1
+touch runs/warp256/done
+wait
+cp runs/warp256/best.safetensors weights/tiw-warp-256.safetensors
+.venv/bin/tiw eval --data data/train-256 --split test --weights weights/tiw-warp-256.safetensors \
+    --num-sources 1,2,3 --metrics l1,psnr,ssim,akd,mkr,aed --max-frames 24 --face-backend dlib --device cpu \
+    --json weights/eval.json --csv weights/eval.csv --plot weights/eval.png
+.venv/bin/python benchmarks/cross_identity.py --weights weights/tiw-warp-256.safetensors --data data/train-256 \
+    --max-frames 60 --json weights/cross_identity.json --grid weights/cross_identity.png
+sha256sum weights/tiw-warp-256.safetensors
