@@ -15,6 +15,8 @@ Shape letters: q = h*w queries, m = extras + n * (h/r)*(w/r) source entries.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from einops import rearrange
 
@@ -23,6 +25,7 @@ from tiwcli.models.layers import coordinate_grid
 EXTRA_LOGIT = -4.0  # the extras start with ~1% of the mass: present, not dominant
 
 
+@functools.lru_cache(maxsize=16)  # the same few (sources, device) for a whole animation
 def locality_bias(
     feature_size: int,
     reduction: int,
@@ -31,7 +34,7 @@ def locality_bias(
     sigma_cells: float,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """-> (q, m) float logits bias; sigma in query feature cells."""
+    """-> (q, m) float logits bias; sigma in query feature cells. Cached: callers must not modify it."""
     sigma = sigma_cells * 2 / feature_size  # in [-1, 1] units
     queries = rearrange(coordinate_grid(feature_size, device), "h w xy -> (h w) xy")  # (q, 2)
     keys = rearrange(coordinate_grid(feature_size // reduction, device), "h w xy -> (h w) xy")  # (p, 2)
