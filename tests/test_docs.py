@@ -13,9 +13,8 @@ COMMANDS = [line for block in re.findall(r"```bash\n(.*?)```", README, re.S) for
 
 
 def test_every_dataset_a_command_reads_is_built_by_a_command():
-    built = {
-        match for line in COMMANDS for match in re.findall(r"make_sample_dataset\.py (data/[\w-]+)", line)
-    }
+    builder = r"make_(?:sample|training)_dataset\.py (data/[\w-]+)"
+    built = {match for line in COMMANDS for match in re.findall(builder, line)}
     built |= {match for line in COMMANDS for match in re.findall(r"tiw preprocess .* (data/[\w-]+)", line)}
     used = {match for line in COMMANDS for match in re.findall(r"--data (data/[\w-]+)", line)}
     assert used and used <= built, used - built
