@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from tiwcli.checkpoint import load_model
-from tiwcli.faces import load_face_analyzer
-from tiwcli.images import load_image, save_image
-from tiwcli.metrics.landmarks import mouth_opening
-from tiwcli.pipeline import AnimateOptions, Animator
-from tiwcli.video import read_all_frames
+from tiwcli.evaluation.metrics.landmarks import mouth_opening
+from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.inference.animator import AnimateOptions, Animator
+from tiwcli.io.images import load_image, save_image
+from tiwcli.io.video import read_all_frames
 
 
 def score_portrait(animator: Animator, portrait: Path, driving: np.ndarray) -> tuple[dict, np.ndarray]:

@@ -18,18 +18,12 @@ import time
 
 import numpy as np
 
-from tiwcli.face_tracking import FaceFollower, follow_faces
-from tiwcli.faces import (
-    crop_face,
-    crop_jitter,
-    crop_roughness,
-    crop_size_jitter,
-    load_face_analyzer,
-    paste_back,
-    track_faces,
-)
+from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.faces.crop import crop_face, paste_back
+from tiwcli.faces.follow import FaceFollower, follow_faces
+from tiwcli.faces.track import crop_jitter, crop_roughness, crop_size_jitter, track_faces
+from tiwcli.io.video import read_all_frames
 from tiwcli.samples import sample_file
-from tiwcli.video import read_all_frames
 
 CLIPS = ["WolfgangLanger_Pexels.mp4", "carphone_pristine.mp4"]
 

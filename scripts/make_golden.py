@@ -13,10 +13,10 @@ import torch
 
 from tiwcli.checkpoint import save_tensors
 from tiwcli.config import model_preset
-from tiwcli.images import resize_image
+from tiwcli.io.images import resize_image
+from tiwcli.io.video import read_all_frames
 from tiwcli.models import ImplicitWarping
 from tiwcli.samples import sample_file
-from tiwcli.video import read_all_frames
 
 GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden" / "tiny_golden.safetensors"
 

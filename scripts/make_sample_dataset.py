@@ -15,9 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from tiwcli.dataset.preprocess import PreprocessOptions, PreprocessSummary, preprocess
 from tiwcli.errors import TiwError
-from tiwcli.faces import load_face_analyzer
-from tiwcli.preprocess import PreprocessOptions, PreprocessSummary, preprocess
+from tiwcli.faces.backends import load_face_analyzer
 from tiwcli.samples import sample_file
 
 TEST_CLIP = "carphone_pristine.mp4"

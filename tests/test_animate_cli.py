@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
 from tiwcli.errors import InputError
+from tiwcli.io.video import VideoReader, VideoWriter, probe_video
 from tiwcli.models import ImplicitWarping
 from tiwcli.samples import sample_file
-from tiwcli.video import VideoReader, VideoWriter, probe_video
 
 CLIP_FRAMES = 12
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tiwcli.baselines import (
+from tiwcli.evaluation.baselines import (
     CopySource,
     DrivingFrames,
     LandmarkWarp,
@@ -14,10 +14,10 @@ from tiwcli.baselines import (
     nearest_source,
     piecewise_affine_warp,
 )
-from tiwcli.faces import load_face_analyzer
-from tiwcli.frames import resize_frames
-from tiwcli.metrics.landmarks import akd_per_frame, observe_faces
-from tiwcli.video import read_all_frames
+from tiwcli.evaluation.metrics.landmarks import akd_per_frame, observe_faces
+from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.io.frames import resize_frames
+from tiwcli.io.video import read_all_frames
 
 
 def test_nearest_source_in_time():

@@ -6,8 +6,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tiwcli.bench import SpeedKnobs, machine_state, profile_modules, time_model
 from tiwcli.cli import app
+from tiwcli.evaluation.bench import SpeedKnobs, machine_state, profile_modules, time_model
 from tiwcli.models import ImplicitWarping
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tiwcli.augment import augment_sample, augment_with_landmarks, still_motion
-from tiwcli.data import (
+from tiwcli.errors import InputError
+from tiwcli.training.augment import augment_sample, augment_with_landmarks, still_motion
+from tiwcli.training.data import (
     GUIDED_LANDMARKS,
     GUIDED_MIRROR,
     ClipStore,
@@ -15,7 +16,6 @@ from tiwcli.data import (
     list_clips,
     step_seed,
 )
-from tiwcli.errors import InputError
 
 
 @pytest.fixture(scope="module")

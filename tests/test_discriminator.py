@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tiwcli.models.discriminator import MultiScaleDiscriminator
+from tiwcli.training.discriminator import MultiScaleDiscriminator
 
 
 @pytest.mark.parametrize("spectral", [True, False])

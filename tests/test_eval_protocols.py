@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from tiwcli.cli import app
 from tiwcli.errors import InputError
-from tiwcli.evaluate import EvalSettings, Row, _clip_pairs, _few_fid_frames_warning, clip_people
-from tiwcli.faces import load_face_analyzer
-from tiwcli.frames import resize_frames
-from tiwcli.metrics import MetricValue
+from tiwcli.evaluation.metrics import MetricValue
+from tiwcli.evaluation.protocols import EvalSettings, Row, _clip_pairs, _few_fid_frames_warning, clip_people
+from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.io.frames import resize_frames
+from tiwcli.io.video import VideoWriter, read_all_frames
 from tiwcli.samples import sample_file
-from tiwcli.video import VideoWriter, read_all_frames
 
 runner = CliRunner()
 CROSS = EvalSettings(metrics=("aed",), cross_identity=True)
@@ -156,7 +156,7 @@ BASELINE_ONLY = ["--no-model", "--baselines", "copy-source", "--metrics", "l1"]
 def test_eval_refuses_an_unwritable_json_folder_first(small_dataset, tmp_path, monkeypatch):
     import tempfile
 
-    monkeypatch.setattr("tiwcli.evaluate.evaluate_dataset", lambda *a, **k: pytest.fail("evaluated"))
+    monkeypatch.setattr("tiwcli.evaluation.protocols.evaluate_dataset", lambda *a, **k: pytest.fail("evaluated"))
     folder = tmp_path / "read-only"
     folder.mkdir()
     folder.chmod(0o555)
@@ -177,7 +177,7 @@ def test_eval_write_failure_is_one_line_and_leaves_nothing(small_dataset, tmp_pa
         path.write_text("{")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("tiwcli.evaluate.EvaluationReport.write_json", full_disk)
+    monkeypatch.setattr("tiwcli.evaluation.protocols.EvaluationReport.write_json", full_disk)
     line = eval_error_line(["--data", small_dataset, *BASELINE_ONLY, "--json", tmp_path / "r.json"])
     assert "No space left on device" in line
     assert not (tmp_path / "r.json").exists()

@@ -14,15 +14,15 @@ from typer.testing import CliRunner
 
 from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
-from tiwcli.evaluate import (
+from tiwcli.evaluation.protocols import (
     EvalSettings,
     driving_indices,
     evaluate_dataset,
     source_indices,
 )
-from tiwcli.frames import resize_frames
+from tiwcli.io.frames import resize_frames
+from tiwcli.io.video import VideoWriter, read_all_frames
 from tiwcli.models.implicit_warping import ImplicitWarping
-from tiwcli.video import VideoWriter, read_all_frames
 
 runner = CliRunner()
 

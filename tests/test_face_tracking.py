@@ -1,4 +1,4 @@
-"""tiwcli/face_tracking.py on real clips: the detector runs rarely, the crops match detecting every frame."""
+"""tiwcli/faces/follow.py on real clips: the detector runs rarely, the crops match detecting every frame."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from tiwcli.errors import InputError
-from tiwcli.face_tracking import BoxSmoother, FaceFollower, TrackInProgress, appearance_patch, follow_faces
-from tiwcli.faces import CropBox, FaceAnalyzer, crop_box_from_landmarks, load_face_analyzer, track_faces
-from tiwcli.video import read_all_frames
+from tiwcli.faces.backends import FaceAnalyzer, load_face_analyzer
+from tiwcli.faces.crop import CropBox, crop_box_from_landmarks
+from tiwcli.faces.follow import BoxSmoother, FaceFollower, TrackInProgress, appearance_patch, follow_faces
+from tiwcli.faces.track import track_faces
+from tiwcli.io.video import read_all_frames
 
 
 @pytest.fixture(scope="module")

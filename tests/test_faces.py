@@ -1,4 +1,4 @@
-"""tiwcli/faces.py on real photos and clips: landmarks, crops, paste-back, tracking, backends."""
+"""tiwcli/faces/ on real photos and clips: landmarks, crops, paste-back, tracking, backends."""
 
 from __future__ import annotations
 
@@ -8,25 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tiwcli import faces
 from tiwcli.errors import InputError, MissingWeightsError
-from tiwcli.faces import (
-    CropBox,
-    Face,
-    crop_box_from_landmarks,
-    crop_face,
+from tiwcli.faces import backends as faces
+from tiwcli.faces.backends import Face, load_face_analyzer, main_face_or_error
+from tiwcli.faces.crop import CropBox, crop_box_from_landmarks, crop_face, paste_back
+from tiwcli.faces.track import (
     crop_jitter,
     crop_roughness,
     crop_size_jitter,
-    load_face_analyzer,
-    main_face_or_error,
-    paste_back,
     smooth_crop_boxes,
     track_faces,
 )
-from tiwcli.images import load_image
+from tiwcli.io.images import load_image
+from tiwcli.io.video import VideoReader, read_all_frames
 from tiwcli.samples import sample_file
-from tiwcli.video import VideoReader, read_all_frames
 
 
 @pytest.fixture(scope="module")

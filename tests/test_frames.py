@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from tiwcli.frames import frames_to_tensor, resize_frames, tensor_to_frames
+from tiwcli.io.frames import frames_to_tensor, resize_frames, tensor_to_frames
 
 
 def test_round_trip_is_exact_for_uint8_frames():

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from tiwcli.errors import InputError
-from tiwcli.images import load_image
+from tiwcli.io.images import load_image
 from tiwcli.samples import sample_file
 
 

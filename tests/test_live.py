@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
 from tiwcli.errors import InputError
-from tiwcli.images import load_image
-from tiwcli.live import (
+from tiwcli.inference.animator import AnimateOptions, Animator
+from tiwcli.inference.live import (
     CapturedFrame,
     LatestFrame,
     LiveOptions,
@@ -30,10 +30,10 @@ from tiwcli.live import (
     input_rate,
     run_live,
 )
+from tiwcli.io.images import load_image
+from tiwcli.io.video import probe_video
 from tiwcli.models import ImplicitWarping
-from tiwcli.pipeline import AnimateOptions, Animator
 from tiwcli.timing import StageTimes
-from tiwcli.video import probe_video
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +203,8 @@ def test_live_command_records_a_file_with_the_input_timing(tmp_path, weights, fa
 def test_file_output_fills_the_frames_the_model_skipped(tmp_path):
     from fractions import Fraction
 
-    from tiwcli.live_outputs import FileOutput
-    from tiwcli.video import read_all_frames
+    from tiwcli.inference.live_outputs import FileOutput
+    from tiwcli.io.video import read_all_frames
 
     path = tmp_path / "out.mp4"
     colours = {0: 0, 3: 80, 4: 160, 9: 240}  # input frames shown; 1, 2, 5..8 were dropped
@@ -231,14 +231,14 @@ def test_file_output_fills_the_frames_the_model_skipped(tmp_path):
 )
 def test_live_command_bad_input_is_one_line(args, message, face_photo, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("tiwcli.live_outputs.package_folder", lambda name: None)  # no optional libs
+    monkeypatch.setattr("tiwcli.inference.live_outputs.package_folder", lambda name: None)  # no optional libs
     result = run(face_photo, *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
 
 
 def test_loop_plays_a_file_again_without_a_gap(tmp_path, carphone):
-    from tiwcli.video import VideoWriter, read_all_frames
+    from tiwcli.io.video import VideoWriter, read_all_frames
 
     short = tmp_path / "short.mp4"
     with VideoWriter(short, 30) as writer:

@@ -1,4 +1,4 @@
-"""tiwcli/live_outputs.py: the window and the virtual camera against stand-ins for OpenCV and
+"""tiwcli/inference/live_outputs.py: the window and the virtual camera against stand-ins for OpenCV and
 pyvirtualcam (neither is installed here, and no display or loopback device exists)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tiwcli.errors import InputError
-from tiwcli.live import CapturedFrame
-from tiwcli.live_outputs import VirtualCameraOutput, WindowOutput, check_available
+from tiwcli.inference.live import CapturedFrame
+from tiwcli.inference.live_outputs import VirtualCameraOutput, WindowOutput, check_available
 
 
 def captured() -> CapturedFrame:
@@ -84,7 +84,7 @@ def test_no_loopback_device_is_one_line(monkeypatch):
 
 
 def test_missing_optional_libraries_name_the_extra(monkeypatch):
-    monkeypatch.setattr("tiwcli.live_outputs.package_folder", lambda name: None)
+    monkeypatch.setattr("tiwcli.inference.live_outputs.package_folder", lambda name: None)
     check_available(window=False, virtual_camera=False)
     with pytest.raises(InputError, match=r"tiw\[live\]"):
         check_available(window=True, virtual_camera=False)

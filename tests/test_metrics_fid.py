@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tiwcli.errors import InputError
-from tiwcli.metrics.fid import (
+from tiwcli.evaluation.metrics.fid import (
     FEATURE_DIM,
     INCEPTION_FILE,
     INCEPTION_PACKAGE,
@@ -15,8 +15,8 @@ from tiwcli.metrics.fid import (
     frechet_distance,
     kid_from_features,
 )
+from tiwcli.io.video import read_all_frames
 from tiwcli.samples import package_folder
-from tiwcli.video import read_all_frames
 
 
 def closed_form(mu1, var1, mu2, var2) -> float:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from tiwcli.frames import resize_frames
-from tiwcli.metrics import RowAccumulator, Scorer
-from tiwcli.metrics.identity import aed_per_frame
-from tiwcli.metrics.landmarks import akd_per_frame, mkr_per_frame, mouth_opening
-from tiwcli.video import read_all_frames
+from tiwcli.evaluation.metrics import RowAccumulator, Scorer
+from tiwcli.evaluation.metrics.identity import aed_per_frame
+from tiwcli.evaluation.metrics.landmarks import akd_per_frame, mkr_per_frame, mouth_opening
+from tiwcli.io.frames import resize_frames
+from tiwcli.io.video import read_all_frames
 
 POINTS = np.stack([np.arange(68.0), np.arange(68.0) * 0.5], axis=1)  # (68, 2)
 
@@ -112,7 +112,7 @@ def test_mouth_opening_is_scale_free_and_grows_with_the_gap():
 
 def test_mouth_opening_follows_a_real_talking_face(wolfgang):
     """On the Pexels clip (crying, surprise, smiling) the mouth opens and closes: the measure varies."""
-    from tiwcli.faces import load_face_analyzer
+    from tiwcli.faces.backends import load_face_analyzer
 
     analyzer = load_face_analyzer("dlib")
     frames = read_all_frames(wolfgang, max_frames=240)[::24]

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from tiwcli.cli import app
 from tiwcli.errors import MissingWeightsError
-from tiwcli.metrics import RowAccumulator, Scorer
-from tiwcli.metrics.lpips import ALEXNET_FILE, CHANNELS, LPIPS, linear_heads_path
-from tiwcli.video import VideoWriter, read_all_frames
+from tiwcli.evaluation.metrics import RowAccumulator, Scorer
+from tiwcli.evaluation.metrics.lpips import ALEXNET_FILE, CHANNELS, LPIPS, linear_heads_path
+from tiwcli.io.video import VideoWriter, read_all_frames
 
 
 def random_lpips(seed: int = 0) -> LPIPS:

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from tiwcli.errors import InputError
-from tiwcli.metrics.pixels import (
+from tiwcli.evaluation.metrics.pixels import (
     PSNR_CAP_DB,
     SSIM_K1,
     l1_per_frame,
     psnr_per_frame,
     ssim_per_frame,
 )
-from tiwcli.video import read_all_frames
+from tiwcli.io.video import read_all_frames
 
 
 @pytest.fixture(scope="module")

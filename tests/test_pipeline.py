@@ -7,9 +7,7 @@ import pytest
 import torch
 
 from tiwcli.errors import InputError
-from tiwcli.images import load_image
-from tiwcli.models import ImplicitWarping, Keypoints
-from tiwcli.pipeline import (
+from tiwcli.inference.animator import (
     AnimateOptions,
     Animator,
     best_reference_frame,
@@ -17,7 +15,9 @@ from tiwcli.pipeline import (
     relative_keypoints,
     resolve_device,
 )
-from tiwcli.video import read_all_frames
+from tiwcli.io.images import load_image
+from tiwcli.io.video import read_all_frames
+from tiwcli.models import ImplicitWarping, Keypoints
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tiwcli.cli import app
-from tiwcli.errors import InputError
-from tiwcli.faces import FaceTrack, load_face_analyzer
-from tiwcli.preprocess import (
+from tiwcli.dataset.preprocess import (
     PreprocessOptions,
     assign_split,
     crop_landmarks,
@@ -21,8 +19,11 @@ from tiwcli.preprocess import (
     landmarks_path,
     preprocess,
 )
+from tiwcli.errors import InputError
+from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.faces.track import FaceTrack
+from tiwcli.io.video import read_all_frames
 from tiwcli.samples import sample_file
-from tiwcli.video import read_all_frames
 
 
 def _track(found: list[bool], centers: list[float] | None = None) -> FaceTrack:
@@ -181,7 +182,7 @@ def test_cli_makes_a_dataset(tmp_path):
 
 
 def test_a_test_video_is_guaranteed_with_two_or_more_videos(tmp_path):
-    from tiwcli.preprocess import ensure_test_split
+    from tiwcli.dataset.preprocess import ensure_test_split
 
     (tmp_path / "train").mkdir()
     manifest = {"clips": [], "sources": {}}

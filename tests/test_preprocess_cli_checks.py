@@ -16,7 +16,7 @@ def no_detector(monkeypatch):
     def load_face_analyzer(backend="auto"):
         raise AssertionError("the face detector was loaded before the paths were checked")
 
-    monkeypatch.setattr("tiwcli.faces.load_face_analyzer", load_face_analyzer)
+    monkeypatch.setattr("tiwcli.faces.backends.load_face_analyzer", load_face_analyzer)
 
 
 def run_preprocess(*arguments: object) -> str:

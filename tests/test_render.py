@@ -1,4 +1,4 @@
-"""`tiwcli.render`: `tiw animate` from Python, files in and files out."""
+"""`tiwcli.inference.jobs`: `tiw animate` from Python, files in and files out."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import torch
 
 from tiwcli.checkpoint import save_model
 from tiwcli.errors import InputError
+from tiwcli.inference.animator import AnimateOptions
+from tiwcli.inference.jobs import AnimationJob, prepare_job, run_job
+from tiwcli.io.video import VideoReader, VideoWriter, probe_video
 from tiwcli.models import ImplicitWarping
-from tiwcli.pipeline import AnimateOptions
-from tiwcli.render import AnimationJob, prepare_job, run_job
-from tiwcli.video import VideoReader, VideoWriter, probe_video
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
-from tiwcli.faces import load_face_analyzer
+from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.inference.jobs import AnimationJob, different_people_warning, prepare_job
+from tiwcli.io.video import VideoReader
 from tiwcli.models import ImplicitWarping
-from tiwcli.render import AnimationJob, different_people_warning, prepare_job
-from tiwcli.video import VideoReader
 
 
 @pytest.fixture(scope="module")

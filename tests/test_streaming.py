@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tiwcli.streaming import BackgroundConsumer, prefetch
+from tiwcli.io.streaming import BackgroundConsumer, prefetch
 
 
 def test_prefetch_keeps_order_and_stays_bounded():

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from tiwcli.checkpoint import load_model, load_tensors
 from tiwcli.cli import app
 from tiwcli.config import TrainConfig, model_preset, train_preset
-from tiwcli.data import ClipStore, fixed_batch, list_clips
-from tiwcli.distributed import DistributedContext
 from tiwcli.errors import InputError
-from tiwcli.train import RunOptions, build_trainer, learning_rate, train
+from tiwcli.training.data import ClipStore, fixed_batch, list_clips
+from tiwcli.training.distributed import DistributedContext
+from tiwcli.training.loop import RunOptions, build_trainer, learning_rate, train
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -202,7 +202,7 @@ _DDP_WORKER = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     from tiwcli.config import model_preset, train_preset
-    from tiwcli.train import RunOptions, train
+    from tiwcli.training.loop import RunOptions, train
 
     data, run_dir, out = map(Path, sys.argv[1:4])
     config = dataclasses.replace(train_preset("tiny"), steps=3, batch_size=1, max_sources=2)
@@ -261,8 +261,8 @@ def test_tensorboard_gets_scalars_when_installed(sample_dataset, tmp_path, monke
 
 
 def test_worker_processes_give_the_same_batches(sample_dataset):
-    from tiwcli.data import TrainBatches
-    from tiwcli.train import _batches
+    from tiwcli.training.data import TrainBatches
+    from tiwcli.training.loop import _batches
 
     store = ClipStore(list_clips(sample_dataset, "train"), 64, min_frames=3)
     dataset = TrainBatches(store, batch_size=2, max_sources=2)
@@ -274,7 +274,7 @@ def test_worker_processes_give_the_same_batches(sample_dataset):
 
 
 def test_pruning_removes_model_files_orphaned_by_a_crash(tmp_path):
-    from tiwcli.train_state import checkpoint_paths, prune_checkpoints
+    from tiwcli.training.state import checkpoint_paths, prune_checkpoints
 
     for step in (1, 2, 3, 4):
         for path in checkpoint_paths(tmp_path, step):
@@ -325,7 +325,7 @@ def test_a_failed_log_or_sample_write_is_one_output_error(sample_dataset, tmp_pa
     import errno
 
     from tiwcli.errors import OutputError
-    from tiwcli.train import RunLog
+    from tiwcli.training.loop import RunLog
 
     steps_done: list[int] = []
 
@@ -337,11 +337,11 @@ def test_a_failed_log_or_sample_write_is_one_output_error(sample_dataset, tmp_pa
         original_write = RunLog.write
         monkeypatch.setattr(RunLog, "write", lambda self, record: (full(), original_write(self, record)))
     else:
-        import tiwcli.train
+        import tiwcli.training.loop
 
-        original_save = tiwcli.train.save_image
+        original_save = tiwcli.training.loop.save_image
         monkeypatch.setattr(
-            tiwcli.train, "save_image", lambda path, image: (full(), original_save(path, image))
+            tiwcli.training.loop, "save_image", lambda path, image: (full(), original_save(path, image))
         )
     options = _options(
         sample_dataset, tmp_path, steps=4, checkpoint_every=2, sample_every=1, on_step=steps_done.append

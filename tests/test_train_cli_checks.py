@@ -22,7 +22,7 @@ def no_training(monkeypatch):
     def train(options):
         raise AssertionError("training started before the paths were checked")
 
-    monkeypatch.setattr("tiwcli.train.train", train)
+    monkeypatch.setattr("tiwcli.training.loop.train", train)
 
 
 def run_train(*arguments: object):
@@ -84,7 +84,7 @@ def test_missing_data_and_init_are_reported_first(tmp_path, sample_dataset, no_t
 def test_final_message_once_under_torchrun(tmp_path, sample_dataset, monkeypatch, rank, printed):
     monkeypatch.setenv("RANK", rank)
     monkeypatch.setattr(
-        "tiwcli.train.train", lambda options: SimpleNamespace(step=4, model_path=options.run_dir / "m")
+        "tiwcli.training.loop.train", lambda options: SimpleNamespace(step=4, model_path=options.run_dir / "m")
     )
     result = run_train("--data", sample_dataset, "--out", tmp_path / "run", "--steps", 4)
     assert result.exit_code == 0, result.output

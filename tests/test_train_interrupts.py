@@ -14,7 +14,7 @@ import torch
 
 from tiwcli.checkpoint import load_tensors
 from tiwcli.config import model_preset, train_preset
-from tiwcli.train import RunOptions, Trainer, train
+from tiwcli.training.loop import RunOptions, Trainer, train
 
 STEPS = 4
 INTERRUPTED_STEP = 3  # the third step

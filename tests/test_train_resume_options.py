@@ -1,7 +1,7 @@
 """`tiw train --resume` goes on with the run's own options (--checkpoint-every, --keep, --sample-every,
 --log-every, kept in run.json) unless they are given again, and options that contradict the run
 are one-line errors instead of being ignored. No training happens here: the run folders are made
-by hand and `tiwcli.train.train` is replaced where the options are what is checked."""
+by hand and `tiwcli.training.loop.train` is replaced where the options are what is checked."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from tiwcli.cli import app
 from tiwcli.config import model_preset, train_preset
 from tiwcli.errors import OutputError
 from tiwcli.models import ImplicitWarping
-from tiwcli.train import SCHEDULE_DEFAULTS, RunOptions, _write_run_file, read_run_schedule
-from tiwcli.train_state import checkpoint_paths
+from tiwcli.training.loop import SCHEDULE_DEFAULTS, RunOptions, _write_run_file, read_run_schedule
+from tiwcli.training.state import checkpoint_paths
 
 runner = CliRunner()
 
@@ -50,7 +50,7 @@ def captured(monkeypatch) -> list[RunOptions]:
         seen.append(options)
         raise KeyboardInterrupt  # stop here: exit 130
 
-    monkeypatch.setattr("tiwcli.train.train", train)
+    monkeypatch.setattr("tiwcli.training.loop.train", train)
     return seen
 
 
@@ -121,7 +121,7 @@ def test_options_that_contradict_the_run_are_one_line_errors(
     save_model(weights, ImplicitWarping(tiny_config))
     extra = [str(weights) if value == "WEIGHTS" else value for value in extra]
     if message is None:  # an agreeing option goes through to training (stopped at once here)
-        monkeypatch.setattr("tiwcli.train.train", lambda options: (_ for _ in ()).throw(KeyboardInterrupt))
+        monkeypatch.setattr("tiwcli.training.loop.train", lambda options: (_ for _ in ()).throw(KeyboardInterrupt))
         assert resume(run_dir, sample_dataset, *extra, "--preset", "tiny").exit_code == 130
         return
     result = resume(run_dir, sample_dataset, *extra)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tiwcli.errors import InputError
-from tiwcli.video import VideoReader, VideoWriter, probe_video, read_all_frames
+from tiwcli.io.video import VideoReader, VideoWriter, probe_video, read_all_frames
 
 
 def test_reads_a_real_clip(carphone):

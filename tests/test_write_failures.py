@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
 from tiwcli.errors import OutputError
+from tiwcli.io.video import VideoReader, VideoWriter
 from tiwcli.models import ImplicitWarping
-from tiwcli.video import VideoReader, VideoWriter
 
 FRAMES = np.zeros((3, 32, 32, 3), np.uint8)
 
@@ -73,7 +73,7 @@ def fail_with_full_disk(*args, **kwargs):
 def test_writer_failure_leaves_nothing(tmp_path, monkeypatch, stage):
     import av
 
-    import tiwcli.video
+    import tiwcli.io.video
 
     target = tmp_path / "out.mp4"
     if stage == "open":
@@ -91,7 +91,7 @@ def test_writer_failure_leaves_nothing(tmp_path, monkeypatch, stage):
 
         monkeypatch.setattr(VideoWriter, "_close", close_then_fail)
     else:
-        monkeypatch.setattr(tiwcli.video.os, "replace", fail_with_full_disk)
+        monkeypatch.setattr(tiwcli.io.video.os, "replace", fail_with_full_disk)
     with pytest.raises(OutputError, match="No space left on device"):
         with VideoWriter(target, 25) as writer:
             writer.write_batch(FRAMES)
@@ -185,7 +185,7 @@ def test_read_only_output_folder_is_refused_before_any_work(
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded before the output folder was checked")
 
-    monkeypatch.setattr("tiwcli.render.load_model_and_faces", no_model)
+    monkeypatch.setattr("tiwcli.inference.jobs.load_model_and_faces", no_model)
     result = run_animate(face_photo, clip, "-o", read_only_folder / "out.mp4", "--weights", weights)
     assert result.exit_code == 2, result.output
     assert "cannot write there" in one_error_line(result)
@@ -195,7 +195,7 @@ def test_missing_input_is_reported_before_the_model_loads(tmp_path, monkeypatch,
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded before the inputs were checked")
 
-    monkeypatch.setattr("tiwcli.render.load_model_and_faces", no_model)
+    monkeypatch.setattr("tiwcli.inference.jobs.load_model_and_faces", no_model)
     result = run_animate(tmp_path / "missing.jpg", clip, "-o", tmp_path / "out.mp4", "--weights", weights)
     assert result.exit_code == 2
     assert "no such file" in one_error_line(result)

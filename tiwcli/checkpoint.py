@@ -27,7 +27,7 @@ from safetensors.torch import save_file
 from tiwcli import __version__
 from tiwcli.config import ModelConfig
 from tiwcli.errors import InputError, MissingWeightsError, TiwError
-from tiwcli.files import write_error
+from tiwcli.io.files import write_error
 from tiwcli.models.implicit_warping import ImplicitWarping
 
 MODEL_FORMAT = "tiw-model-v1"

@@ -169,7 +169,7 @@ PERCEPTUAL_NETWORKS = ("vgg19", "auto")
 
 @dataclass(frozen=True)
 class TrainConfig(JsonConfig):
-    """How to train (written to RUN_DIR/train_config.json; see tiwcli/train.py).
+    """How to train (written to RUN_DIR/train_config.json; see tiwcli/training/loop.py).
 
     Defaults follow the FOMM / face-vid2vid lineage the paper trains in. A loss whose
     weight is 0 is not computed at all.

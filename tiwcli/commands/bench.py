@@ -78,7 +78,10 @@ def bench(
     """Time the model alone (latency at batch 1, throughput in batches) and end to end."""
     import torch
 
-    from tiwcli.bench import (
+    from tiwcli.checkpoint import save_model
+    from tiwcli.config import model_preset
+    from tiwcli.console import make_console
+    from tiwcli.evaluation.bench import (
         SpeedKnobs,
         as_dicts,
         machine_state,
@@ -86,11 +89,8 @@ def bench(
         time_model,
         with_model_alone,
     )
-    from tiwcli.checkpoint import save_model
-    from tiwcli.config import model_preset
-    from tiwcli.console import make_console
+    from tiwcli.inference.animator import resolve_device
     from tiwcli.models import ImplicitWarping
-    from tiwcli.pipeline import resolve_device
 
     console = make_console(stderr=True)
     torch_device = resolve_device(device.value)
@@ -167,7 +167,7 @@ def _end_to_end(
 ) -> list:  # type: ignore[no-untyped-def]
     """`tiw animate` runs: 1 and the most sources on the 256 crop (short, long) at each thread
     count, and one source photo with the face path on the 640x360 clip."""
-    from tiwcli.bench import time_end_to_end
+    from tiwcli.evaluation.bench import time_end_to_end
 
     runs = [
         (clip["sources"][:count], driving, False)
@@ -214,9 +214,9 @@ def _make_real_clips(folder: Path, frames: int, long_factor: int) -> dict:
     and for the face path, the first `frames` frames at full size plus a source photo."""
     import numpy as np
 
-    from tiwcli.images import resize_image, save_image
+    from tiwcli.io.images import resize_image, save_image
+    from tiwcli.io.video import VideoReader, VideoWriter
     from tiwcli.samples import sample_file
-    from tiwcli.video import VideoReader, VideoWriter
 
     path = sample_file("WolfgangLanger_Pexels.mp4")
     full, crops = [], []

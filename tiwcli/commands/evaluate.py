@@ -4,7 +4,7 @@
     tiw eval --data DIR --cross-identity ...
     tiw eval --pred PRED_DIR --real REAL_DIR
 
-Thin: parses options, calls `tiwcli.evaluate`, prints the table. Heavy imports inside.
+Thin: parses options, calls `tiwcli.evaluation.protocols`, prints the table. Heavy imports inside.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from tiwcli.commands.options import DeviceChoice, LandmarkBackend, parse_int_lis
 from tiwcli.errors import InputError, MissingWeightsError
 
 if TYPE_CHECKING:
-    from tiwcli.evaluate import EvaluationReport
+    from tiwcli.evaluation.protocols import EvaluationReport
 
 ALL = "l1,psnr,ssim,lpips,fid,kid,akd,mkr,aed"
 
 
 def _names(text: str) -> tuple[str, ...]:
-    from tiwcli.baselines import BASELINES
+    from tiwcli.evaluation.baselines import BASELINES
 
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     if names in ((), ("none",)):
@@ -38,7 +38,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _check_output(path: Path | None, suffix: str, option: str) -> None:
-    from tiwcli.files import check_writable_folder
+    from tiwcli.io.files import check_writable_folder
 
     if path is None:
         return
@@ -55,8 +55,8 @@ def _write_outputs(
     report: EvaluationReport, json_path: Path | None, csv_path: Path | None, plot: Path | None
 ) -> None:
     """--json, --csv, --plot; a failed write (a full disk) is one line, and leaves no partial file."""
-    from tiwcli.evaluate import plot_report
-    from tiwcli.files import write_error
+    from tiwcli.evaluation.protocols import plot_report
+    from tiwcli.io.files import write_error
 
     writers = [(json_path, report.write_json), (csv_path, report.write_csv)]
     writers.append((plot, lambda path: plot_report(report, path)))
@@ -131,7 +131,7 @@ def evaluate(
     """Evaluate with the paper's metrics (reconstruction, cross-identity, or --pred/--real videos)."""
     from rich.console import Console
 
-    from tiwcli.metrics import parse_metric_names
+    from tiwcli.evaluation.metrics import parse_metric_names
 
     _check_output(json_path, ".json", "--json")
     _check_output(csv_path, ".csv", "--csv")
@@ -140,7 +140,7 @@ def evaluate(
         raise InputError("--pred and --real go together")
     if (pred is None) == (data is None):
         raise InputError("give either --data DIR or --pred DIR --real DIR")
-    from tiwcli.evaluate import EvalSettings, evaluate_videos
+    from tiwcli.evaluation.protocols import EvalSettings, evaluate_videos
 
     settings = EvalSettings(
         metrics=parse_metric_names(metrics),
@@ -177,8 +177,8 @@ def evaluate(
 
 
 def _evaluate_data(data, weights, split, no_model, device, settings, progress) -> EvaluationReport:
-    from tiwcli.data import list_clips
-    from tiwcli.evaluate import evaluate_dataset
+    from tiwcli.evaluation.protocols import evaluate_dataset
+    from tiwcli.training.data import list_clips
 
     clips = list_clips(data, split)
     model = None
@@ -186,12 +186,12 @@ def _evaluate_data(data, weights, split, no_model, device, settings, progress) -
     if no_model:
         if not settings.baselines:
             raise InputError("--no-model with --baselines none leaves nothing to evaluate")
-        from tiwcli.video import probe_video
+        from tiwcli.io.video import probe_video
 
         image_size = probe_video(clips[0]).height
     else:
         from tiwcli.checkpoint import default_weights_path, load_model
-        from tiwcli.pipeline import resolve_device
+        from tiwcli.inference.animator import resolve_device
 
         torch_device = resolve_device(device)  # type: ignore[arg-type]
         model = load_model(weights if weights is not None else default_weights_path(), device=torch_device)
@@ -202,8 +202,8 @@ def render_table(report: EvaluationReport):
     from rich import box
     from rich.table import Table
 
-    from tiwcli.evaluate import format_value
-    from tiwcli.metrics import METRICS
+    from tiwcli.evaluation.metrics import METRICS
+    from tiwcli.evaluation.protocols import format_value
 
     table = Table(title=f"tiw eval: {report.mode}", box=box.SIMPLE_HEAD)
     table.add_column("method")
@@ -222,8 +222,8 @@ def render_table(report: EvaluationReport):
 
 
 def report_footer(report: EvaluationReport) -> list[str]:
-    from tiwcli.evaluate import unexplained_gaps
-    from tiwcli.metrics import METRICS
+    from tiwcli.evaluation.metrics import METRICS
+    from tiwcli.evaluation.protocols import unexplained_gaps
 
     lines = [f"{METRICS[name].label} unavailable: {reason}" for name, reason in report.unavailable.items()]
     lines += unexplained_gaps(report)

@@ -1,5 +1,5 @@
 """`tiw live SOURCE... --camera /dev/video0 [--window] [--virtual-camera] [-o out.mp4]`:
-thin CLI over `tiwcli.live` (real-time animation from a camera, or a file standing in for one)."""
+thin CLI over `tiwcli.inference.live` (real-time animation from a camera, or a file standing in for one)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from tiwcli.commands.options import DeviceChoice, LandmarkBackend
 
 if TYPE_CHECKING:
-    from tiwcli.live import LiveSummary
+    from tiwcli.inference.live import LiveSummary
 
 
 def live(
@@ -105,11 +105,11 @@ def live(
     import threading
 
     from tiwcli.errors import InputError
-    from tiwcli.live import LiveOptions, LiveSession, input_rate, run_live, terminal_keys
-    from tiwcli.live_outputs import FileOutput, VirtualCameraOutput, WindowOutput, check_available
-    from tiwcli.pipeline import AnimateOptions, Animator, resolve_device
-    from tiwcli.render import check_video_suffix, load_model_and_faces, load_source, resolve_weights
-    from tiwcli.video import check_output_path
+    from tiwcli.inference.animator import AnimateOptions, Animator, resolve_device
+    from tiwcli.inference.jobs import check_video_suffix, load_model_and_faces, load_source, resolve_weights
+    from tiwcli.inference.live import LiveOptions, LiveSession, input_rate, run_live, terminal_keys
+    from tiwcli.inference.live_outputs import FileOutput, VirtualCameraOutput, WindowOutput, check_available
+    from tiwcli.io.video import check_output_path
 
     if output is None and not window and not virtual_camera:
         raise InputError("nothing to show: give -o FILE, --window or --virtual-camera")

@@ -1,4 +1,4 @@
-"""`tiw preprocess RAW... OUT_DIR`: thin CLI over `tiwcli.preprocess.preprocess`."""
+"""`tiw preprocess RAW... OUT_DIR`: thin CLI over `tiwcli.dataset.preprocess.preprocess`."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def preprocess(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Cut raw videos into square face clips for `tiw train` (split by source video)."""
-    from tiwcli.files import check_output_folder
+    from tiwcli.io.files import check_output_folder
 
     for item in inputs:  # before loading the face detector
         if not item.exists():
@@ -55,9 +55,9 @@ def preprocess(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from tiwcli.faces import load_face_analyzer
-    from tiwcli.preprocess import PreprocessOptions
-    from tiwcli.preprocess import preprocess as run_preprocess
+    from tiwcli.dataset.preprocess import PreprocessOptions
+    from tiwcli.dataset.preprocess import preprocess as run_preprocess
+    from tiwcli.faces.backends import load_face_analyzer
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     options = PreprocessOptions(

@@ -1,8 +1,8 @@
-"""`tiw train --data DIR --out RUN_DIR`: thin CLI over `tiwcli.train.train`.
+"""`tiw train --data DIR --out RUN_DIR`: thin CLI over `tiwcli.training.loop.train`.
 
 Options left unset take the value of the run being resumed (its configs and its
 --checkpoint-every, --keep, --sample-every, --log-every), else the training
-defaults of the model preset (`TRAIN_PRESETS`); `tiwcli.train.resolve_settings`
+defaults of the model preset (`TRAIN_PRESETS`); `tiwcli.training.loop.resolve_settings`
 decides, and refuses options that contradict the run. Multi-GPU / multi-node:
 `torchrun --nproc-per-node N -m tiwcli train ...` (each process its own batch).
 """
@@ -119,8 +119,8 @@ def train(
 ) -> None:
     """Train an Implicit Warping model on a preprocessed face dataset."""
     _check_paths(data, out, init)  # before the slow imports, the data and the model
-    from tiwcli.train import RunOptions, resolve_settings
-    from tiwcli.train import train as run_training
+    from tiwcli.training.loop import RunOptions, resolve_settings
+    from tiwcli.training.loop import train as run_training
 
     overrides = {
         "steps": steps,
@@ -169,7 +169,7 @@ def train(
 
 def _check_paths(data: Path, out: Path, init: Path | None) -> None:
     """The dataset folder and --init exist, and the run folder is (or can be made) a writable folder."""
-    from tiwcli.files import check_input_files, check_output_folder
+    from tiwcli.io.files import check_input_files, check_output_folder
 
     if not data.is_dir():
         raise InputError(f"{data}: no such dataset folder")

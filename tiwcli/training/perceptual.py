@@ -19,7 +19,6 @@ Shapes: b batch, H W image size.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tiwcli.errors import InputError, MissingWeightsError
-from tiwcli.samples import package_folder
+from tiwcli.paths import package_folder, torch_hub_checkpoints
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 # torchvision's configuration "E": channels, "M" = max pool
@@ -36,9 +35,8 @@ _TAPS = (1, 6, 11, 20, 29)  # indices of relu1_1, relu2_1, relu3_1, relu4_1, rel
 
 
 def default_vgg19_path() -> Path:
-    """torchvision's download location: $TORCH_HOME/hub/checkpoints (default ~/.cache/torch)."""
-    torch_home = os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "torch"
-    return Path(torch_home).expanduser() / "hub" / "checkpoints" / VGG19_FILE
+    """torchvision's download location (`tiwcli.paths.torch_hub_checkpoints`)."""
+    return torch_hub_checkpoints() / VGG19_FILE
 
 
 class VGG19Features(nn.Module):

@@ -27,7 +27,7 @@ Motion transfer (`mode`):
 Faces (`crop`, default on): each source photo is cut around its main face
 (an `InputError` when there is none); the driving video is tracked in a pass of its
 own that runs ahead of the animation in a background thread (the detector every
-`detect_every` frames, landmark tracking in between: `tiwcli.face_tracking`), and each
+`detect_every` frames, landmark tracking in between: `tiwcli.faces.follow`), and each
 frame is cut with its smoothed box as soon as that box is final; frames with no face
 reuse the last good box and are counted. The output is the animated crop, or, with paste-back (default
 for a single source photo larger than the crop), the full source photo with the
@@ -57,15 +57,17 @@ import torch
 from einops import rearrange
 
 from tiwcli.errors import InputError
-from tiwcli.frames import frames_to_tensor, tensor_to_frames
-from tiwcli.images import resize_image
+from tiwcli.io.frames import frames_to_tensor, tensor_to_frames
+from tiwcli.io.images import resize_image
+from tiwcli.io.streaming import prefetch
 from tiwcli.models import ImplicitWarping, Keypoints
-from tiwcli.streaming import prefetch
 from tiwcli.timing import StageTimes
 
 if TYPE_CHECKING:
-    from tiwcli.face_tracking import TrackInProgress
-    from tiwcli.faces import CropBox, FaceAnalyzer, FaceTrack
+    from tiwcli.faces.backends import FaceAnalyzer
+    from tiwcli.faces.crop import CropBox
+    from tiwcli.faces.follow import TrackInProgress
+    from tiwcli.faces.track import FaceTrack
     from tiwcli.models.implicit_warping import SourceEncoding
 
 FrameSource = Callable[[], Iterable[np.ndarray]]  # each call: a new pass of (H, W, 3) uint8 RGB frames
@@ -262,7 +264,7 @@ class Animator:
     @property
     def analyzer(self) -> FaceAnalyzer:
         if self._analyzer is None:
-            from tiwcli.faces import load_face_analyzer
+            from tiwcli.faces.backends import load_face_analyzer
 
             self._analyzer = load_face_analyzer(self.options.landmarks)
         return self._analyzer
@@ -349,7 +351,8 @@ class Animator:
         return KeypointArrays.from_torch(self._detect(sources.crops))
 
     def _main_face_box(self, image: np.ndarray, name: str) -> CropBox:
-        from tiwcli.faces import crop_box_from_landmarks, main_face_or_error
+        from tiwcli.faces.backends import main_face_or_error
+        from tiwcli.faces.crop import crop_box_from_landmarks
 
         return crop_box_from_landmarks(main_face_or_error(image, self.analyzer, name).landmarks)
 
@@ -361,14 +364,14 @@ class Animator:
 
     def cut(self, image: np.ndarray, box: CropBox) -> np.ndarray:
         """(H, W, 3) -> (S, S, 3): the square `box` of the image at the model's size."""
-        from tiwcli.faces import crop_face
+        from tiwcli.faces.crop import crop_face
 
         return crop_face(image, box, self.image_size)
 
     def _track(self, frames: FrameSource, name: str, stage: str = STAGE_TRACKING) -> FaceTrack:
         """The smoothed face track of a whole video (a pass over it; time counted as `faces`)."""
-        from tiwcli.face_tracking import follow_faces
-        from tiwcli.faces import track_faces
+        from tiwcli.faces.follow import follow_faces
+        from tiwcli.faces.track import track_faces
 
         def counted() -> Iterator[np.ndarray]:
             for frame in self.times.consumed(frames(), "faces"):
@@ -383,7 +386,7 @@ class Animator:
         """The driving video's face track, computed in a background pass that runs ahead of the
         animation (boxes are final a few dozen frames after their frame; see TrackInProgress).
         `detect_every` 1 detects on every full frame, as `faces.track_faces` does."""
-        from tiwcli.face_tracking import DETECT_SIDE, FULL_FRAME, TrackInProgress
+        from tiwcli.faces.follow import DETECT_SIDE, FULL_FRAME, TrackInProgress
 
         def counted() -> Iterator[np.ndarray]:
             for frame in self.times.consumed(frames(), "faces"):
@@ -548,7 +551,7 @@ class Animator:
         """Model crops (b, S, S, 3) -> output frames: pasted into the source photo, when asked."""
         if sources.frame is None or sources.box is None:
             return results
-        from tiwcli.faces import paste_back
+        from tiwcli.faces.crop import paste_back
 
         with self.times.measure("paste"):
             return np.stack([paste_back(sources.frame, result, sources.box) for result in results])

@@ -41,16 +41,10 @@ from typing import Any
 import numpy as np
 
 from tiwcli.errors import InputError
-from tiwcli.faces import (
-    CropBox,
-    FaceAnalyzer,
-    FaceTrack,
-    crop_face,
-    crop_jitter,
-    smooth_crop_boxes,
-    track_faces,
-)
-from tiwcli.video import VideoReader, VideoWriter
+from tiwcli.faces.backends import FaceAnalyzer
+from tiwcli.faces.crop import CropBox, crop_face
+from tiwcli.faces.track import FaceTrack, crop_jitter, smooth_crop_boxes, track_faces
+from tiwcli.io.video import VideoReader, VideoWriter
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"}
 MANIFEST = "manifest.json"

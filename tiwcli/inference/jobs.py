@@ -21,9 +21,8 @@ from tiwcli.errors import InputError, MissingWeightsError
 if TYPE_CHECKING:
     import numpy as np
 
-    from tiwcli.faces import FaceAnalyzer
-    from tiwcli.models import ImplicitWarping
-    from tiwcli.pipeline import (
+    from tiwcli.faces.backends import FaceAnalyzer
+    from tiwcli.inference.animator import (
         AnimatedBatch,
         AnimateOptions,
         AnimationSummary,
@@ -31,8 +30,9 @@ if TYPE_CHECKING:
         ProgressCallback,
         Sources,
     )
+    from tiwcli.io.video import VideoInfo
+    from tiwcli.models import ImplicitWarping
     from tiwcli.timing import StageTimes
-    from tiwcli.video import VideoInfo
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 SAME_PERSON_DISTANCE = 0.6  # dlib identity embeddings of one person are usually closer than this
@@ -62,7 +62,7 @@ class PreparedJob:
 
 def prepare_job(job: AnimationJob) -> PreparedJob:
     """Check every input and output before any work is done."""
-    from tiwcli.video import check_output_path, probe_video
+    from tiwcli.io.video import check_output_path, probe_video
 
     preview_path = preview_path_for(job.output) if job.preview else None
     for path in (job.output, preview_path):
@@ -84,7 +84,7 @@ def run_job(
     progress: ProgressCallback | None = None,
 ) -> AnimationSummary:
     """Animate and write the output (and preview); returns the run's summary."""
-    from tiwcli.pipeline import Animator
+    from tiwcli.inference.animator import Animator
 
     animator = Animator(model, options, analyzer=analyzer, progress=progress)
     if prepared.source_video is not None:
@@ -154,7 +154,7 @@ def resolve_weights(weights: Path | None) -> Path:
 
 
 def probe_driving(path: Path, probe: Callable[[Path], VideoInfo]) -> VideoInfo:
-    from tiwcli.images import is_image_path
+    from tiwcli.io.images import is_image_path
 
     if is_image_path(path) and path.exists():
         raise InputError(f"{path}: the driving input must be a video, not an image")
@@ -163,7 +163,7 @@ def probe_driving(path: Path, probe: Callable[[Path], VideoInfo]) -> VideoInfo:
 
 def source_video_info(sources: list[Path], probe: Callable[[Path], VideoInfo]) -> VideoInfo | None:
     """The source video's info when the sources are one video; None when they are images."""
-    from tiwcli.images import is_image_path
+    from tiwcli.io.images import is_image_path
 
     videos = [path for path in sources if not is_image_path(path)]
     if not videos:
@@ -175,7 +175,7 @@ def source_video_info(sources: list[Path], probe: Callable[[Path], VideoInfo]) -
 
 def load_source(path: Path) -> np.ndarray:
     """A source photo as RGB uint8, downscaled to at most MAX_SOURCE_SIDE on its longer side."""
-    from tiwcli.images import load_image, resize_image
+    from tiwcli.io.images import load_image, resize_image
 
     image = load_image(path)
     height, width = image.shape[:2]
@@ -189,7 +189,7 @@ def load_model_and_faces(
     weights_path: Path, options: AnimateOptions
 ) -> tuple[ImplicitWarping, FaceAnalyzer | None]:
     from tiwcli.checkpoint import load_model
-    from tiwcli.faces import load_face_analyzer
+    from tiwcli.faces.backends import load_face_analyzer
 
     model = load_model(weights_path)
     analyzer = None
@@ -206,8 +206,8 @@ def frame_source(
     Frames are decoded in a background thread, up to `prefetch_frames` ahead of the model;
     `times` (if given) counts that work as the `decode` stage.
     """
-    from tiwcli.streaming import prefetch
-    from tiwcli.video import VideoReader
+    from tiwcli.io.streaming import prefetch
+    from tiwcli.io.video import VideoReader
 
     def decode() -> Iterator[np.ndarray]:
         with VideoReader(path) as reader:
@@ -229,8 +229,8 @@ def write_videos(
     crf: int,
 ) -> None:
     """Animate into OUT (and OUT.preview): both appear only when everything succeeded."""
-    from tiwcli.streaming import BackgroundConsumer
-    from tiwcli.video import VideoWriter
+    from tiwcli.io.streaming import BackgroundConsumer
+    from tiwcli.io.video import VideoWriter
 
     audio = driving.path if driving.has_audio else None
     preview_done = False
@@ -264,7 +264,7 @@ def write_videos(
 
 
 def preview_frames(strip: np.ndarray, batch: AnimatedBatch) -> Iterator[np.ndarray]:
-    from tiwcli.preview import preview_frame
+    from tiwcli.inference.preview import preview_frame
 
     for index in range(len(batch.frames)):
         yield preview_frame(
@@ -279,7 +279,7 @@ def preview_frames(strip: np.ndarray, batch: AnimatedBatch) -> Iterator[np.ndarr
 
 
 def source_strip_for(animator: Animator, sources: Sources) -> np.ndarray:
-    from tiwcli.preview import source_strip
+    from tiwcli.inference.preview import source_strip
 
     keypoints = animator.source_keypoints(sources)
     return source_strip(sources.crops, keypoints.positions, keypoints.strengths)

@@ -23,7 +23,7 @@ import av.error
 import numpy as np
 
 from tiwcli.errors import InputError
-from tiwcli.files import check_writable_folder, write_error
+from tiwcli.io.files import check_writable_folder, write_error
 
 # Audio codecs an .mp4 can carry as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}

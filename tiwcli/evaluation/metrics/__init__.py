@@ -4,7 +4,7 @@ One file per family (pixels, lpips, fid, landmarks, identity); `suite` combines 
 for `tiw eval`. Definitions are in each file's docstring and in the README.
 """
 
-from tiwcli.metrics.suite import (
+from tiwcli.evaluation.metrics.suite import (
     ALL_METRICS,
     METRICS,
     MetricSpec,

@@ -29,9 +29,9 @@ from torch import Tensor, nn
 
 from tiwcli.config import TrainConfig
 from tiwcli.models import ImplicitWarping
-from tiwcli.models.discriminator import MultiScaleDiscriminator
-from tiwcli.perceptual import PerceptualLoss
-from tiwcli.warps import RandomWarp
+from tiwcli.training.discriminator import MultiScaleDiscriminator
+from tiwcli.training.perceptual import PerceptualLoss
+from tiwcli.training.warps import RandomWarp
 
 
 def image_pyramid(images: Tensor, scales: tuple[float, ...]) -> list[Tensor]:

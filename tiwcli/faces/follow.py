@@ -45,15 +45,9 @@ import numpy as np
 from PIL import Image
 
 from tiwcli.errors import InputError
-from tiwcli.faces import (
-    CropBox,
-    Face,
-    FaceAnalyzer,
-    FaceTrack,
-    _fill_missing,  # the same gap filling as track_faces
-    crop_box_from_landmarks,
-    smooth_crop_boxes,
-)
+from tiwcli.faces.backends import Face, FaceAnalyzer
+from tiwcli.faces.crop import CropBox, crop_box_from_landmarks
+from tiwcli.faces.track import FaceTrack, _fill_missing, smooth_crop_boxes
 
 DETECT_EVERY = 8  # default: frames between two full detections
 DETECT_SIDE = 400  # default: longer side of the frame the detector sees (>= 400: dlib does not upsample)

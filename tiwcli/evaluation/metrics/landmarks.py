@@ -1,6 +1,6 @@
 """AKD and MKR: do the generated faces have the real frames' pose and expression?
 
-Landmarks are the 68 iBUG points of the face analyzer in `tiwcli/faces.py`
+Landmarks are the 68 iBUG points of the face analyzer in `tiwcli/faces/`
 (FAN when installed with its weights, dlib otherwise; the report names it),
 in pixels of the evaluated frame. When a frame holds several faces, the first
 one the analyzer returns (largest / most central) is used.

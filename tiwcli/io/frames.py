@@ -25,7 +25,7 @@ def tensor_to_frames(images: torch.Tensor) -> np.ndarray:
 def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     """(t, h, w, 3) uint8 -> (t, height, width, 3) uint8: bilinear, antialiased when shrinking.
 
-    Training (`tiwcli.data`) and evaluation (`tiwcli.evaluate`) both resize with this, so a
+    Training (`tiwcli.training.data`) and evaluation (`tiwcli.evaluation.protocols`) both resize with this, so a
     model is scored on frames prepared exactly as it was trained on."""
     if frames.shape[1:3] == (height, width):
         return frames

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tiwcli.augment import augment_with_landmarks, still_motion
+from tiwcli.dataset.preprocess import landmarks_path
 from tiwcli.errors import InputError
-from tiwcli.frames import resize_frames
-from tiwcli.preprocess import landmarks_path
-from tiwcli.video import VideoReader, read_all_frames
+from tiwcli.io.frames import resize_frames
+from tiwcli.io.video import VideoReader, read_all_frames
+from tiwcli.training.augment import augment_with_landmarks, still_motion
 
 CLIP_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
 # The 68-point landmarks that guide keypoints 0..9 (LivePortrait-style guidance): eye corners,

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tiwcli.errors import InputError
-from tiwcli.samples import package_folder
+from tiwcli.paths import package_folder
 
 if TYPE_CHECKING:
-    from tiwcli.live import CapturedFrame, LiveSession
+    from tiwcli.inference.live import CapturedFrame, LiveSession
     from tiwcli.timing import StageTimes
 
 _NEEDS = {
@@ -62,8 +62,8 @@ class FileOutput(_Output):
     def __init__(
         self, path: Path, fps: Fraction, overwrite: bool, crf: int = 18, times: StageTimes | None = None
     ) -> None:
-        from tiwcli.streaming import BackgroundConsumer
-        from tiwcli.video import VideoWriter
+        from tiwcli.io.streaming import BackgroundConsumer
+        from tiwcli.io.video import VideoWriter
 
         self.fps = fps
         self.writer = VideoWriter(path, fps, crf=crf, overwrite=overwrite)

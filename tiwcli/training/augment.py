@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from tiwcli.warps import RandomWarp
+from tiwcli.training.warps import RandomWarp
 
 _GRAY = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601 luma
 

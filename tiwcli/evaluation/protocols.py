@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tiwcli.baselines import BASELINES, CopySource, DrivingFrames, LandmarkWarp, Method
 from tiwcli.errors import InputError
-from tiwcli.frames import frames_to_tensor, resize_frames, tensor_to_frames
-from tiwcli.metrics import METRICS, MetricValue, RowAccumulator, Scorer
-from tiwcli.video import VideoReader, probe_video, read_all_frames
+from tiwcli.evaluation.baselines import BASELINES, CopySource, DrivingFrames, LandmarkWarp, Method
+from tiwcli.evaluation.metrics import METRICS, MetricValue, RowAccumulator, Scorer
+from tiwcli.io.frames import frames_to_tensor, resize_frames, tensor_to_frames
+from tiwcli.io.video import VideoReader, probe_video, read_all_frames
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 MAX_ASPECT_MISMATCH = 0.02  # --pred/--real: relative difference of aspect ratios still resized

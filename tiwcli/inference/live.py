@@ -22,7 +22,7 @@ one has been shown is dropped, so the output never goes back in time.
   source's pose". It is the first frame with a face, or the one after `anchor_after`
   seconds; `LiveSession.reanchor()` (key `r`, or Enter in the terminal) makes the next frame
   the anchor, as Avatarify's calibration does: look like the source, then re-anchor.
-- Outputs (`tiwcli.live_outputs`): an OpenCV window (optional), a virtual camera through
+- Outputs (`tiwcli.inference.live_outputs`): an OpenCV window (optional), a virtual camera through
   pyvirtualcam (optional), a video file whose timing follows the input (a frame the model
   skipped repeats the one before, so the file plays at the input's speed).
 - The fps and latency (from capture to display) are drawn on every frame (`overlay`).
@@ -46,9 +46,9 @@ from pathlib import Path
 import numpy as np
 
 from tiwcli.errors import InputError
-from tiwcli.face_tracking import DETECT_EVERY, BoxSmoother, FaceFollower
-from tiwcli.faces import crop_box_from_landmarks
-from tiwcli.pipeline import Animator, Sources
+from tiwcli.faces.crop import crop_box_from_landmarks
+from tiwcli.faces.follow import DETECT_EVERY, BoxSmoother, FaceFollower
+from tiwcli.inference.animator import Animator, Sources
 from tiwcli.timing import StageTimes
 
 _WAIT_SECONDS = 0.1  # how often blocked threads look at the stop flag
@@ -245,7 +245,7 @@ def _decoded(options: LiveOptions, times: StageTimes) -> Iterator[tuple[np.ndarr
     """(RGB frame, seconds since the first frame, frames per second) of one pass over the input."""
     import av
 
-    from tiwcli.video import rotate_frame
+    from tiwcli.io.video import rotate_frame
 
     with open_capture(options) as container:
         stream = container.streams.video[0]

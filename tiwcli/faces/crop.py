@@ -1,0 +1,148 @@
+"""Square head crops: where to cut (`crop_box_from_landmarks`), cutting (`crop_face`) and
+blending a generated crop back into its frame (`paste_back`).
+
+Implicit Warping (like FOMM and face-vid2vid) is trained on VoxCeleb-style square head crops;
+this is the convention every photo and video frame is cut with.
+
+Shape letters: H W frame height and width, s crop side.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+# Crop convention (see crop_box_from_landmarks)
+CROP_SCALE = 1.8  # side of the square / largest extent of the 68 landmarks
+CROP_SHIFT_UP = 0.1  # centre moved up by this fraction of the extent: toward the forehead
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """A square in frame pixels (may reach outside the frame); `size` is the side."""
+
+    center_x: float
+    center_y: float
+    size: float
+
+    @property
+    def x0(self) -> float:
+        return self.center_x - self.size / 2
+
+    @property
+    def y0(self) -> float:
+        return self.center_y - self.size / 2
+
+    @property
+    def x1(self) -> float:
+        return self.center_x + self.size / 2
+
+    @property
+    def y1(self) -> float:
+        return self.center_y + self.size / 2
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.center_x, self.center_y, self.size], dtype=np.float64)
+
+    @classmethod
+    def from_array(cls, values: Sequence[float]) -> CropBox:
+        return cls(float(values[0]), float(values[1]), float(values[2]))
+
+
+
+def crop_box_from_landmarks(
+    landmarks: np.ndarray, scale: float = CROP_SCALE, shift_up: float = CROP_SHIFT_UP
+) -> CropBox:
+    """The VoxCeleb/FOMM-style square head crop around 68 landmarks (x, y pixels).
+
+    Convention: let the landmarks' bounding box have centre (cx, cy) and extent
+    e = max(width, height) (eyebrows to chin, jaw to jaw). The crop is the square of side
+    `scale * e` (1.8 by default) centred at (cx, cy - shift_up * e): the landmarks stop at the
+    eyebrows, so the centre moves up toward the forehead. The crop then holds the whole head
+    (top of the forehead and hair ~0.5e above the brows) and the chin with some neck below.
+    """
+    low, high = landmarks.min(axis=0), landmarks.max(axis=0)  # (2,)
+    extent = float(max(high - low))
+    center = (low + high) / 2
+    return CropBox(float(center[0]), float(center[1] - shift_up * extent), scale * extent)
+
+
+def crop_face(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """(size, size, 3) uint8: the square `box` of an (H, W, 3) image, edges replicated outside it.
+
+    Sub-pixel boxes are honoured (smoothed tracks do not snap to the pixel grid); the resize is
+    PIL's Lanczos on only the needed region, so a 640x360 frame to 256 takes a few ms.
+    """
+    height, width = image.shape[:2]
+    # integer region covering the box plus a margin for the filter, possibly outside the frame
+    x0, y0 = math.floor(box.x0) - 2, math.floor(box.y0) - 2
+    x1, y1 = math.ceil(box.x1) + 2, math.ceil(box.y1) + 2
+    (region_y0, region_y1), pad_y = _clip_span(y0, y1, height)
+    (region_x0, region_x1), pad_x = _clip_span(x0, x1, width)
+    region = image[region_y0:region_y1, region_x0:region_x1]
+    pad = (pad_y, pad_x, (0, 0))
+    if any(before or after for before, after in pad):
+        region = np.pad(region, pad, mode="edge")
+    crop_box = (box.x0 - x0, box.y0 - y0, box.x1 - x0, box.y1 - y0)
+    resized = Image.fromarray(np.ascontiguousarray(region)).resize((size, size), Image.LANCZOS, box=crop_box)
+    return np.asarray(resized)
+
+
+def _clip_span(low: int, high: int, length: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The in-frame part [start, stop) of the span [low, high) (at least one pixel, the nearest)
+    and the (before, after) edge padding that brings it back to high - low pixels."""
+    start = min(max(low, 0), length - 1)
+    stop = max(min(high, length), start + 1)
+    missing = high - low - (stop - start)
+    before = min(max(start - low, 0), missing)
+    return (start, stop), (before, missing - before)
+
+
+def feather_mask(u: np.ndarray, v: np.ndarray, feather: float, power: float = 4.0) -> np.ndarray:
+    """(len(v), len(u)) float32 blend weights at box coordinates u (columns), v (rows) in [-1, 1].
+
+    A rounded square (superellipse |u|^p + |v|^p = 1, inscribed in the box) with a smoothstep
+    edge: 1 where the radius is <= 1 - feather, exactly 0 where it is >= 1.
+    """
+    radius = (np.abs(u)[None, :] ** power + np.abs(v)[:, None] ** power) ** (1 / power)  # (h, w)
+    t = np.clip((1 - radius) / max(feather, 1e-6), 0, 1)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
+
+
+def paste_back(frame: np.ndarray, face_crop: np.ndarray, box: CropBox, feather: float = 0.15) -> np.ndarray:
+    """A new frame: `face_crop` (s, s, 3) resized onto the square `box` of `frame` (H, W, 3).
+
+    Blended with `feather_mask` (a rounded square whose edge fades over `feather` of the half
+    side); frame pixels outside the mask, and so outside the box, are exactly untouched.
+    """
+    height, width = frame.shape[:2]
+    result = frame.copy()
+    x0, y0 = max(math.floor(box.x0), 0), max(math.floor(box.y0), 0)
+    x1, y1 = min(math.ceil(box.x1), width), min(math.ceil(box.y1), height)
+    if x1 <= x0 or y1 <= y0:
+        return result
+    # mask at frame pixel centres, in the box's [-1, 1] coordinates
+    u = (np.arange(x0, x1, dtype=np.float32) + 0.5 - box.center_x) / (box.size / 2)
+    v = (np.arange(y0, y1, dtype=np.float32) + 0.5 - box.center_y) / (box.size / 2)
+    mask = feather_mask(u, v, feather)[..., None]  # (h, w, 1)
+    # the crop resampled at the same frame pixels: crop pixel = (frame pixel - box.x0) * s / size
+    side = face_crop.shape[0]
+    step = side / box.size
+    margin = math.ceil(step) + 2  # the frame pixels may start up to one pixel before the box
+    padded = np.pad(face_crop, ((margin, margin), (margin, margin), (0, 0)), mode="edge")
+    source_box = (
+        (x0 - box.x0) * step + margin,
+        (y0 - box.y0) * step + margin,
+        (x1 - box.x0) * step + margin,
+        (y1 - box.y0) * step + margin,
+    )
+    warped = Image.fromarray(padded).resize((x1 - x0, y1 - y0), Image.LANCZOS, box=source_box)
+    original = frame[y0:y1, x0:x1].astype(np.float32)
+    blended = original + mask * (np.asarray(warped, dtype=np.float32) - original)
+    inside = mask[..., 0] > 0
+    result[y0:y1, x0:x1][inside] = np.clip(np.rint(blended[inside]), 0, 255).astype(frame.dtype)
+    return result
