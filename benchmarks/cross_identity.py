@@ -24,7 +24,8 @@ import numpy as np
 from tiwcli.checkpoint import load_model
 from tiwcli.evaluation.metrics.landmarks import mouth_opening
 from tiwcli.faces.backends import load_face_analyzer
-from tiwcli.inference.animator import AnimateOptions, Animator
+from tiwcli.inference.animator import Animator
+from tiwcli.inference.options import AnimateOptions
 from tiwcli.io.images import load_image, save_image
 from tiwcli.io.video import read_all_frames
 

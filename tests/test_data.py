@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tiwcli.dataset.layout import list_clips
 from tiwcli.errors import InputError
 from tiwcli.training.augment import augment_sample, augment_with_landmarks, still_motion
 from tiwcli.training.data import (
@@ -13,7 +14,6 @@ from tiwcli.training.data import (
     ClipStore,
     TrainBatches,
     fixed_batch,
-    list_clips,
     step_seed,
 )
 

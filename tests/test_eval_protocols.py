@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from tiwcli.cli import app
 from tiwcli.errors import InputError
 from tiwcli.evaluation.metrics import MetricValue
-from tiwcli.evaluation.protocols import EvalSettings, Row, _clip_pairs, _few_fid_frames_warning, clip_people
+from tiwcli.evaluation.people import clip_people
+from tiwcli.evaluation.protocols import _clip_pairs, _few_fid_frames_warning
+from tiwcli.evaluation.report import EvalSettings, Row
 from tiwcli.faces.backends import load_face_analyzer
 from tiwcli.io.frames import resize_frames
 from tiwcli.io.video import VideoWriter, read_all_frames
@@ -156,7 +158,9 @@ BASELINE_ONLY = ["--no-model", "--baselines", "copy-source", "--metrics", "l1"]
 def test_eval_refuses_an_unwritable_json_folder_first(small_dataset, tmp_path, monkeypatch):
     import tempfile
 
-    monkeypatch.setattr("tiwcli.evaluation.protocols.evaluate_dataset", lambda *a, **k: pytest.fail("evaluated"))
+    monkeypatch.setattr(
+        "tiwcli.evaluation.protocols.evaluate_dataset", lambda *a, **k: pytest.fail("evaluated")
+    )
     folder = tmp_path / "read-only"
     folder.mkdir()
     folder.chmod(0o555)

@@ -14,12 +14,8 @@ from typer.testing import CliRunner
 
 from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
-from tiwcli.evaluation.protocols import (
-    EvalSettings,
-    driving_indices,
-    evaluate_dataset,
-    source_indices,
-)
+from tiwcli.evaluation.protocols import driving_indices, evaluate_dataset, source_indices
+from tiwcli.evaluation.report import EvalSettings
 from tiwcli.io.frames import resize_frames
 from tiwcli.io.video import VideoWriter, read_all_frames
 from tiwcli.models.implicit_warping import ImplicitWarping

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
 from tiwcli.errors import InputError
-from tiwcli.inference.animator import AnimateOptions, Animator
+from tiwcli.inference.animator import Animator
 from tiwcli.inference.live import (
     CapturedFrame,
     LatestFrame,
@@ -30,6 +30,7 @@ from tiwcli.inference.live import (
     input_rate,
     run_live,
 )
+from tiwcli.inference.options import AnimateOptions
 from tiwcli.io.images import load_image
 from tiwcli.io.video import probe_video
 from tiwcli.models import ImplicitWarping

@@ -7,17 +7,13 @@ import pytest
 import torch
 
 from tiwcli.errors import InputError
-from tiwcli.inference.animator import (
-    AnimateOptions,
-    Animator,
-    best_reference_frame,
-    farthest_point_sampling,
-    relative_keypoints,
-    resolve_device,
-)
+from tiwcli.inference.animator import Animator
+from tiwcli.inference.motion import best_reference_frame, farthest_point_sampling, relative_keypoints
+from tiwcli.inference.options import AnimateOptions
 from tiwcli.io.images import load_image
 from tiwcli.io.video import read_all_frames
 from tiwcli.models import ImplicitWarping, Keypoints
+from tiwcli.runtime import resolve_device
 
 
 @pytest.fixture(scope="module")

@@ -122,7 +122,7 @@ def test_read_model_file_refuses_nan_for_every_caller(weights):
 @pytest.mark.parametrize(("how", "message"), [("int64", "not floating point"), ("nan", "NaN or infinite")])
 def test_train_init_refuses_poisoned_weights(weights, tiny_config, how, message):
     """--init weights cast to integers would be cast back to floats silently by load_state_dict."""
-    from tiwcli.training.loop import _init_weights
+    from tiwcli.training.trainer import _init_weights
 
     poison(weights, how)
     with pytest.raises(InputError, match=message):

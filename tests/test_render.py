@@ -7,8 +7,8 @@ import torch
 
 from tiwcli.checkpoint import save_model
 from tiwcli.errors import InputError
-from tiwcli.inference.animator import AnimateOptions
 from tiwcli.inference.jobs import AnimationJob, prepare_job, run_job
+from tiwcli.inference.options import AnimateOptions
 from tiwcli.io.video import VideoReader, VideoWriter, probe_video
 from tiwcli.models import ImplicitWarping
 

@@ -18,10 +18,13 @@ from typer.testing import CliRunner
 from tiwcli.checkpoint import load_model, load_tensors
 from tiwcli.cli import app
 from tiwcli.config import TrainConfig, model_preset, train_preset
+from tiwcli.dataset.layout import list_clips
 from tiwcli.errors import InputError
-from tiwcli.training.data import ClipStore, fixed_batch, list_clips
+from tiwcli.training.data import ClipStore, fixed_batch
 from tiwcli.training.distributed import DistributedContext
-from tiwcli.training.loop import RunOptions, build_trainer, learning_rate, train
+from tiwcli.training.loop import train
+from tiwcli.training.run import RunOptions
+from tiwcli.training.trainer import build_trainer, learning_rate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -202,7 +205,8 @@ _DDP_WORKER = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     from tiwcli.config import model_preset, train_preset
-    from tiwcli.training.loop import RunOptions, train
+    from tiwcli.training.run import RunOptions
+    from tiwcli.training.loop import train
 
     data, run_dir, out = map(Path, sys.argv[1:4])
     config = dataclasses.replace(train_preset("tiny"), steps=3, batch_size=1, max_sources=2)

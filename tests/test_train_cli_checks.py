@@ -84,7 +84,8 @@ def test_missing_data_and_init_are_reported_first(tmp_path, sample_dataset, no_t
 def test_final_message_once_under_torchrun(tmp_path, sample_dataset, monkeypatch, rank, printed):
     monkeypatch.setenv("RANK", rank)
     monkeypatch.setattr(
-        "tiwcli.training.loop.train", lambda options: SimpleNamespace(step=4, model_path=options.run_dir / "m")
+        "tiwcli.training.loop.train",
+        lambda options: SimpleNamespace(step=4, model_path=options.run_dir / "m"),
     )
     result = run_train("--data", sample_dataset, "--out", tmp_path / "run", "--steps", 4)
     assert result.exit_code == 0, result.output

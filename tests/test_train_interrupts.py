@@ -14,7 +14,9 @@ import torch
 
 from tiwcli.checkpoint import load_tensors
 from tiwcli.config import model_preset, train_preset
-from tiwcli.training.loop import RunOptions, Trainer, train
+from tiwcli.training.loop import train
+from tiwcli.training.run import RunOptions
+from tiwcli.training.trainer import Trainer
 
 STEPS = 4
 INTERRUPTED_STEP = 3  # the third step

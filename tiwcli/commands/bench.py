@@ -5,50 +5,41 @@ from __future__ import annotations
 
 import json
 import tempfile
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from tiwcli.commands.options import DeviceChoice, parse_int_list
+from tiwcli.commands import options
+from tiwcli.commands.options import parse_int_list
 
 
-class Precision(str, Enum):
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-
-
-class Knob(str, Enum):
-    off = "off"
-    on = "on"
-    both = "both"  # a row with and a row without: the comparison
-
-    def values(self) -> tuple[bool, ...]:
-        return {"off": (False,), "on": (True,), "both": (False, True)}[self.value]
+def _knob_values(knob: str) -> tuple[bool, ...]:
+    """off -> (False,), on -> (True,), both -> (False, True): the rows to time."""
+    return {"off": (False,), "on": (True,), "both": (False, True)}[knob]
 
 
 def bench(
     *,
     presets: Annotated[str, typer.Option(help="Comma-separated model presets.")] = "small-256,base-256",
     sources: Annotated[str, typer.Option(help="Comma-separated numbers of source images.")] = "1,2,4,8",
-    device: Annotated[DeviceChoice, typer.Option(help="Where the model runs.")] = DeviceChoice.auto,
+    device: options.Device = "auto",
     batch_size: Annotated[
         int, typer.Option(min=1, help="Driving frames per call for the throughput figure (latency: 1).")
     ] = 8,
     frames: Annotated[int, typer.Option(min=1, help="Frames timed per model-only figure.")] = 32,
     threads: Annotated[
-        Optional[str],  # noqa: UP045 (typer needs Optional here on Python 3.10)
+        options.OptionalStr,
         typer.Option(help="Comma-separated torch thread counts to compare, e.g. 1,2 (default: torch's)."),
     ] = None,
     channels_last: Annotated[
-        Knob, typer.Option(help="Channels-last memory layout: off, on, or both (compare).")
-    ] = Knob.off,
+        options.KnobChoice,  # type: ignore[valid-type]
+        typer.Option(help="Channels-last memory layout: off, on, or both (compare)."),
+    ] = options.KnobChoice.off,  # type: ignore[attr-defined]
     compile_model: Annotated[
-        Knob,
+        options.KnobChoice,  # type: ignore[valid-type]
         typer.Option("--compile", help="torch.compile (inductor) the per-frame path: off, on, or both."),
-    ] = Knob.off,
+    ] = options.KnobChoice.off,  # type: ignore[attr-defined]
     profile: Annotated[
         bool,
         typer.Option(
@@ -66,13 +57,7 @@ def bench(
     long_factor: Annotated[
         int, typer.Option(min=2, help="Memory check: a clip this many times longer.")
     ] = 10,
-    precision: Annotated[
-        Precision,
-        typer.Option(
-            help="Model-alone autocast dtype: auto (bf16 on CUDA, fp32 on CPU), fp32, or bf16 (on a CPU, "
-            "fast only where it has bf16 instructions, e.g. AVX512-BF16 or AMX)."
-        ),
-    ] = Precision.auto,
+    precision: options.Precision_ = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON.")] = None,
 ) -> None:
     """Time the model alone (latency at batch 1, throughput in batches) and end to end."""
@@ -81,30 +66,22 @@ def bench(
     from tiwcli.checkpoint import save_model
     from tiwcli.config import model_preset
     from tiwcli.console import make_console
-    from tiwcli.evaluation.bench import (
-        SpeedKnobs,
-        as_dicts,
-        machine_state,
-        profile_modules,
-        time_model,
-        with_model_alone,
-    )
-    from tiwcli.inference.animator import resolve_device
+    from tiwcli.evaluation.bench import SpeedKnobs, as_dicts, machine_state, profile_modules, time_model
+    from tiwcli.evaluation.bench_end_to_end import make_real_clips, time_end_to_end_runs, with_model_alone
     from tiwcli.models import ImplicitWarping
+    from tiwcli.runtime import resolve_device
 
     console = make_console(stderr=True)
-    torch_device = resolve_device(device.value)
+    torch_device = resolve_device(device)
     preset_names = [name.strip() for name in presets.split(",") if name.strip()]
     source_counts = parse_int_list(sources, "--sources")
     thread_counts: tuple[int | None, ...] = parse_int_list(threads, "--threads") if threads else (None,)
     knob_sets = [
         SpeedKnobs(threads=count, channels_last=layout, compile=compiled)
         for count in thread_counts
-        for layout in channels_last.values()
-        for compiled in compile_model.values()
+        for layout in _knob_values(channels_last.value)
+        for compiled in _knob_values(compile_model.value)
     ]
-    bf16 = precision == Precision.bf16 or (precision == Precision.auto and torch_device.type == "cuda")
-    dtype = torch.bfloat16 if bf16 else None
     before = machine_state()
     _print_machine(console, "before", before)
     model_rows = []
@@ -112,7 +89,7 @@ def bench(
     end_to_end_rows = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        clip = _make_real_clips(work, clip_frames, long_factor) if end_to_end else None
+        clips = make_real_clips(work, clip_frames, long_factor) if end_to_end else None
         for name in preset_names:
             config = model_preset(name)
             torch.manual_seed(0)
@@ -120,25 +97,28 @@ def bench(
             for knobs in knob_sets:
                 for count in source_counts:
                     console.print(f"model alone: {name}, {count} source(s), {_describe(knobs)}")
-                    model_rows.append(time_model(model, name, count, batch_size, frames, dtype, knobs))
+                    model_rows.append(
+                        time_model(model, name, count, batch_size, frames, precision.value, knobs)
+                    )
             for count in source_counts if profile else ():
                 for threads_count in thread_counts:
                     console.print(f"profile: {name}, {count} source(s)")
                     profile_rows += profile_modules(model, name, count, frames, threads_count)
-            if clip is None:
+            if clips is None:
                 continue
             weights = work / f"{name}.safetensors"
             save_model(weights, model)
-            end_to_end_rows += _end_to_end(
-                console,
+            device_type = torch_device.type
+            end_to_end_rows += time_end_to_end_runs(
                 weights,
                 name,
-                clip,
-                torch_device.type,
+                clips,
+                device_type,
                 batch_size,
                 source_counts,
                 thread_counts,
                 faces,
+                console.print,
             )
     end_to_end_rows = with_model_alone(end_to_end_rows, model_rows)
     after = machine_state()
@@ -162,39 +142,6 @@ def bench(
         json_path.write_text(json.dumps(report, indent=2))
 
 
-def _end_to_end(
-    console, weights, preset, clip, device, batch_size, source_counts, thread_counts, faces
-) -> list:  # type: ignore[no-untyped-def]
-    """`tiw animate` runs: 1 and the most sources on the 256 crop (short, long) at each thread
-    count, and one source photo with the face path on the 640x360 clip."""
-    from tiwcli.evaluation.bench import time_end_to_end
-
-    runs = [
-        (clip["sources"][:count], driving, False)
-        for count in sorted({1, max(source_counts)})
-        for driving in (clip["short"], clip["long"])
-    ]
-    if faces:
-        runs.append(([clip["photo"]], clip["faces"], True))
-    rows = []
-    for threads in thread_counts:
-        for source_paths, driving, with_faces in runs:
-            console.print(f"end to end: {preset}, {len(source_paths)} source(s), {driving.name}")
-            rows.append(
-                time_end_to_end(
-                    weights,
-                    source_paths,
-                    driving,
-                    device,
-                    batch_size,
-                    preset,
-                    faces=with_faces,
-                    threads=threads,
-                )
-            )
-    return rows
-
-
 def _describe(knobs) -> str:  # type: ignore[no-untyped-def]
     parts = [f"{knobs.threads} thread(s)" if knobs.threads else "default threads"]
     parts += ["channels-last"] * knobs.channels_last + ["compiled"] * knobs.compile
@@ -207,46 +154,6 @@ def _print_machine(console, when: str, state) -> None:  # type: ignore[no-untype
         f"machine {when}: {state.cpu_count} CPUs ({state.processor}), torch {state.torch_version}, "
         f"torch threads {state.threads}, load average {load} (1, 5, 15 min)"
     )
-
-
-def _make_real_clips(folder: Path, frames: int, long_factor: int) -> dict:
-    """From the Pexels clip (640x360): a 256x256 centre crop, its longer loop, 8 source frames;
-    and for the face path, the first `frames` frames at full size plus a source photo."""
-    import numpy as np
-
-    from tiwcli.io.images import resize_image, save_image
-    from tiwcli.io.video import VideoReader, VideoWriter
-    from tiwcli.samples import sample_file
-
-    path = sample_file("WolfgangLanger_Pexels.mp4")
-    full, crops = [], []
-    with VideoReader(path) as reader:
-        fps = reader.info.fps
-        for frame in reader.frames():
-            height, width = frame.shape[:2]
-            left = (width - height) // 2
-            full.append(frame)
-            crops.append(resize_image(frame[:, left : left + height], (256, 256)))
-            if len(crops) == frames:
-                break
-    clip = np.stack(crops)
-    short, long = folder / "driving.mp4", folder / f"driving_x{long_factor}.mp4"
-    faces = folder / "driving_640x360.mp4"
-    with VideoWriter(short, fps) as writer:
-        writer.write_batch(clip)
-    with VideoWriter(long, fps) as writer:
-        for _ in range(long_factor):
-            writer.write_batch(clip)
-    with VideoWriter(faces, fps) as writer:
-        writer.write_batch(np.stack(full))
-    sources = []
-    for index in np.linspace(0, len(clip) - 1, 8).round().astype(int):
-        source = folder / f"source_{index:03d}.png"
-        save_image(source, clip[index])
-        sources.append(source)
-    photo = folder / "source_photo_640x360.png"
-    save_image(photo, full[-1])
-    return {"short": short, "long": long, "sources": sources, "faces": faces, "photo": photo}
 
 
 def _print_profile(console, rows) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """`tiw eval`: score the model (and baselines) on a dataset split, or any tool's videos.
 
-    tiw eval --data DIR [--weights W] [--num-sources 1,2,3] [--metrics ...] [--json PATH]
+    tiw eval --data DIR [--weights W] [--sources 1,2,3] [--metrics ...] [--json PATH]
     tiw eval --data DIR --cross-identity ...
     tiw eval --pred PRED_DIR --real REAL_DIR
 
@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tiwcli.commands.options import DeviceChoice, LandmarkBackend, parse_int_list
-from tiwcli.errors import InputError, MissingWeightsError
+from tiwcli.commands import options
+from tiwcli.commands.options import parse_int_list
+from tiwcli.errors import InputError
 
 if TYPE_CHECKING:
-    from tiwcli.evaluation.protocols import EvaluationReport
+    from tiwcli.evaluation.report import EvaluationReport
 
 ALL = "l1,psnr,ssim,lpips,fid,kid,akd,mkr,aed"
 
@@ -55,7 +56,7 @@ def _write_outputs(
     report: EvaluationReport, json_path: Path | None, csv_path: Path | None, plot: Path | None
 ) -> None:
     """--json, --csv, --plot; a failed write (a full disk) is one line, and leaves no partial file."""
-    from tiwcli.evaluation.protocols import plot_report
+    from tiwcli.evaluation.report import plot_report
     from tiwcli.io.files import write_error
 
     writers = [(json_path, report.write_json), (csv_path, report.write_csv)]
@@ -76,12 +77,9 @@ def evaluate(
         Optional[Path],  # noqa: UP045 (typer needs Optional on Python 3.10)
         typer.Option(help="Dataset folder (DIR/<split>/*.mp4, from `tiw preprocess`).", file_okay=False),
     ] = None,
-    weights: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="Model checkpoint; default: the shipped weights or $TIW_WEIGHTS."),
-    ] = None,
+    weights: options.Weights = None,
     split: Annotated[str, typer.Option(help="Dataset split to evaluate.")] = "test",
-    num_sources: Annotated[
+    sources: Annotated[
         str, typer.Option(help="Numbers of source frames, one table row each, e.g. 1,2,3.")
     ] = "1",
     metrics: Annotated[str, typer.Option(help=f"Comma-separated metrics, or all: {ALL}.")] = ALL,
@@ -109,14 +107,13 @@ def evaluate(
     fid_frames: Annotated[
         int, typer.Option(help="At most this many frames per set for FID/KID, evenly spaced.", min=2)
     ] = 500,
-    batch_size: Annotated[int, typer.Option(help="Driving frames per model call.", min=1)] = 8,
+    batch_size: options.BatchSize = 8,
     seed: Annotated[int, typer.Option(help="Seed for KID subsets and cross-identity pairs.")] = 0,
-    face_backend: Annotated[
-        LandmarkBackend, typer.Option(help="Landmarks/identity backend.")
-    ] = LandmarkBackend.auto,
+    face_backend: options.FaceBackend_ = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
     device: Annotated[
-        DeviceChoice, typer.Option(help="Where the model runs (metrics networks run on the CPU).")
-    ] = DeviceChoice.auto,
+        str, typer.Option(help="Where the model runs: auto, cpu, cuda or cuda:N (metrics networks: the CPU).")
+    ] = "auto",
+    precision: options.Precision_ = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     json_path: Annotated[
         Optional[Path], typer.Option("--json", help="Write the results as JSON.", dir_okay=False)  # noqa: UP045
     ] = None,
@@ -127,6 +124,7 @@ def evaluate(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Write a PNG of each metric against the number of sources.", dir_okay=False),
     ] = None,
+    num_sources_old: Annotated[options.OptionalStr, options.hidden("--num-sources")] = None,
 ) -> None:
     """Evaluate with the paper's metrics (reconstruction, cross-identity, or --pred/--real videos)."""
     from rich.console import Console
@@ -140,11 +138,16 @@ def evaluate(
         raise InputError("--pred and --real go together")
     if (pred is None) == (data is None):
         raise InputError("give either --data DIR or --pred DIR --real DIR")
-    from tiwcli.evaluation.protocols import EvalSettings, evaluate_videos
+    from tiwcli.evaluation.protocols import evaluate_data
+    from tiwcli.evaluation.report import EvalSettings
+    from tiwcli.evaluation.videos import evaluate_videos
 
     settings = EvalSettings(
         metrics=parse_metric_names(metrics),
-        num_sources=parse_int_list(num_sources, "--num-sources"),
+        num_sources=parse_int_list(
+            options.aliased(sources, num_sources_old),
+            "--sources" if num_sources_old is None else "--num-sources",
+        ),
         baselines=_names(baselines),
         max_frames=max_frames,
         fid_frames=fid_frames,
@@ -152,12 +155,11 @@ def evaluate(
         batch_size=batch_size,
         face_backend=face_backend.value,
         cross_identity=cross_identity,
+        precision=precision.value,
     )
     for folder in (data, pred, real):  # before the model and the metric networks load
         if folder is not None and not folder.is_dir():
             raise InputError(f"{folder}: no such {'dataset ' if folder is data else ''}folder")
-    if weights is not None and data is not None and not no_model and not weights.is_file():
-        raise MissingWeightsError(f"{weights}: no such weights file")
     stderr = Console(stderr=True, highlight=False)
 
     def progress(message: str) -> None:
@@ -166,7 +168,16 @@ def evaluate(
     if pred is not None:
         report = evaluate_videos(pred, real, settings, progress=progress)
     else:
-        report = _evaluate_data(data, weights, split, no_model, device.value, settings, progress)
+        assert data is not None
+        report = evaluate_data(
+            data,
+            settings,
+            split=split,
+            weights=weights,
+            use_model=not no_model,
+            device=device,
+            progress=progress,
+        )
     console = Console(highlight=False)
     if not console.is_terminal:  # a pipe or a file: do not squeeze the table to 80 columns
         console = Console(highlight=False, width=200)
@@ -176,34 +187,12 @@ def evaluate(
     _write_outputs(report, json_path, csv_path, plot)
 
 
-def _evaluate_data(data, weights, split, no_model, device, settings, progress) -> EvaluationReport:
-    from tiwcli.evaluation.protocols import evaluate_dataset
-    from tiwcli.training.data import list_clips
-
-    clips = list_clips(data, split)
-    model = None
-    image_size = None
-    if no_model:
-        if not settings.baselines:
-            raise InputError("--no-model with --baselines none leaves nothing to evaluate")
-        from tiwcli.io.video import probe_video
-
-        image_size = probe_video(clips[0]).height
-    else:
-        from tiwcli.checkpoint import default_weights_path, load_model
-        from tiwcli.inference.animator import resolve_device
-
-        torch_device = resolve_device(device)  # type: ignore[arg-type]
-        model = load_model(weights if weights is not None else default_weights_path(), device=torch_device)
-    return evaluate_dataset(clips, model, settings, image_size=image_size, progress=progress)
-
-
 def render_table(report: EvaluationReport):
     from rich import box
     from rich.table import Table
 
     from tiwcli.evaluation.metrics import METRICS
-    from tiwcli.evaluation.protocols import format_value
+    from tiwcli.evaluation.report import format_value
 
     table = Table(title=f"tiw eval: {report.mode}", box=box.SIMPLE_HEAD)
     table.add_column("method")
@@ -223,7 +212,7 @@ def render_table(report: EvaluationReport):
 
 def report_footer(report: EvaluationReport) -> list[str]:
     from tiwcli.evaluation.metrics import METRICS
-    from tiwcli.evaluation.protocols import unexplained_gaps
+    from tiwcli.evaluation.report import unexplained_gaps
 
     lines = [f"{METRICS[name].label} unavailable: {reason}" for name, reason in report.unavailable.items()]
     lines += unexplained_gaps(report)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tiwcli.commands.options import DeviceChoice, LandmarkBackend
+from tiwcli.commands import options
 
 if TYPE_CHECKING:
     from tiwcli.inference.live import LiveSummary
@@ -60,56 +60,41 @@ def live(
         Optional[str], typer.Option(help="V4L2 capture size, e.g. 640x480.")  # noqa: UP045
     ] = None,
     camera_fps: Annotated[Optional[int], typer.Option(help="V4L2 capture frame rate.")] = None,  # noqa: UP045
-    weights: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="Model checkpoint (.safetensors); default: the shipped weights, or $TIW_WEIGHTS."),
-    ] = None,
-    device: Annotated[DeviceChoice, typer.Option(help="Where the model runs.")] = DeviceChoice.auto,
-    threads: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(min=1, help="torch threads for the model (default: torch's, one per core)."),
-    ] = None,
+    weights: options.Weights = None,
+    device: options.Device = "auto",
+    precision: options.Precision_ = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
+    threads: options.Threads = None,
     workers: Annotated[
         int,
         typer.Option(
             min=1, help="Model workers, each on the newest frame (try --workers 2 --threads 1 on 2 cores)."
         ),
     ] = 1,
-    crop: Annotated[
-        bool, typer.Option(help="Find and crop the face (--no-crop: inputs are already face crops).")
-    ] = True,
-    paste_back: Annotated[
-        Optional[bool],  # noqa: UP045
-        typer.Option(
-            "--paste-back/--no-paste-back",
-            help="Paste the animated face into the full source photo (default: on for one photo "
-            "larger than the crop).",
-            show_default=False,
-        ),
-    ] = None,
-    landmarks: Annotated[
-        LandmarkBackend, typer.Option(help="Face detector and landmarks (auto: fan if installed, else dlib).")
-    ] = LandmarkBackend.auto,
-    detect_every: Annotated[
-        int, typer.Option(min=1, help="Face detector every K frames, landmark tracking in between.")
-    ] = 8,
+    crop: options.Crop = True,
+    paste_back: options.PasteBack = None,
+    face_backend: options.FaceBackend_ = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
+    detect_every: options.DetectEvery = 8,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file.")] = False,
     stats_json: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("--stats-json", help="Write fps, latency percentiles and the time split as JSON."),
     ] = None,
+    landmarks_old: Annotated[options.FaceBackendOld, options.hidden("--landmarks")] = None,
 ) -> None:
     """Animate source portrait(s) in real time from a camera (or a video file standing in for one)."""
     import contextlib
     import json
     import threading
 
+    from tiwcli.checkpoint import resolve_weights
     from tiwcli.errors import InputError
-    from tiwcli.inference.animator import AnimateOptions, Animator, resolve_device
-    from tiwcli.inference.jobs import check_video_suffix, load_model_and_faces, load_source, resolve_weights
+    from tiwcli.inference.animator import Animator
+    from tiwcli.inference.jobs import check_video_suffix, load_model_and_faces, load_source
     from tiwcli.inference.live import LiveOptions, LiveSession, input_rate, run_live, terminal_keys
     from tiwcli.inference.live_outputs import FileOutput, VirtualCameraOutput, WindowOutput, check_available
+    from tiwcli.inference.options import AnimateOptions
     from tiwcli.io.video import check_output_path
+    from tiwcli.runtime import resolve_device
 
     if output is None and not window and not virtual_camera:
         raise InputError("nothing to show: give -o FILE, --window or --virtual-camera")
@@ -117,14 +102,19 @@ def live(
     if output is not None:
         check_video_suffix(output)
         check_output_path(output, overwrite)
-    options = LiveOptions(
+    live_options = LiveOptions(
         camera=camera, camera_size=camera_size, camera_fps=camera_fps, loop=loop, overlay=overlay,
         anchor_after=anchor_after, max_seconds=max_seconds, max_frames=max_frames, detect_every=detect_every,
         workers=workers,
     )  # fmt: skip
-    fps = input_rate(options)  # opens the input once: a bad camera or file is reported before any work
+    fps = input_rate(live_options)  # opens the input once: a bad camera or file is reported before any work
     animate_options = AnimateOptions(
-        batch_size=1, device=device.value, crop=crop, paste_back=paste_back, landmarks=landmarks.value
+        batch_size=1,
+        device=device,
+        precision=precision.value,
+        crop=crop,
+        paste_back=paste_back,
+        face_backend=options.aliased(face_backend, landmarks_old).value,
     )
     resolve_device(animate_options.device)
     images = [load_source(path) for path in sources]
@@ -134,7 +124,9 @@ def live(
 
         torch.set_num_threads(threads)
     animator = Animator(model, animate_options, analyzer=analyzer)
-    session = LiveSession(animator, animator.sources_from_images(images, [str(p) for p in sources]), options)
+    session = LiveSession(
+        animator, animator.sources_from_images(images, [str(p) for p in sources]), live_options
+    )
     quit_requested = threading.Event()  # `q` on the terminal
     with contextlib.ExitStack() as stack, terminal_keys(session, quit_requested):
         outputs = []

@@ -1,22 +1,107 @@
-"""Option types and parsers shared by several commands, defined once."""
+"""Option types and blocks shared by several commands, defined once.
+
+The enums are derived from the `Literal`s of `tiwcli.choices` (the library validates the same
+values); the `Annotated` blocks are the options that mean the same in every command. Renamed
+flags keep their old spelling as a hidden option for one release (`ALIASES`, `aliased`).
+"""
 
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional, TypeVar
 
+import typer
+
+from tiwcli.choices import DEVICES, FaceBackend, Knob, MotionMode, PerceptualNetwork, Precision, choices
 from tiwcli.errors import InputError
 
 
-class DeviceChoice(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
+def choice_enum(name: str, kind: object) -> type[Enum]:
+    """A `str` Enum with one member per value of a Literal (what Typer shows and checks)."""
+    return Enum(name, {value.replace("-", "_"): value for value in choices(kind)}, type=str)  # type: ignore[return-value]
 
 
-class LandmarkBackend(str, Enum):
-    auto = "auto"
-    dlib = "dlib"
-    fan = "fan"
+FaceBackendChoice = choice_enum("FaceBackendChoice", FaceBackend)
+MotionModeChoice = choice_enum("MotionModeChoice", MotionMode)
+PrecisionChoice = choice_enum("PrecisionChoice", Precision)
+PerceptualNetworkChoice = choice_enum("PerceptualNetworkChoice", PerceptualNetwork)
+KnobChoice = choice_enum("KnobChoice", Knob)
+
+OptionalInt = Optional[int]  # noqa: UP045 (typer needs Optional on Python 3.10)
+OptionalFloat = Optional[float]  # noqa: UP045
+OptionalPath = Optional[Path]  # noqa: UP045
+OptionalBool = Optional[bool]  # noqa: UP045
+OptionalStr = Optional[str]  # noqa: UP045
+
+# old spelling -> new spelling, per command (each old one is a hidden option for one release)
+ALIASES: dict[str, dict[str, str]] = {
+    "animate": {"--num-sources": "--sources-from-video", "--landmarks": "--face-backend"},
+    "live": {"--landmarks": "--face-backend"},
+    "preprocess": {"--backend": "--face-backend"},
+    "eval": {"--num-sources": "--sources"},
+    "train": {"--max-sources": "--sources"},
+}
+
+T = TypeVar("T")
+
+
+def aliased(value: T, old_value: T | None) -> T:
+    """The value of an option, or of its hidden old spelling when that one was given."""
+    return value if old_value is None else old_value
+
+
+def hidden(old: str, **checks: object) -> object:
+    """The Typer option of an old spelling: hidden from --help, same checks as the new one."""
+    return typer.Option(old, hidden=True, show_default=False, **checks)  # type: ignore[arg-type]
+
+
+Weights = Annotated[
+    OptionalPath,
+    typer.Option(help="Model checkpoint (.safetensors); default: the shipped weights, or $TIW_WEIGHTS."),
+]
+Device = Annotated[str, typer.Option(help=f"Where the model runs: {DEVICES}.")]
+Precision_ = Annotated[
+    PrecisionChoice,  # type: ignore[valid-type]
+    typer.Option(
+        help="Autocast dtype of the model: auto (bf16 on CUDA, fp32 on the CPU), bf16 (on a CPU, fast "
+        "only with bf16 instructions, e.g. AVX512-BF16 or AMX), fp16 (CUDA only) or fp32."
+    ),
+]
+FaceBackend_ = Annotated[
+    FaceBackendChoice,  # type: ignore[valid-type]
+    typer.Option("--face-backend", help="Face detector and landmarks (auto: fan if installed, else dlib)."),
+]
+FaceBackendOld = Optional[FaceBackendChoice]  # type: ignore[valid-type]  # noqa: UP045
+BatchSize = Annotated[int, typer.Option(min=1, help="Driving frames per model call.")]
+Threads = Annotated[
+    OptionalInt, typer.Option(min=1, help="torch threads for the model (default: torch's, one per core).")
+]
+Crop = Annotated[
+    bool,
+    typer.Option(
+        help="Find and crop the face in sources and driving frames. --no-crop: inputs are "
+        "already square face crops (resized to the model size)."
+    ),
+]
+PasteBack = Annotated[
+    OptionalBool,
+    typer.Option(
+        "--paste-back/--no-paste-back",
+        help="Paste the animated face back into the full source photo (default: on for one "
+        "source photo larger than the crop).",
+        show_default=False,
+    ),
+]
+DetectEvery = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Run the face detector every K driving frames (and when tracking fails); the "
+        "landmarks follow the face in between. 1: detect in every frame (slow).",
+    ),
+]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
 
 
 def parse_int_list(text: str, option: str) -> tuple[int, ...]:

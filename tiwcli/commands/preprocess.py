@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from tiwcli.commands import options
+from tiwcli.commands.options import OptionalInt as _OPTIONAL_INT
 from tiwcli.errors import InputError
-
-_OPTIONAL_INT = Optional[int]  # noqa: UP045 (typer needs Optional on Python 3.10)
 
 
 def preprocess(
@@ -41,8 +41,9 @@ def preprocess(
         float,
         typer.Option(help="Cut a clip where the face moves more than this x the crop size in one frame."),
     ] = 0.25,
-    backend: Annotated[str, typer.Option(help="Face landmarks: auto, fan or dlib.")] = "auto",
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    face_backend: options.FaceBackend_ = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
+    progress: options.Progress = True,
+    backend_old: Annotated[options.FaceBackendOld, options.hidden("--backend")] = None,
 ) -> None:
     """Cut raw videos into square face clips for `tiw train` (split by source video)."""
     from tiwcli.io.files import check_output_folder
@@ -60,7 +61,7 @@ def preprocess(
     from tiwcli.faces.backends import load_face_analyzer
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    options = PreprocessOptions(
+    preprocess_options = PreprocessOptions(
         size=size,
         min_frames=min_frames,
         max_frames=max_frames,
@@ -68,9 +69,9 @@ def preprocess(
         test_fraction=test_fraction,
         test_videos=tuple(test_video or ()),
         max_jump=max_jump,
-        backend=backend,
+        backend=options.aliased(face_backend, backend_old).value,
     )
-    analyzer = load_face_analyzer(backend)
+    analyzer = load_face_analyzer(preprocess_options.backend)
     if analyzer.note:
         console.print(escape(analyzer.note), style="dim")
     from tiwcli.console import LogProgress
@@ -86,7 +87,12 @@ def preprocess(
             bar.update(task, description=path.name[:40], total=frames or None, completed=0)
 
         summary = run_preprocess(
-            inputs, out_dir, options, analyzer, on_source=on_source, on_frame=lambda: bar.advance(task)
+            inputs,
+            out_dir,
+            preprocess_options,
+            analyzer,
+            on_source=on_source,
+            on_frame=lambda: bar.advance(task),
         )
     for entry in summary.skipped:
         console.print(f"[yellow]skipped:[/] {escape(entry['reason'])}")

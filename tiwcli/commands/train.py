@@ -2,7 +2,7 @@
 
 Options left unset take the value of the run being resumed (its configs and its
 --checkpoint-every, --keep, --sample-every, --log-every), else the training
-defaults of the model preset (`TRAIN_PRESETS`); `tiwcli.training.loop.resolve_settings`
+defaults of the model preset (`TRAIN_PRESETS`); `tiwcli.training.run.resolve_settings`
 decides, and refuses options that contradict the run. Multi-GPU / multi-node:
 `torchrun --nproc-per-node N -m tiwcli train ...` (each process its own batch).
 """
@@ -17,11 +17,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from tiwcli.commands import options
+from tiwcli.commands.options import OptionalFloat as _OPTIONAL_FLOAT
+from tiwcli.commands.options import OptionalInt as _OPTIONAL_INT
+from tiwcli.commands.options import OptionalPath as _OPTIONAL_PATH
 from tiwcli.errors import InputError
-
-_OPTIONAL_INT = Optional[int]  # noqa: UP045 (typer needs Optional on Python 3.10)
-_OPTIONAL_FLOAT = Optional[float]  # noqa: UP045
-_OPTIONAL_PATH = Optional[Path]  # noqa: UP045
 
 
 def train(
@@ -47,7 +47,7 @@ def train(
     steps: Annotated[_OPTIONAL_INT, typer.Option(help="Total optimiser steps.", min=1)] = None,
     batch_size: Annotated[_OPTIONAL_INT, typer.Option(help="Samples per step and process.", min=1)] = None,
     lr: Annotated[_OPTIONAL_FLOAT, typer.Option(help="Peak learning rate.", min=0.0)] = None,
-    max_sources: Annotated[_OPTIONAL_INT, typer.Option(help="Sources per sample: 1..this.", min=1)] = None,
+    sources: Annotated[_OPTIONAL_INT, typer.Option(help="Sources per sample: 1..this.", min=1)] = None,
     checkpoint_every: Annotated[
         _OPTIONAL_INT,
         typer.Option(help="Steps between checkpoints (default 1000; on --resume, the run's).", min=1),
@@ -67,7 +67,7 @@ def train(
         _OPTIONAL_INT,
         typer.Option(help="Steps between log lines (default 10; on --resume, the run's).", min=1),
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: options.Device = "auto",
     seed: Annotated[_OPTIONAL_INT, typer.Option(help="Seed of every random draw.")] = None,
     num_workers: Annotated[int, typer.Option(help="Data loading processes.", min=0)] = 0,
     gan: Annotated[
@@ -100,7 +100,7 @@ def train(
         typer.Option(help="Weight of landmark guidance of keypoints 0..9 (0 = off).", min=0.0),
     ] = None,
     perceptual_network: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[options.PerceptualNetworkChoice],  # type: ignore[valid-type]  # noqa: UP045
         typer.Option(help="vgg19 (torchvision's file, off when absent) or auto (else HED-VGG16)."),
     ] = None,
     vgg_weights: Annotated[
@@ -115,18 +115,19 @@ def train(
             "use --num-workers).",
         ),
     ] = True,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    progress: options.Progress = True,
+    max_sources_old: Annotated[_OPTIONAL_INT, options.hidden("--max-sources", min=1)] = None,
 ) -> None:
     """Train an Implicit Warping model on a preprocessed face dataset."""
     _check_paths(data, out, init)  # before the slow imports, the data and the model
-    from tiwcli.training.loop import RunOptions, resolve_settings
     from tiwcli.training.loop import train as run_training
+    from tiwcli.training.run import RunOptions, resolve_settings
 
     overrides = {
         "steps": steps,
         "batch_size": batch_size,
         "lr": lr,
-        "max_sources": max_sources,
+        "max_sources": options.aliased(sources, max_sources_old),
         "seed": seed,
         "pyramid_weight": pyramid_weight,
         "perceptual_weight": perceptual_weight,
@@ -134,7 +135,7 @@ def train(
         "still_probability": still_probability,
         "warp_only_steps": warp_only_steps,
         "landmark_weight": landmark_weight,
-        "perceptual_network": perceptual_network,
+        "perceptual_network": perceptual_network.value if perceptual_network is not None else None,
     }
     schedule = {
         "checkpoint_every": checkpoint_every,

@@ -40,14 +40,13 @@ from typing import Any
 
 import numpy as np
 
+from tiwcli.dataset.layout import MANIFEST_FILE, landmarks_path
 from tiwcli.errors import InputError
 from tiwcli.faces.backends import FaceAnalyzer
 from tiwcli.faces.crop import CropBox, crop_face
 from tiwcli.faces.track import FaceTrack, crop_jitter, smooth_crop_boxes, track_faces
-from tiwcli.io.video import VideoReader, VideoWriter
+from tiwcli.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"}
-MANIFEST = "manifest.json"
 DATASET_FORMAT = "tiw-dataset-v1"
 
 
@@ -222,11 +221,6 @@ def process_video(
     return records
 
 
-def landmarks_path(clip: Path) -> Path:
-    """CLIP.mp4 -> CLIP.landmarks.npy, the clip's per-frame landmarks."""
-    return clip.with_suffix(".landmarks.npy")
-
-
 def crop_landmarks(landmarks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """(f, 68, 2) frame-pixel landmarks and (f, 3) crop boxes (cx, cy, size) -> (f, 68, 2) float32
     in each crop's [-1, 1] coordinates (the model's keypoint convention); NaN rows stay NaN."""
@@ -275,7 +269,7 @@ def _longest_run(found: np.ndarray) -> int:
 
 
 def read_manifest(out_dir: Path, options: PreprocessOptions) -> dict[str, Any]:
-    path = out_dir / MANIFEST
+    path = out_dir / MANIFEST_FILE
     if not path.exists():
         return {"format": DATASET_FORMAT, "size": options.size, "clips": [], "skipped": [], "sources": {}}
     try:
@@ -290,8 +284,8 @@ def read_manifest(out_dir: Path, options: PreprocessOptions) -> dict[str, Any]:
 
 
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
-    path = out_dir / MANIFEST
-    temporary = path.with_name(f".{MANIFEST}.partial-{os.getpid()}")
+    path = out_dir / MANIFEST_FILE
+    temporary = path.with_name(f".{MANIFEST_FILE}.partial-{os.getpid()}")
     temporary.write_text(json.dumps(manifest, indent=1) + "\n")
     os.replace(temporary, path)
 

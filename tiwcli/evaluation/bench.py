@@ -5,8 +5,9 @@
   **latency**, one frame per call (batch 1: what a live camera pays per frame), and
   **throughput**, `batch_size` frames per call (what `tiw animate` on a file reaches).
   Both are medians over repeated calls after a warm-up call;
-- end to end: `tiw animate` on a real clip in a child process per run (so the peak
-  resident memory of one run is its own), with its time split per stage;
+- end to end: `tiw animate`'s render API on a real clip in a child process per run (so the
+  peak resident memory of one run is its own), with its time split per stage
+  (bench_end_to_end.py);
 - FLOPs per frame from `torch.utils.flop_counter`, and the time they would take at a peak
   rate (H100: about 790 TFLOP/s dense bf16), to say how far from the floor we are;
 - the machine: torch's thread count and the load average before and after each row, because
@@ -20,23 +21,20 @@ reported apart as `compile_seconds`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from tiwcli.errors import InputError, TiwError
+from tiwcli.choices import Precision
+from tiwcli.errors import TiwError
 from tiwcli.models import ImplicitWarping
-from tiwcli.timing import parse_split
+from tiwcli.runtime import autocast, precision_name
 
 H100_BF16_FLOPS = 790e12  # dense bf16 peak the floor is measured against
 
@@ -66,13 +64,13 @@ def machine_state() -> MachineState:
     return MachineState(
         cpu_count=os.cpu_count() or 1,
         threads=torch.get_num_threads(),
-        load_average=_load_average(),
+        load_average=load_average(),
         torch_version=torch.__version__,
         processor=platform.processor() or platform.machine(),
     )
 
 
-def _load_average() -> tuple[float, float, float]:
+def load_average() -> tuple[float, float, float]:
     try:
         one, five, fifteen = os.getloadavg()
     except OSError:  # not on every platform
@@ -100,42 +98,6 @@ class ModelTiming:
     peak_memory_mb: float | None  # CUDA peak allocated; None on CPU (see end-to-end RSS)
     load_before: float  # 1-minute load average when the row started
     load_after: float
-
-
-@dataclass(frozen=True)
-class EndToEndTiming:
-    preset: str
-    device: str
-    num_sources: int
-    faces: bool  # face tracking, crop and paste-back into a 640x360 photo (else --no-crop at 256)
-    frames: int
-    threads: int
-    batch_size: int
-    ms_per_frame: float
-    frames_per_second: float
-    peak_rss_mb: float
-    split_ms: dict[str, float] = field(default_factory=dict)  # stage -> ms/frame (stages overlap)
-    load_before: float = float("nan")
-    load_after: float = float("nan")
-    # the model alone at the same preset, sources, threads and batch (batched ms/frame), if timed:
-    # ms_per_frame / model_alone_ms is the end-to-end overhead (issue 11's goal: at most 1.25)
-    model_alone_ms: float | None = None
-
-
-def with_model_alone(rows: list[EndToEndTiming], model_rows: list[ModelTiming]) -> list[EndToEndTiming]:
-    """Each end-to-end row with the matching model-alone figure (plain model: no compile,
-    no channels-last), when one was timed."""
-    plain = {
-        (row.preset, row.num_sources, row.threads, row.batch_size): row.batched_ms_per_frame
-        for row in model_rows
-        if not row.compiled and not row.channels_last
-    }
-    return [
-        dataclasses.replace(
-            row, model_alone_ms=plain.get((row.preset, row.num_sources, row.threads, row.batch_size))
-        )
-        for row in rows
-    ]
 
 
 def count_flops(model: ImplicitWarping, num_sources: int) -> float:
@@ -218,7 +180,7 @@ def time_model(
     num_sources: int,
     batch_size: int = 8,
     frames: int = 32,
-    dtype: torch.dtype | None = None,
+    precision: Precision = "fp32",
     knobs: SpeedKnobs | None = None,
 ) -> ModelTiming:
     """Latency (batch 1) and throughput (`batch_size` frames per call) of the model alone.
@@ -229,14 +191,13 @@ def time_model(
     knobs = knobs or SpeedKnobs()
     device = next(model.parameters()).device
     size = model.config.image_size
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
     sources = torch.rand(1, num_sources, 3, size, size, device=device)
     single = torch.rand(1, 3, size, size, device=device)
     batch = torch.rand(batch_size, 3, size, size, device=device)
-    load_before = _load_average()[0]
+    load_before = load_average()[0]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    with torch_threads(knobs.threads), torch.inference_mode(), autocast:
+    with torch_threads(knobs.threads), torch.inference_mode(), autocast(device, precision):
         step = frame_step(model, knobs)
         model.encode_sources(sources)  # warm-up
         encode_seconds = _median_seconds(lambda: model.encode_sources(sources), 1, device)
@@ -252,7 +213,7 @@ def time_model(
     return ModelTiming(
         preset=preset,
         device=device.type,
-        dtype=str(dtype).removeprefix("torch.") if dtype is not None else "float32",
+        dtype=precision_name(device, precision),
         num_sources=num_sources,
         threads=threads,
         channels_last=knobs.channels_last,
@@ -267,7 +228,7 @@ def time_model(
         h100_floor_us=gflops * 1e9 / H100_BF16_FLOPS * 1e6,
         peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
         load_before=load_before,
-        load_after=_load_average()[0],
+        load_after=load_average()[0],
     )
 
 
@@ -364,85 +325,5 @@ def _flops_by_class(model: ImplicitWarping, num_sources: int) -> dict[str, float
     return {name: sum(counts.values()) / 1e9 for name, counts in counter.get_flop_counts().items()}
 
 
-# Runs `tiw animate` and, at exit, reports the child's own peak resident memory. VmHWM is the
-# high-water mark of the child's address space; ru_maxrss would not do: at exec, Linux carries
-# the parent's (the bench's own, large) high-water mark into the child's ru_maxrss. The first
-# argument is torch's thread count ("0": torch's default).
-_CHILD = """
-import atexit, resource, sys
-
-def report():
-    try:
-        with open("/proc/self/status") as status:
-            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"TIW_PEAK_RSS_KIB {kib}", file=sys.stderr)
-
-atexit.register(report)
-threads = int(sys.argv[1])
-if threads:
-    import torch
-    torch.set_num_threads(threads)
-sys.argv = ["tiw", *sys.argv[2:]]
-from tiwcli.cli import main
-main()
-"""
-
-
-def time_end_to_end(
-    weights: Path,
-    sources: list[Path],
-    driving: Path,
-    device: str,
-    batch_size: int,
-    preset: str,
-    faces: bool = False,
-    threads: int | None = None,
-) -> EndToEndTiming:
-    """Run `tiw animate --verbose` on real files in a child process: frames/s, split, peak RSS.
-
-    `faces`: the default face path (tracking, crop, paste-back into the source photo);
-    otherwise `--no-crop` (inputs already square crops). The frame rate is the one
-    `tiw animate` reports (start-up and model loading excluded).
-    """
-    import re
-    import tempfile
-
-    load_before = _load_average()[0]
-    with tempfile.TemporaryDirectory() as folder:
-        output = Path(folder) / "out.mp4"
-        command = [
-            sys.executable, "-c", _CHILD, str(threads or 0), "animate", *map(str, sources), str(driving),
-            "-o", str(output), "--weights", str(weights), "--device", device,
-            "--batch-size", str(batch_size), "--verbose", *([] if faces else ["--no-crop"]),
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        last = ([line for line in result.stderr.splitlines() if "TIW_PEAK" not in line] or ["no output"])[-1]
-        raise InputError(f"end-to-end run failed: {last}")
-    summary = re.search(r": (\d+) frames,.*?; ([\d.]+) frames/s", result.stdout)
-    peak = re.search(r"TIW_PEAK_RSS_KIB (\d+)", result.stderr)
-    threads_used = re.search(r"torch threads (\d+)", result.stdout + result.stderr)
-    if summary is None or peak is None:
-        raise InputError(f"end-to-end run printed no summary: {result.stdout.strip()[:200]}")
-    frames, fps = int(summary.group(1)), float(summary.group(2))
-    return EndToEndTiming(
-        preset=preset,
-        device=device,
-        num_sources=len(sources),
-        faces=faces,
-        frames=frames,
-        threads=int(threads_used.group(1)) if threads_used else (threads or torch.get_num_threads()),
-        batch_size=batch_size,
-        ms_per_frame=1000 / fps,
-        frames_per_second=fps,
-        peak_rss_mb=int(peak.group(1)) / 1024,
-        split_ms=parse_split(result.stdout + result.stderr),
-        load_before=load_before,
-        load_after=_load_average()[0],
-    )
-
-
-def as_dicts(rows: list[ModelTiming] | list[EndToEndTiming] | list[ModuleTiming]) -> list[dict[str, object]]:
+def as_dicts(rows: Sequence[object]) -> list[dict[str, object]]:
     return [asdict(row) for row in rows]

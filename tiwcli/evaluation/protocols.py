@@ -18,108 +18,28 @@ Each protocol returns an `EvaluationReport`: rows of (method, number of sources)
 from __future__ import annotations
 
 import copy
-import csv
-import itertools
-import json
 import math
-import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from tiwcli.choices import Precision
+from tiwcli.dataset.layout import list_clips
 from tiwcli.errors import InputError
 from tiwcli.evaluation.baselines import BASELINES, CopySource, DrivingFrames, LandmarkWarp, Method
-from tiwcli.evaluation.metrics import METRICS, MetricValue, RowAccumulator, Scorer
+from tiwcli.evaluation.metrics import RowAccumulator, Scorer
+from tiwcli.evaluation.people import clip_people
+from tiwcli.evaluation.report import EvalSettings, EvaluationReport, Row
 from tiwcli.io.frames import frames_to_tensor, resize_frames, tensor_to_frames
-from tiwcli.io.video import VideoReader, probe_video, read_all_frames
+from tiwcli.io.video import probe_video, read_all_frames
+from tiwcli.runtime import autocast, resolve_device
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
-MAX_ASPECT_MISMATCH = 0.02  # --pred/--real: relative difference of aspect ratios still resized
 FEW_FID_FRAMES = 50  # FID/KID on fewer frames per set get a warning: too noisy to mean much
 MODEL_METHOD = "implicit-warping"
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    metrics: tuple[str, ...]
-    num_sources: tuple[int, ...] = (1,)  # one table row per method and N
-    baselines: tuple[str, ...] = BASELINES
-    max_frames: int | None = None  # driving frames per clip (evenly spaced); None: all
-    fid_frames: int = 500  # cap on frames per set for FID/KID (evenly spaced over clips)
-    seed: int = 0  # KID subsets and cross-identity pairing
-    batch_size: int = 8  # driving frames per model call
-    face_backend: str = "auto"
-    cross_identity: bool = False
-
-
-@dataclass
-class Row:
-    method: str
-    num_sources: int | None
-    metrics: dict[str, MetricValue]
-
-
-@dataclass
-class EvaluationReport:
-    mode: str  # "reconstruction", "cross-identity" or "videos"
-    metrics: tuple[str, ...]
-    rows: list[Row]
-    unavailable: dict[str, str]  # metric -> why it could not run at all
-    notes: list[str] = field(default_factory=list)
-    settings: dict[str, object] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "mode": self.mode,
-            "metrics": {
-                name: {"label": METRICS[name].label, "higher_is_better": METRICS[name].higher_is_better}
-                for name in self.metrics
-            },
-            "rows": [
-                {
-                    "method": row.method,
-                    "num_sources": row.num_sources,
-                    "metrics": {name: _json_value(value) for name, value in row.metrics.items()},
-                }
-                for row in self.rows
-            ],
-            "unavailable": self.unavailable,
-            "notes": self.notes,
-            "settings": self.settings,
-        }
-
-    def write_json(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    def write_csv(self, path: Path) -> None:
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["method", "num_sources", *self.metrics, *(f"{m}_frames" for m in self.metrics)])
-            for row in self.rows:
-                values = [row.metrics[m].value for m in self.metrics]
-                writer.writerow(
-                    [
-                        row.method,
-                        "" if row.num_sources is None else row.num_sources,
-                        *("" if v is None else f"{v:.6g}" for v in values),
-                        *(row.metrics[m].frames for m in self.metrics),
-                    ]
-                )
-
-
-def _json_value(value: MetricValue) -> dict[str, object]:
-    finite = value.value is not None and math.isfinite(value.value)
-    entry: dict[str, object] = {"value": value.value if finite else None, "frames": value.frames}
-    if value.note:
-        entry["note"] = value.note
-    if value.std is not None:
-        entry["std"] = value.std
-    return entry
-
 
 # ---------------------------------------------------------------------------- frame plans
 
@@ -155,27 +75,31 @@ def fid_mask_for(count: int, cap: int) -> np.ndarray:
 
 
 class ModelMethod:
-    """The Implicit Warping model as a method: sources encoded once per clip, then absolute animation."""
+    """The Implicit Warping model as a method: sources encoded once per clip, then absolute animation,
+    with the autocast of `tiw animate` on the same device and precision (tiwcli.runtime)."""
 
     name = MODEL_METHOD
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, precision: Precision = "auto") -> None:
         self.model = model
         self.device = next(model.parameters()).device
+        self.precision = precision
 
     def prepare(self, sources: np.ndarray, source_times: np.ndarray) -> None:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             self.encoding = self.model.encode_sources(frames_to_tensor(sources[None], self.device))
 
     def render(self, driving: DrivingFrames) -> np.ndarray:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             frames = frames_to_tensor(driving.frames, self.device)  # (b, 3, H, W)
             images = self.model.animate(self.encoding, self.model.keypoint_detector(frames))
         return tensor_to_frames(images)
 
 
-def build_methods(model: torch.nn.Module | None, baselines: Sequence[str], scorer: Scorer) -> list[Method]:
-    methods: list[Method] = [] if model is None else [ModelMethod(model)]
+def build_methods(
+    model: torch.nn.Module | None, baselines: Sequence[str], scorer: Scorer, precision: Precision = "auto"
+) -> list[Method]:
+    methods: list[Method] = [] if model is None else [ModelMethod(model, precision)]
     for name in baselines:
         if name == "copy-source":
             methods.append(CopySource())
@@ -189,11 +113,11 @@ def build_methods(model: torch.nn.Module | None, baselines: Sequence[str], score
 # ---------------------------------------------------------------------------- protocols
 
 
-def _new_scorer(settings: EvalSettings, ground_truth: bool) -> Scorer:
+def new_scorer(settings: EvalSettings, ground_truth: bool) -> Scorer:
     return Scorer(settings.metrics, settings.face_backend, ground_truth=ground_truth, seed=settings.seed)
 
 
-def _report(
+def new_report(
     mode: str,
     settings: EvalSettings,
     scorer: Scorer,
@@ -253,8 +177,8 @@ def evaluate_dataset(
         raise InputError("evaluate_dataset needs a model or an image size")
     if settings.cross_identity and len(clips) < 2:
         raise InputError("cross-identity evaluation needs at least 2 clips")
-    scorer = _new_scorer(settings, ground_truth=not settings.cross_identity)
-    methods = build_methods(model, settings.baselines, scorer)
+    scorer = new_scorer(settings, ground_truth=not settings.cross_identity)
+    methods = build_methods(model, settings.baselines, scorer, settings.precision)
     rows = {(m.name, n): RowAccumulator() for m in methods for n in settings.num_sources}
     notes: list[str] = []
     fid_cap = math.ceil(settings.fid_frames / len(clips))
@@ -301,7 +225,7 @@ def evaluate_dataset(
         extra["pairs"] = [f"{clips[s].name} -> {clips[d].name}" for s, d in pairs]
         assert people is not None
         notes.append(f"cross-identity: {len(pairs)} pairs of clips, {len(set(people))} different people")
-    return _report(mode, settings, scorer, rows, notes, extra)
+    return new_report(mode, settings, scorer, rows, notes, extra)
 
 
 def _score_batch(
@@ -347,74 +271,6 @@ def _clip_pairs(count: int, settings: EvalSettings, people: Sequence[str] | None
 
 
 # clip files written by `tiw preprocess`: SOURCESTEM_<8 hex digits>_<3 digits>.mp4
-_CLIP_NAME = re.compile(r"^(?P<source>.+)_[0-9a-f]{8}_\d{3}$")
-SAME_PERSON_DISTANCE = 0.6  # dlib identity embeddings: below this, the same person
-
-
-def clip_people(clips: Sequence[Path], analyzer: object | None = None) -> list[str]:
-    """A person label per clip, for pairing different people.
-
-    A clip's person is the `person` of its record in the dataset's manifest.json when there is
-    one, else its source video (the manifest's `source`, or the stem `tiw preprocess` names clips
-    by). With a face `analyzer`, source videos whose faces' identity embeddings are closer than
-    SAME_PERSON_DISTANCE are one person too (one man filmed in several videos).
-    """
-    records = _manifest_records(clips)
-    labels = []
-    for clip in clips:
-        record = records.get(clip.resolve(), {})
-        if record.get("person") or record.get("source"):
-            labels.append(str(record.get("person") or record["source"]))
-        else:
-            match = _CLIP_NAME.match(clip.stem)
-            labels.append(match.group("source") if match else clip.stem)
-    if analyzer is None:
-        return labels
-    return _merge_by_face(clips, labels, analyzer)
-
-
-def _manifest_records(clips: Sequence[Path]) -> dict[Path, dict]:
-    """Clip path -> its manifest record, for the datasets the clips are in (none: empty)."""
-    records: dict[Path, dict] = {}
-    for root in {clip.resolve().parent.parent for clip in clips}:
-        try:
-            manifest = json.loads((root / "manifest.json").read_text())
-            for record in manifest.get("clips", []):
-                records[(root / record["file"]).resolve()] = record
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue  # no manifest, or not ours: labels come from the file names
-    return records
-
-
-def _merge_by_face(clips: Sequence[Path], labels: list[str], analyzer) -> list[str]:
-    """Merge the labels whose clips show the same face (mean embedding distance < threshold)."""
-    embeddings: dict[str, list[np.ndarray]] = {}
-    for clip, label in zip(clips, labels, strict=True):
-        embedding = _clip_embedding(clip, analyzer)
-        if embedding is not None:
-            embeddings.setdefault(label, []).append(embedding)
-    means = {label: np.mean(values, axis=0) for label, values in embeddings.items()}
-    merged = {label: label for label in labels}
-    names = sorted(means)
-    for first, second in itertools.combinations(names, 2):
-        if float(np.linalg.norm(means[first] - means[second])) < SAME_PERSON_DISTANCE:
-            old, new = merged[second], merged[first]
-            merged = {key: new if value == old else value for key, value in merged.items()}
-    return [merged[label] for label in labels]
-
-
-def _clip_embedding(clip: Path, analyzer) -> np.ndarray | None:
-    """The identity embedding of the first of 3 frames (evenly spread) with a face, or None."""
-    with VideoReader(clip) as reader:
-        wanted = set(np.linspace(0, max(reader.info.num_frames - 1, 0), 3).round().astype(int).tolist())
-        frames = [frame for index, frame in enumerate(reader.frames()) if index in wanted]
-    for frame in frames:
-        if min(frame.shape[:2]) < 256:  # dataset crops can be tiny: the detector needs ~80 px faces
-            frame = resize_frames(frame[None], 256, round(256 * frame.shape[1] / frame.shape[0]))[0]
-        faces = analyzer.detect(frame)
-        if faces:
-            return np.asarray(analyzer.embedding(frame, faces[0]), np.float64)
-    return None
 
 
 def _identity_analyzer(scorer: Scorer):
@@ -434,159 +290,30 @@ def _source_identity(scorer: Scorer, frame: np.ndarray) -> np.ndarray | None:
     return None if not faces else np.asarray(scorer.face_analyzer.embedding(frame, faces[0]), np.float64)
 
 
-def match_videos(pred_dir: Path, real_dir: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Pairs of (pred, real) videos with the same file stem, and warnings about the others."""
-    for folder in (pred_dir, real_dir):
-        if not folder.is_dir():
-            raise InputError(f"{folder}: no such folder")
-
-    def videos(folder: Path) -> dict[str, Path]:
-        return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES}
-
-    pred, real = videos(pred_dir), videos(real_dir)
-    common = sorted(set(pred) & set(real))
-    if not common:
-        raise InputError(f"no videos with the same name in {pred_dir} and {real_dir}")
-    warnings_list = []
-    for stem in sorted(set(pred) ^ set(real)):
-        side = "pred" if stem in pred else "real"
-        warnings_list.append(f"{stem}: only in the {side} folder, skipped")
-    return [(pred[stem], real[stem]) for stem in common], warnings_list
-
-
-def evaluate_videos(
-    pred_dir: Path, real_dir: Path, settings: EvalSettings, progress: Progress | None = None
+def evaluate_data(
+    data_dir: Path,
+    settings: EvalSettings,
+    *,
+    split: str = "test",
+    weights: Path | None = None,
+    use_model: bool = True,
+    device: str = "auto",
+    progress: Progress | None = None,
 ) -> EvaluationReport:
-    """Score generated videos against real ones, frame by frame: the first min(t_pred, t_real)
-    frames (warning when the counts differ), generated frames resized to the real size."""
-    pairs, notes = match_videos(pred_dir, real_dir)
-    scorer = _new_scorer(settings, ground_truth=True)
-    method = pred_dir.resolve().name
-    row = RowAccumulator()
-    fid_cap = math.ceil(settings.fid_frames / len(pairs))
-    for index, (pred_path, real_path) in enumerate(pairs):
-        if progress is not None:
-            progress(f"video {index + 1}/{len(pairs)}: {real_path.name}")
-        pred_count, real_count = probe_video(pred_path).num_frames, probe_video(real_path).num_frames
-        if pred_count != real_count:
-            notes.append(
-                f"{real_path.stem}: {pred_count} generated vs {real_count} real frames, scored the first "
-                f"{min(pred_count, real_count)}"
-            )
-        count = min(pred_count, real_count, settings.max_frames or pred_count)
-        if count > 0:
-            fid_mask = fid_mask_for(count, fid_cap)
-        else:  # the containers do not say how long they are: FID/KID on the first frames
-            count, fid_mask = settings.max_frames, np.ones(fid_cap, bool)
-        start = 0
-        for pred, real in _paired_batches(pred_path, real_path, settings.batch_size, count):
-            if pred.shape != real.shape and start == 0:
-                notes.append(_size_note(pred_path, pred.shape, real.shape))
-            pred = resize_frames(pred, *real.shape[1:3])
-            mask = np.zeros(len(real), bool)
-            mask[: len(fid_mask[start : start + len(real)])] = fid_mask[start : start + len(real)]
-            scorer.update(row, pred, scorer.reference(real, mask))
-            start += len(real)
-    return _report(
-        "videos",
-        settings,
-        scorer,
-        {(method, None): row},
-        notes,
-        {"pred": str(pred_dir), "real": str(real_dir)},
-    )
+    """Reconstruction (or cross-identity) on a split of a `tiw preprocess` dataset: the model of
+    `weights` (default: $TIW_WEIGHTS or the shipped weights) and the baselines, or with
+    `use_model` False the baselines alone, at the dataset's frame size."""
+    from tiwcli.checkpoint import resolve_weights
 
-
-def _size_note(pred_path: Path, pred_shape: tuple[int, ...], real_shape: tuple[int, ...]) -> str:
-    """The note for generated frames of another size; an error when the aspect ratios differ
-    (a 256x256 face crop stretched onto a 640x360 frame would be scored as garbage)."""
-    (pred_height, pred_width), (real_height, real_width) = pred_shape[1:3], real_shape[1:3]
-    if abs((pred_width / pred_height) / (real_width / real_height) - 1) > MAX_ASPECT_MISMATCH:
-        raise InputError(
-            f"{pred_path.name}: generated frames are {pred_width}x{pred_height}, real ones "
-            f"{real_width}x{real_height}: other framing, no pixel-wise comparison is possible; "
-            "give real videos cropped the way the tool's inputs were"
+    weights_path = resolve_weights(weights) if use_model else None  # a missing file: before any work
+    clips = list_clips(data_dir, split)
+    if weights_path is None:
+        if not settings.baselines:
+            raise InputError("--no-model with --baselines none leaves nothing to evaluate")
+        return evaluate_dataset(
+            clips, None, settings, image_size=probe_video(clips[0]).height, progress=progress
         )
-    return (
-        f"{pred_path.stem}: generated frames {pred_width}x{pred_height} resized to the real "
-        f"{real_width}x{real_height}"
-    )
+    from tiwcli.checkpoint import load_model
 
-
-def _paired_batches(
-    pred_path: Path, real_path: Path, batch_size: int, max_frames: int | None
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(pred, real) batches of frames read in step from two videos; stops at the shorter one."""
-    with VideoReader(pred_path) as pred_reader, VideoReader(real_path) as real_reader:
-        pairs = itertools.islice(zip(pred_reader.frames(), real_reader.frames(), strict=False), max_frames)
-        while batch := list(itertools.islice(pairs, batch_size)):
-            yield np.stack([p for p, _ in batch]), np.stack([r for _, r in batch])
-
-
-# ---------------------------------------------------------------------------- plot
-
-
-def plot_report(report: EvaluationReport, path: Path) -> None:
-    """Each available metric against the number of sources, one line per method (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [
-        name for name in report.metrics if any(row.metrics[name].value is not None for row in report.rows)
-    ]
-    if not names or all(row.num_sources is None for row in report.rows):
-        raise InputError("--plot needs a dataset evaluation with at least one available metric")
-    columns = min(3, len(names))
-    lines = math.ceil(len(names) / columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False)
-    methods = list(dict.fromkeys(row.method for row in report.rows))
-    for axis, name in zip(axes.flat, names, strict=False):
-        spec = METRICS[name]
-        for color, method in enumerate(methods):  # a method keeps its colour in every panel
-            points = sorted(
-                (row.num_sources, row.metrics[name].value)
-                for row in report.rows
-                if row.method == method and row.metrics[name].value is not None
-            )
-            if points:
-                axis.plot(*zip(*points, strict=True), marker="o", label=method, color=f"C{color}")
-        axis.set_title(f"{spec.label} ({'higher' if spec.higher_is_better else 'lower'} is better)")
-        axis.set_xlabel("number of source images")
-        axis.set_xticks(sorted({row.num_sources for row in report.rows if row.num_sources is not None}))
-        axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(names) :]:
-        axis.set_visible(False)
-    axes.flat[0].legend(fontsize=8)
-    figure.suptitle(f"tiw eval ({report.mode})")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
-def format_value(name: str, value: MetricValue) -> str:
-    if value.value is None:
-        return "n/a"
-    digits = {"l1": 2, "psnr": 2, "ssim": 4, "lpips": 4, "fid": 2, "kid": 4, "akd": 2, "mkr": 3, "aed": 3}[
-        name
-    ]
-    if math.isinf(value.value):
-        return "inf"
-    return f"{value.value:.{digits}f}"
-
-
-def unexplained_gaps(report: EvaluationReport) -> list[str]:
-    """One line per (metric, reason) that leaves cells n/a, other than metrics `unavailable` at all."""
-    lines = []
-    for name in report.metrics:
-        if name in report.unavailable:
-            continue
-        by_reason: dict[str, list[str]] = {}
-        for row in report.rows:
-            if row.metrics[name].value is None:
-                label = row.method if row.num_sources is None else f"{row.method} x{row.num_sources}"
-                by_reason.setdefault(row.metrics[name].note, []).append(label)
-        for reason, labels in by_reason.items():
-            lines.append(f"{METRICS[name].label} n/a for {', '.join(labels)}: {reason}")
-    return lines
+    model = load_model(weights_path, device=resolve_device(device))
+    return evaluate_dataset(clips, model, settings, progress=progress)

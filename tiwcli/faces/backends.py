@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tiwcli.choices import FaceBackend, check_choice
 from tiwcli.errors import InputError, MissingWeightsError
 from tiwcli.paths import package_folder, torch_hub_checkpoints
 
@@ -37,6 +38,9 @@ FAN_WEIGHT_FILES = {
     "detector": "s3fd-619a316812.pth",  # face-alignment's S3FD face detector
 }
 
+# dlib identity embeddings: one person's faces are usually closer than this (its documentation: 0.6)
+SAME_PERSON_DISTANCE = 0.6
+
 FAN_WEIGHTS_URL = "https://www.adrianbulat.com/downloads/python-fan/"
 
 
@@ -51,7 +55,6 @@ class Face:
     @property
     def area(self) -> float:
         return float(max(self.box[2] - self.box[0], 0) * max(self.box[3] - self.box[1], 0))
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,14 +221,13 @@ def fan_unavailable_reason() -> str | None:
 
 
 @functools.cache
-def load_face_analyzer(backend: str = "auto") -> FaceAnalyzer:
+def load_face_analyzer(backend: FaceBackend = "auto") -> FaceAnalyzer:
     """A face analyzer ("auto", "fan" or "dlib"), loaded once per process.
 
     "auto" picks fan when face-alignment and its weights are on disk, otherwise dlib; the
     choice and its reason are in `analyzer.note` (one line, for the command to print once).
     """
-    if backend not in ("auto", "fan", "dlib"):
-        raise InputError(f"unknown face backend {backend!r}: use auto, fan or dlib")
+    check_choice(backend, FaceBackend, "face backend")
     fan_problem = fan_unavailable_reason() if backend in ("auto", "fan") else None
     if backend == "fan" and fan_problem is not None:
         raise MissingWeightsError(f"face backend fan: {fan_problem}")

@@ -53,7 +53,6 @@ class CropBox:
         return cls(float(values[0]), float(values[1]), float(values[2]))
 
 
-
 def crop_box_from_landmarks(
     landmarks: np.ndarray, scale: float = CROP_SCALE, shift_up: float = CROP_SHIFT_UP
 ) -> CropBox:

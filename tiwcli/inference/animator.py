@@ -11,18 +11,9 @@ over the frames each time it is called: face tracking and `find_best_frame` read
 the driving video once before animating it, keeping only small per-frame arrays
 (one crop box, one set of keypoints).
 
-Motion transfer (`mode`):
-- absolute: the model is driven with the keypoints detected on each driving frame.
-- relative (default, as in FOMM): the driving keypoints move the source's own
-  keypoints, so the source keeps its face shape and only the motion is copied:
-      position = source + (driving - reference)
-      strength = sigmoid(logit(source) + logit(driving) - logit(reference))
-  The reference is the first driving frame, or with `find_best_frame` the driving
-  frame whose keypoints are closest to the source's once both sets are centred
-  and scaled to unit spread (FOMM normalises landmarks the same way). Strengths
-  are made relative in log-odds: the result stays inside (0, 1) without clamping,
-  and equals the source's strength on the reference frame. With several sources,
-  the first is the anchor: its keypoints are the ones moved.
+Motion transfer (`mode`, see motion.py): absolute drives the model with the keypoints of each
+driving frame; relative (default, as in FOMM) moves the source's own keypoints by the driving
+keypoints' change from a reference frame.
 
 Faces (`crop`, default on): each source photo is cut around its main face
 (an `InputError` when there is none); the driving video is tracked in a pass of its
@@ -34,10 +25,8 @@ for a single source photo larger than the crop), the full source photo with the
 animated face pasted back. Without `crop`, inputs are resized to the model's
 square size as they are.
 
-A source video is reduced to `num_sources` frames by farthest-point sampling over
-each frame's keypoints (centred, scaled, plus strengths), starting from its first
-frame with a face: each new pick is the frame least like the ones already chosen,
-so the sources cover as many poses and expressions as the video offers.
+A source video is reduced to `num_sources` frames by farthest-point sampling over their keypoints
+(motion.py), among frames with a face.
 
 Shape letters: b batch (driving frames), n sources, k keypoints, S model size, t frames.
 """
@@ -47,20 +36,40 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from einops import rearrange
 
 from tiwcli.errors import InputError
+from tiwcli.inference.motion import (
+    KeypointArrays,
+    best_reference_frame,
+    farthest_point_sampling,
+    normalized_positions,
+    relative_keypoints,
+)
+from tiwcli.inference.options import (
+    STAGE_ANIMATING,
+    STAGE_REFERENCE,
+    STAGE_SOURCES,
+    STAGE_TRACKING,
+    STAGE_TRACKING_SOURCE,
+    AnimatedBatch,
+    AnimateOptions,
+    AnimationSummary,
+    FrameSource,
+    ProgressCallback,
+    Sources,
+)
 from tiwcli.io.frames import frames_to_tensor, tensor_to_frames
 from tiwcli.io.images import resize_image
-from tiwcli.io.streaming import prefetch
+from tiwcli.io.streaming import batched, prefetch
 from tiwcli.models import ImplicitWarping, Keypoints
+from tiwcli.runtime import autocast, resolve_device
 from tiwcli.timing import StageTimes
 
 if TYPE_CHECKING:
@@ -70,174 +79,12 @@ if TYPE_CHECKING:
     from tiwcli.faces.track import FaceTrack
     from tiwcli.models.implicit_warping import SourceEncoding
 
-FrameSource = Callable[[], Iterable[np.ndarray]]  # each call: a new pass of (H, W, 3) uint8 RGB frames
-ProgressCallback = Callable[[str, int], None]  # (stage, frames just done in that stage)
-
-Mode = Literal["relative", "absolute"]
-Device = Literal["auto", "cpu", "cuda"]
-Precision = Literal["auto", "bf16", "fp16", "fp32"]
-
-STAGE_TRACKING = "tracking faces"
-STAGE_TRACKING_SOURCE = "tracking source faces"
-STAGE_REFERENCE = "finding best frame"
-STAGE_SOURCES = "choosing source frames"
-STAGE_ANIMATING = "animating"
-
-
-@dataclass(frozen=True)
-class AnimateOptions:
-    mode: Mode = "relative"  # relative: copy motion onto the source's keypoints; absolute: use them as is
-    find_best_frame: bool = False  # relative mode: reference = driving frame most like the source
-    batch_size: int = 8  # driving frames per model call; bounds memory
-    device: Device = "auto"  # auto: cuda when available, else cpu
-    precision: Precision = "auto"  # CUDA autocast dtype (auto = bf16); CPU always runs in fp32
-    crop: bool = True  # cut faces out of sources and driving frames (else: resize inputs as they are)
-    paste_back: bool | None = None  # None: on for a single source photo larger than the crop
-    landmarks: str = "auto"  # face analyzer backend: auto | fan | dlib
-    num_sources: int = 3  # frames taken from a source video
-    detect_every: int = 8  # face detector every k driving frames, landmark tracking between (1: all)
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("relative", "absolute"):
-            raise InputError(f"mode must be relative or absolute, not {self.mode!r}")
-        if self.batch_size < 1:
-            raise InputError("batch size must be at least 1")
-        if self.num_sources < 1:
-            raise InputError("number of sources must be at least 1")
-        if self.detect_every < 1:
-            raise InputError("detect-every must be at least 1")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise InputError(f"device must be auto, cpu or cuda, not {self.device!r}")
-        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
-            raise InputError(f"precision must be auto, bf16, fp16 or fp32, not {self.precision!r}")
-        if self.paste_back and not self.crop:
-            raise InputError("paste-back needs face cropping (drop --no-crop or pass --no-paste-back)")
-
-
-@dataclass(frozen=True)
-class KeypointArrays:
-    """Keypoints as numpy, for drawing and small per-frame records."""
-
-    positions: np.ndarray  # (..., k, 2) x, y in [-1, 1]
-    strengths: np.ndarray  # (..., k) in (0, 1)
-
-    @classmethod
-    def from_torch(cls, keypoints: Keypoints) -> KeypointArrays:
-        return cls(
-            positions=keypoints.positions.detach().float().cpu().numpy(),
-            strengths=keypoints.strengths.detach().float().cpu().numpy(),
-        )
-
-
-@dataclass(frozen=True)
-class Sources:
-    """Source images ready for the model, and where to paste the result back."""
-
-    crops: np.ndarray  # (n, S, S, 3) uint8: what the model sees
-    frame_indices: tuple[int, ...]  # which input image or video frame each crop came from
-    frame: np.ndarray | None = None  # (H, W, 3) uint8: the full first source, the paste-back target
-    box: CropBox | None = None  # where crops[0] was cut from `frame`
-
-    @property
-    def count(self) -> int:
-        return len(self.crops)
-
-
-@dataclass(frozen=True)
-class AnimatedBatch:
-    frames: np.ndarray  # (b, H, W, 3) uint8: the output frames (crop, or source with the face pasted back)
-    results: np.ndarray  # (b, S, S, 3) uint8: the model's output crops
-    driving: np.ndarray  # (b, S, S, 3) uint8: the driving crops
-    driving_keypoints: KeypointArrays  # (b, k, 2), (b, k): detected on the driving crops
-    motion_keypoints: KeypointArrays  # (b, k, 2), (b, k): what the model was driven with
-
-
-@dataclass(frozen=True)
-class AnimationSummary:
-    frames: int  # output frames
-    seconds: float  # wall time of the whole animation, tracking passes included
-    frames_per_second: float
-    frames_without_face: int  # driving frames that reused the last good crop box
-    sources_used: tuple[int, ...]  # indices of the source images or source video frames
-    reference_frame: int | None  # driving frame that relative motion is measured from
-    output_size: tuple[int, int]  # (width, height) of the output frames
-    # seconds per stage (tiwcli.timing.STAGES) of this animation; stages on other threads overlap
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-
-
-def resolve_device(name: Device) -> torch.device:
-    """`auto` -> cuda when available, else cpu; asking for cuda without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available to torch here")
-    return torch.device(name)
-
-
-def autocast_context(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
-    """bf16 (or fp16) autocast on CUDA; plain fp32 on CPU."""
-    if device.type != "cuda" or precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-    return torch.autocast(device_type="cuda", dtype=dtype)
-
-
-def relative_keypoints(source: Keypoints, driving: Keypoints, reference: Keypoints) -> Keypoints:
-    """FOMM-style relative motion. source, reference: (k, 2)/(k,); driving: (b, k, 2)/(b, k)."""
-    positions = source.positions + (driving.positions - reference.positions)  # (b, k, 2)
-    log_odds = _logit(source.strengths) + _logit(driving.strengths) - _logit(reference.strengths)
-    return Keypoints(positions=positions, strengths=torch.sigmoid(log_odds))  # (b, k)
-
-
-def _logit(strengths: torch.Tensor) -> torch.Tensor:
-    return torch.logit(strengths.float(), eps=1e-4)
-
-
-def normalized_positions(positions: np.ndarray) -> np.ndarray:
-    """Centre (..., k, 2) keypoints and scale them to unit RMS spread: pose, not placement or size."""
-    centred = positions - positions.mean(axis=-2, keepdims=True)
-    spread = np.sqrt((centred**2).sum(axis=-1).mean(axis=-1))[..., None, None]
-    return centred / np.maximum(spread, 1e-6)
-
-
-def best_reference_frame(source_positions: np.ndarray, driving_positions: np.ndarray) -> int:
-    """Index of the driving frame (t, k, 2) whose normalised keypoints are closest to the source's (k, 2)."""
-    source = normalized_positions(source_positions)
-    distances = ((normalized_positions(driving_positions) - source) ** 2).sum(axis=(-1, -2))  # (t,)
-    return int(np.argmin(distances))
-
-
-def farthest_point_sampling(descriptors: np.ndarray, count: int) -> list[int]:
-    """Pick `count` rows of (t, d) that are as different as possible, starting from row 0."""
-    count = min(count, len(descriptors))
-    chosen = [0]
-    distances = ((descriptors - descriptors[0]) ** 2).sum(axis=1)  # (t,) to the nearest chosen row
-    while len(chosen) < count:
-        index = int(np.argmax(distances))
-        if distances[index] <= 0:  # only duplicates remain: take unchosen frames in order
-            index = next(i for i in range(len(descriptors)) if i not in chosen)
-        chosen.append(index)
-        distances = np.minimum(distances, ((descriptors - descriptors[index]) ** 2).sum(axis=1))
-        distances[chosen] = -1.0
-    return chosen
-
 
 def _box_at(track: FaceTrack | TrackInProgress, index: int) -> CropBox:
     """Frame `index`'s smoothed crop box (the last one past the end of the track)."""
     if hasattr(track, "box"):  # TrackInProgress: waits until that box is final
         return track.box(index)
     return track.boxes[min(index, len(track.boxes) - 1)]
-
-
-def _batched(items: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    batch: list[np.ndarray] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield np.stack(batch)
-            batch = []
-    if batch:
-        yield np.stack(batch)
 
 
 class Animator:
@@ -266,7 +113,7 @@ class Animator:
         if self._analyzer is None:
             from tiwcli.faces.backends import load_face_analyzer
 
-            self._analyzer = load_face_analyzer(self.options.landmarks)
+            self._analyzer = load_face_analyzer(self.options.face_backend)
         return self._analyzer
 
     @property
@@ -314,7 +161,7 @@ class Animator:
         """
         track = self._track(frames, name, STAGE_TRACKING_SOURCE) if self.options.crop else None
         descriptors = []  # (t, k * 3): a few floats per frame
-        for batch in _batched(self._crops(frames, track), self.options.batch_size):
+        for batch in batched(self._crops(frames, track), self.options.batch_size):
             keypoints = KeypointArrays.from_torch(self._detect(batch))
             positions = rearrange(normalized_positions(keypoints.positions), "b k xy -> b (k xy)")
             descriptors.append(np.concatenate([positions, keypoints.strengths], axis=1))
@@ -412,13 +259,13 @@ class Animator:
         return frames_to_tensor(images, self.device)
 
     def _detect(self, crops: np.ndarray) -> Keypoints:
-        with torch.inference_mode(), autocast_context(self.device, self.options.precision):
+        with torch.inference_mode(), autocast(self.device, self.options.precision):
             return self.model.keypoint_detector(self._to_tensor(crops))
 
     def _reference_keypoints(self, crops: Iterable[np.ndarray], source: Keypoints) -> tuple[int, Keypoints]:
         """The driving frame most like the source (a pass over the driving crops)."""
         positions, strengths = [], []
-        for batch in _batched(crops, self.options.batch_size):
+        for batch in batched(crops, self.options.batch_size):
             keypoints = KeypointArrays.from_torch(self._detect(batch))
             positions.append(keypoints.positions)
             strengths.append(keypoints.strengths)
@@ -435,7 +282,7 @@ class Animator:
 
     def encode_sources(self, sources: Sources) -> SourceEncoding:
         """The sources through the model's encoders, once per animation."""
-        with torch.inference_mode(), autocast_context(self.device, self.options.precision):
+        with torch.inference_mode(), autocast(self.device, self.options.precision):
             source_images = rearrange(self._to_tensor(sources.crops), "n c h w -> 1 n c h w")
             return self.model.encode_sources(source_images)
 
@@ -448,7 +295,7 @@ class Animator:
         `reference` (None: the first crop of this batch is the reference).
         """
         with self.times.measure("model"):
-            with torch.inference_mode(), autocast_context(self.device, self.options.precision):
+            with torch.inference_mode(), autocast(self.device, self.options.precision):
                 detected = self.model.keypoint_detector(self._to_tensor(crops))  # (b, k, 2), (b, k)
                 motion = detected
                 if self.options.mode == "relative":
@@ -491,7 +338,7 @@ class Animator:
             reference_index = 0  # the first driving frame
         count = 0
         output_size = (0, 0)
-        batches = prefetch(_batched(self._crops(driving, track), self.options.batch_size), depth=2)
+        batches = prefetch(batched(self._crops(driving, track), self.options.batch_size), depth=2)
         with contextlib.closing(batches):  # stops the crop thread when the caller stops early
             for batch in self._model_then_paste(sources, encoding, batches, reference):
                 count += len(batch.frames)

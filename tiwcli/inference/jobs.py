@@ -10,23 +10,22 @@ leaves a partial output or preview.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tiwcli.errors import InputError, MissingWeightsError
+from tiwcli.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
 
     from tiwcli.faces.backends import FaceAnalyzer
-    from tiwcli.inference.animator import (
+    from tiwcli.inference.animator import Animator
+    from tiwcli.inference.options import (
         AnimatedBatch,
         AnimateOptions,
         AnimationSummary,
-        Animator,
         ProgressCallback,
         Sources,
     )
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
     from tiwcli.models import ImplicitWarping
     from tiwcli.timing import StageTimes
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
-SAME_PERSON_DISTANCE = 0.6  # dlib identity embeddings of one person are usually closer than this
 MAX_SOURCE_SIDE = 2048  # bigger photos are downscaled first: paste-back output stays a sane video size
 
 
@@ -69,6 +66,8 @@ def prepare_job(job: AnimationJob) -> PreparedJob:
         if path is not None:
             check_video_suffix(path)
             check_output_path(path, job.overwrite)
+    from tiwcli.checkpoint import resolve_weights
+
     weights = resolve_weights(job.weights)
     driving = probe_driving(job.driving, probe_video)
     source_video = source_video_info(job.sources, probe_video)
@@ -109,6 +108,8 @@ def different_people_warning(prepared: PreparedJob, analyzer: FaceAnalyzer | Non
 
     import numpy as np
 
+    from tiwcli.faces.backends import SAME_PERSON_DISTANCE
+
     if analyzer is None or len(prepared.source_images) < 2:
         return None
     embeddings = []
@@ -132,25 +133,10 @@ def preview_path_for(output: Path) -> Path:
 
 
 def check_video_suffix(path: Path) -> None:
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(f"{path}: output must be a video file ({', '.join(sorted(VIDEO_SUFFIXES))})")
+    from tiwcli.io.video import OUTPUT_VIDEO_SUFFIXES
 
-
-def resolve_weights(weights: Path | None) -> Path:
-    from tiwcli.checkpoint import WEIGHTS_ENV, default_weights_path
-
-    path = weights if weights is not None else default_weights_path()
-    if path.is_file():
-        return path
-    if weights is not None:
-        raise MissingWeightsError(f"{path}: no such weights file")
-    if os.environ.get(WEIGHTS_ENV):
-        raise MissingWeightsError(
-            f"${WEIGHTS_ENV} names {path}, which does not exist: fix it or pass --weights"
-        )
-    raise MissingWeightsError(
-        f"no model weights at {path} (the shipped default): pass --weights FILE or set ${WEIGHTS_ENV}"
-    )
+    if path.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
+        raise InputError(f"{path}: output must be a video file ({', '.join(sorted(OUTPUT_VIDEO_SUFFIXES))})")
 
 
 def probe_driving(path: Path, probe: Callable[[Path], VideoInfo]) -> VideoInfo:
@@ -194,7 +180,7 @@ def load_model_and_faces(
     model = load_model(weights_path)
     analyzer = None
     if options.crop:
-        analyzer = load_face_analyzer(options.landmarks)
+        analyzer = load_face_analyzer(options.face_backend)
     return model, analyzer
 
 

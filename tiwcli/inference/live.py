@@ -48,7 +48,8 @@ import numpy as np
 from tiwcli.errors import InputError
 from tiwcli.faces.crop import crop_box_from_landmarks
 from tiwcli.faces.follow import DETECT_EVERY, BoxSmoother, FaceFollower
-from tiwcli.inference.animator import Animator, Sources
+from tiwcli.inference.animator import Animator
+from tiwcli.inference.options import Sources
 from tiwcli.timing import StageTimes
 
 _WAIT_SECONDS = 0.1  # how often blocked threads look at the stop flag

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 _DONE = object()
@@ -125,3 +127,15 @@ class BackgroundConsumer(Generic[T]):
         self._queue.put(_DONE)
         self._thread.join()
         self._raise_failure()
+
+
+def batched(items: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """(H, W, 3) arrays -> stacked (b, H, W, 3) batches of at most `size` items."""
+    batch: list[np.ndarray] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)

@@ -25,6 +25,11 @@ import numpy as np
 from tiwcli.errors import InputError
 from tiwcli.io.files import check_writable_folder, write_error
 
+# containers read as videos (datasets, `tiw preprocess` inputs, `tiw eval --pred/--real`)
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"})
+# containers `VideoWriter` writes H.264 (+ AAC) into
+OUTPUT_VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".m4v"})
+
 # Audio codecs an .mp4 can carry as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
 

