@@ -4,9 +4,9 @@ Each command lives in `tiwcli/commands/<name>.py` as a plain function with
 `Annotated` options. This file registers them and is the only place where the
 project exception (`TiwError`) becomes a one-line message and an exit code.
 
-Layers (imports only point down):
-    cli.py -> commands/ -> evaluation/ -> inference/, training/, dataset/
-    -> faces/, models/, io/, checkpoint.py -> runtime.py, choices.py, config.py, paths.py, errors.py
+Layers (imports only point down; tests/test_layers.py checks):
+    cli.py -> commands/ -> evaluation/ -> inference/, training/ -> dataset/ -> faces/, checkpoint.py
+    -> io/, models/ -> runtime.py, choices.py, config.py, paths.py, errors.py (and the other root modules)
 """
 
 from __future__ import annotations

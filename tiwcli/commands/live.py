@@ -90,7 +90,8 @@ def live(
     from tiwcli.errors import InputError
     from tiwcli.inference.animator import Animator
     from tiwcli.inference.jobs import check_video_suffix, load_model_and_faces, load_source
-    from tiwcli.inference.live import LiveOptions, LiveSession, input_rate, run_live, terminal_keys
+    from tiwcli.inference.live import LiveSession, run_live, terminal_keys
+    from tiwcli.inference.live_capture import LiveOptions, input_rate
     from tiwcli.inference.live_outputs import FileOutput, VirtualCameraOutput, WindowOutput, check_available
     from tiwcli.inference.options import AnimateOptions
     from tiwcli.io.video import check_output_path

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from tiwcli.commands import options
-from tiwcli.commands.options import OptionalInt as _OPTIONAL_INT
 from tiwcli.errors import InputError
 
 
@@ -27,7 +26,8 @@ def preprocess(
         int, typer.Option(help="Split longer face segments into clips of this many frames.", min=2)
     ] = 300,
     max_input_frames: Annotated[
-        _OPTIONAL_INT, typer.Option(help="Read only this many frames of each input (quick trials).", min=1)
+        options.OptionalInt,
+        typer.Option(help="Read only this many frames of each input (quick trials).", min=1),
     ] = None,
     test_fraction: Annotated[
         float,

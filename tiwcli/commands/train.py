@@ -18,9 +18,6 @@ from typing import Annotated, Optional
 import typer
 
 from tiwcli.commands import options
-from tiwcli.commands.options import OptionalFloat as _OPTIONAL_FLOAT
-from tiwcli.commands.options import OptionalInt as _OPTIONAL_INT
-from tiwcli.commands.options import OptionalPath as _OPTIONAL_PATH
 from tiwcli.errors import InputError
 
 
@@ -43,32 +40,36 @@ def train(
             help="Continue the run in --out from its latest checkpoint, with its preset and options."
         ),
     ] = False,
-    init: Annotated[_OPTIONAL_PATH, typer.Option(help="Start the generator from these weights.")] = None,
-    steps: Annotated[_OPTIONAL_INT, typer.Option(help="Total optimiser steps.", min=1)] = None,
-    batch_size: Annotated[_OPTIONAL_INT, typer.Option(help="Samples per step and process.", min=1)] = None,
-    lr: Annotated[_OPTIONAL_FLOAT, typer.Option(help="Peak learning rate.", min=0.0)] = None,
-    sources: Annotated[_OPTIONAL_INT, typer.Option(help="Sources per sample: 1..this.", min=1)] = None,
+    init: Annotated[
+        options.OptionalPath, typer.Option(help="Start the generator from these weights.")
+    ] = None,
+    steps: Annotated[options.OptionalInt, typer.Option(help="Total optimiser steps.", min=1)] = None,
+    batch_size: Annotated[
+        options.OptionalInt, typer.Option(help="Samples per step and process.", min=1)
+    ] = None,
+    lr: Annotated[options.OptionalFloat, typer.Option(help="Peak learning rate.", min=0.0)] = None,
+    sources: Annotated[options.OptionalInt, typer.Option(help="Sources per sample: 1..this.", min=1)] = None,
     checkpoint_every: Annotated[
-        _OPTIONAL_INT,
+        options.OptionalInt,
         typer.Option(help="Steps between checkpoints (default 1000; on --resume, the run's).", min=1),
     ] = None,
     keep: Annotated[
-        _OPTIONAL_INT,
+        options.OptionalInt,
         typer.Option(help="Newest checkpoints kept (default 3; on --resume, the run's).", min=1),
     ] = None,
     sample_every: Annotated[
-        _OPTIONAL_INT,
+        options.OptionalInt,
         typer.Option(
             help="Steps between sample grids, 0 = only at the end (default 500; on --resume, the run's).",
             min=0,
         ),
     ] = None,
     log_every: Annotated[
-        _OPTIONAL_INT,
+        options.OptionalInt,
         typer.Option(help="Steps between log lines (default 10; on --resume, the run's).", min=1),
     ] = None,
     device: options.Device = "auto",
-    seed: Annotated[_OPTIONAL_INT, typer.Option(help="Seed of every random draw.")] = None,
+    seed: Annotated[options.OptionalInt, typer.Option(help="Seed of every random draw.")] = None,
     num_workers: Annotated[int, typer.Option(help="Data loading processes.", min=0)] = 0,
     gan: Annotated[
         Optional[bool],  # noqa: UP045
@@ -79,24 +80,24 @@ def train(
         ),
     ] = None,
     pyramid_weight: Annotated[
-        _OPTIONAL_FLOAT, typer.Option(help="Weight of the L1 pyramid loss.", min=0.0)
+        options.OptionalFloat, typer.Option(help="Weight of the L1 pyramid loss.", min=0.0)
     ] = None,
     perceptual_weight: Annotated[
-        _OPTIONAL_FLOAT, typer.Option(help="Weight of the VGG-19 loss.", min=0.0)
+        options.OptionalFloat, typer.Option(help="Weight of the VGG-19 loss.", min=0.0)
     ] = None,
     equivariance_weight: Annotated[
-        _OPTIONAL_FLOAT, typer.Option(help="Weight of keypoint equivariance.", min=0.0)
+        options.OptionalFloat, typer.Option(help="Weight of keypoint equivariance.", min=0.0)
     ] = None,
     still_probability: Annotated[
-        _OPTIONAL_FLOAT,
+        options.OptionalFloat,
         typer.Option(help="Share of samples made of one frame moved by random warps.", min=0.0, max=1.0),
     ] = None,
     warp_only_steps: Annotated[
-        _OPTIONAL_INT,
+        options.OptionalInt,
         typer.Option(help="First steps whose output is the full-resolution warp alone.", min=0),
     ] = None,
     landmark_weight: Annotated[
-        _OPTIONAL_FLOAT,
+        options.OptionalFloat,
         typer.Option(help="Weight of landmark guidance of keypoints 0..9 (0 = off).", min=0.0),
     ] = None,
     perceptual_network: Annotated[
@@ -104,7 +105,7 @@ def train(
         typer.Option(help="vgg19 (torchvision's file, off when absent) or auto (else HED-VGG16)."),
     ] = None,
     vgg_weights: Annotated[
-        _OPTIONAL_PATH,
+        options.OptionalPath,
         typer.Option(help="VGG-19 file (default: ~/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth)."),
     ] = None,
     cache: Annotated[
@@ -116,7 +117,7 @@ def train(
         ),
     ] = True,
     progress: options.Progress = True,
-    max_sources_old: Annotated[_OPTIONAL_INT, options.hidden("--max-sources", min=1)] = None,
+    max_sources_old: Annotated[options.OptionalInt, options.hidden("--max-sources", min=1)] = None,
 ) -> None:
     """Train an Implicit Warping model on a preprocessed face dataset."""
     _check_paths(data, out, init)  # before the slow imports, the data and the model

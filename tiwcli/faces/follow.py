@@ -24,7 +24,7 @@ most webcam filters):
 over a whole video and smooths the crop boxes exactly as `track_faces` does; `TrackInProgress`
 does the same in a background thread and hands each box out as soon as it is final
 (`tiw animate`, so the tracking pass overlaps the animation). `BoxSmoother` is the online
-smoother for live use, where the future is not known.
+smoother for live use, where the future is not known (in track.py, beside the offline one).
 
 Costs are measured by `benchmarks/faces_bench.py` and by the "faces" stage of
 `tiw animate --verbose` (the ~15 ms above: dlib's detector on a quiet 2-core machine).
@@ -372,30 +372,8 @@ class TrackInProgress:
         self.close()
 
 
-class BoxSmoother:
-    """Online crop-box smoothing for live use (no future frames): exponential moving averages,
-    the size much slower than the centre, as `smooth_crop_boxes` does offline.
-
-    `center_alpha` / `size_alpha`: weight of the new box (1: no smoothing). A jump of more than
-    `reset_shift` crop sizes (a new face, a scene cut) restarts from the new box.
-    """
-
-    def __init__(self, center_alpha: float = 0.5, size_alpha: float = 0.1, reset_shift: float = 0.5) -> None:
-        self.center_alpha = center_alpha
-        self.size_alpha = size_alpha
-        self.reset_shift = reset_shift
-        self._state: np.ndarray | None = None  # (3,) cx, cy, size
-
-    def update(self, box: CropBox) -> CropBox:
-        new = box.as_array()
-        state = self._state
-        if state is None or math.hypot(*(new[:2] - state[:2])) > self.reset_shift * state[2]:
-            self._state = new
-        else:
-            alphas = np.array([self.center_alpha, self.center_alpha, self.size_alpha])
-            self._state = state + alphas * (new - state)
-        return CropBox.from_array(self._state)
-
-    @property
-    def current(self) -> CropBox | None:
-        return None if self._state is None else CropBox.from_array(self._state)
+def box_at(track: FaceTrack | TrackInProgress, index: int) -> CropBox:
+    """Frame `index`'s smoothed crop box (the last one past the end of the track)."""
+    if hasattr(track, "box"):  # TrackInProgress: waits until that box is final
+        return track.box(index)
+    return track.boxes[min(index, len(track.boxes) - 1)]

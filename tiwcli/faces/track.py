@@ -168,3 +168,32 @@ def _box_array(boxes: FaceTrack | np.ndarray | Sequence[CropBox]) -> np.ndarray:
     if isinstance(boxes, np.ndarray):
         return boxes
     return np.stack([box.as_array() for box in boxes])
+
+
+class BoxSmoother:
+    """Online crop-box smoothing for live use (no future frames): exponential moving averages,
+    the size much slower than the centre, as `smooth_crop_boxes` does offline.
+
+    `center_alpha` / `size_alpha`: weight of the new box (1: no smoothing). A jump of more than
+    `reset_shift` crop sizes (a new face, a scene cut) restarts from the new box.
+    """
+
+    def __init__(self, center_alpha: float = 0.5, size_alpha: float = 0.1, reset_shift: float = 0.5) -> None:
+        self.center_alpha = center_alpha
+        self.size_alpha = size_alpha
+        self.reset_shift = reset_shift
+        self._state: np.ndarray | None = None  # (3,) cx, cy, size
+
+    def update(self, box: CropBox) -> CropBox:
+        new = box.as_array()
+        state = self._state
+        if state is None or math.hypot(*(new[:2] - state[:2])) > self.reset_shift * state[2]:
+            self._state = new
+        else:
+            alphas = np.array([self.center_alpha, self.center_alpha, self.size_alpha])
+            self._state = state + alphas * (new - state)
+        return CropBox.from_array(self._state)
+
+    @property
+    def current(self) -> CropBox | None:
+        return None if self._state is None else CropBox.from_array(self._state)

@@ -15,15 +15,13 @@ Motion transfer (`mode`, see motion.py): absolute drives the model with the keyp
 driving frame; relative (default, as in FOMM) moves the source's own keypoints by the driving
 keypoints' change from a reference frame.
 
-Faces (`crop`, default on): each source photo is cut around its main face
-(an `InputError` when there is none); the driving video is tracked in a pass of its
-own that runs ahead of the animation in a background thread (the detector every
-`detect_every` frames, landmark tracking in between: `tiwcli.faces.follow`), and each
-frame is cut with its smoothed box as soon as that box is final; frames with no face
-reuse the last good box and are counted. The output is the animated crop, or, with paste-back (default
-for a single source photo larger than the crop), the full source photo with the
-animated face pasted back. Without `crop`, inputs are resized to the model's
-square size as they are.
+Faces (`crop`, default on): each source photo is cut around its main face (an
+`InputError` when there is none); the driving video is tracked in a background pass
+that runs ahead of the animation (`tiwcli.faces.follow`), each frame cut with its
+smoothed box once final (frames with no face reuse the last good box, counted). The
+output is the animated crop, or with paste-back (default for one source photo larger
+than the crop) the source photo with the animated face pasted back. Without `crop`,
+inputs are resized to the model's square size as they are.
 
 A source video is reduced to `num_sources` frames by farthest-point sampling over their keypoints
 (motion.py), among frames with a face.
@@ -79,12 +77,6 @@ if TYPE_CHECKING:
     from tiwcli.faces.track import FaceTrack
     from tiwcli.models.implicit_warping import SourceEncoding
 
-
-def _box_at(track: FaceTrack | TrackInProgress, index: int) -> CropBox:
-    """Frame `index`'s smoothed crop box (the last one past the end of the track)."""
-    if hasattr(track, "box"):  # TrackInProgress: waits until that box is final
-        return track.box(index)
-    return track.boxes[min(index, len(track.boxes) - 1)]
 
 
 class Animator:
@@ -246,8 +238,10 @@ class Animator:
 
     def _crops(self, frames: FrameSource, track: FaceTrack | TrackInProgress | None) -> Iterator[np.ndarray]:
         """Model-size crops of every frame: (S, S, 3) uint8, one at a time."""
+        from tiwcli.faces.follow import box_at
+
         for index, frame in enumerate(frames()):
-            box = None if track is None else _box_at(track, index)
+            box = None if track is None else box_at(track, index)
             with self.times.measure("crop"):
                 crop = self.fit(frame) if box is None else self.cut(frame, box)
             yield crop

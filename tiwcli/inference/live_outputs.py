@@ -18,7 +18,8 @@ from tiwcli.errors import InputError
 from tiwcli.paths import package_folder
 
 if TYPE_CHECKING:
-    from tiwcli.inference.live import CapturedFrame, LiveSession
+    from tiwcli.inference.live import LiveSession
+    from tiwcli.inference.live_capture import CapturedFrame
     from tiwcli.timing import StageTimes
 
 _NEEDS = {

@@ -25,8 +25,8 @@ def tensor_to_frames(images: torch.Tensor) -> np.ndarray:
 def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     """(t, h, w, 3) uint8 -> (t, height, width, 3) uint8: bilinear, antialiased when shrinking.
 
-    Training (`tiwcli.training.data`) and evaluation (`tiwcli.evaluation.protocols`) both resize with this, so a
-    model is scored on frames prepared exactly as it was trained on."""
+    Training (`tiwcli.training.data`) and evaluation (`tiwcli.evaluation.protocols`) both resize
+    with this, so a model is scored on frames prepared exactly as it was trained on."""
     if frames.shape[1:3] == (height, width):
         return frames
     clip = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, 1).float()  # (t, 3, h, w)

@@ -1,4 +1,5 @@
-"""Implicit Warping, one paper component per file.
+"""Implicit Warping, one paper component per file (the generator only: the discriminator is
+training's, tiwcli/training/discriminator.py).
 
 keypoints.py            1. keypoint detector: K keypoints + one strength each
 heatmaps.py             2. strength-scaled Gaussian heatmaps
@@ -10,7 +11,6 @@ warper.py               5. cross-modal attention warper (+ residual MLP, extra K
 locality_prior.py          (ours, opt-in) Gaussian locality bias on the logits: identity warp at init
 full_resolution_warp.py    (ours, opt-in) flows + masses read off the attention, full-res warp, blend
 generator.py            6. generator: warped feature -> RGB (+ blend mask with the full-res warp)
-discriminator.py           multi-scale patch discriminator (training only)
 implicit_warping.py        the composition, with source encodings computed once
 layers.py                  shared building blocks (conv blocks, UNet)
 """

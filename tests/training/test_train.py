@@ -26,7 +26,7 @@ from tiwcli.training.loop import train
 from tiwcli.training.run import RunOptions
 from tiwcli.training.trainer import build_trainer, learning_rate
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 def _options(data: Path, run_dir: Path, steps: int = 6, **overrides) -> RunOptions:

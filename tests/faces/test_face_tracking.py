@@ -10,8 +10,8 @@ import pytest
 from tiwcli.errors import InputError
 from tiwcli.faces.backends import FaceAnalyzer, load_face_analyzer
 from tiwcli.faces.crop import CropBox, crop_box_from_landmarks
-from tiwcli.faces.follow import BoxSmoother, FaceFollower, TrackInProgress, appearance_patch, follow_faces
-from tiwcli.faces.track import track_faces
+from tiwcli.faces.follow import FaceFollower, TrackInProgress, appearance_patch, follow_faces
+from tiwcli.faces.track import BoxSmoother, track_faces
 from tiwcli.io.video import read_all_frames
 
 

@@ -20,15 +20,13 @@ from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
 from tiwcli.errors import InputError
 from tiwcli.inference.animator import Animator
-from tiwcli.inference.live import (
+from tiwcli.inference.live import LiveSession, draw_overlay, run_live
+from tiwcli.inference.live_capture import (
     CapturedFrame,
     LatestFrame,
     LiveOptions,
-    LiveSession,
     capture_frames,
-    draw_overlay,
     input_rate,
-    run_live,
 )
 from tiwcli.inference.options import AnimateOptions
 from tiwcli.io.images import load_image

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tiwcli.errors import InputError
-from tiwcli.inference.live import CapturedFrame
+from tiwcli.inference.live_capture import CapturedFrame
 from tiwcli.inference.live_outputs import VirtualCameraOutput, WindowOutput, check_available
 
 

@@ -1,0 +1,5 @@
+"""Face datasets: raw videos -> square face clips (`tiw preprocess`), read by training and evaluation.
+
+layout.py       the folder layout: DIR/<split>/*.mp4, landmarks beside each clip, manifest.json
+preprocess.py   raw videos -> tracked, cut and cropped clips, split by source video (identity)
+"""

@@ -1,0 +1,11 @@
+"""Animation: a model + source images + driving frames -> animated frames (`tiw animate`, `tiw live`).
+
+options.py        AnimateOptions, and the records an animation hands back (sources, batches, summary)
+motion.py         relative motion on keypoints, best reference frame, choosing source frames
+animator.py       Animator: the streaming core (frame iterator in, frame iterator out; no files)
+jobs.py           files in, files out: check inputs, load the model, write the video (and preview)
+preview.py        the preview strip: sources | driving | result, keypoints drawn
+live_capture.py   `tiw live`'s input: camera, stream or file, and the latest-frame queue
+live.py           `tiw live`: capture -> faces -> model worker(s) -> outputs, in threads
+live_outputs.py   `tiw live`'s outputs: window, virtual camera, video file
+"""
