@@ -19,7 +19,7 @@ with safe_open(sys.argv[1], 'pt') as f: print(f.metadata().get('step', '0'))" "$
             model="$run/models/step_$(printf %06d "$step").safetensors"
             cp "$run/model.safetensors" "$model"
             OMP_NUM_THREADS=1 .venv/bin/tiw eval --data "$data" --split "$split" --weights "$model" \
-                --num-sources 1,3 --metrics l1,psnr --baselines none --max-frames 16 --device cpu \
+                --sources 1,3 --metrics l1,psnr --baselines none --max-frames 16 --device cpu \
                 --json "$model.eval.json" >/dev/null 2>"$model.eval.log" &&
             .venv/bin/python scripts/checkpoint_curve.py "$run" "$model" "$step"
             last=$step

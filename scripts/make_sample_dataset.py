@@ -62,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-frames", type=int, default=120, help="longest clip; longer face runs are split"
     )
-    parser.add_argument("--backend", default="dlib", help="face backend (dlib: the same result everywhere)")
+    parser.add_argument(
+        "--face-backend",
+        "--backend",
+        dest="backend",
+        default="dlib",
+        help="face backend (dlib: the same result everywhere)",
+    )
     args = parser.parse_args(argv)
     try:
         summary = make_sample_dataset(

@@ -149,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256, help="clip side in pixels")
     parser.add_argument("--max-frames", type=int, default=300, help="longest clip; longer runs are split")
     parser.add_argument("--packages", type=Path, default=None, help="where fetched packages are kept")
-    parser.add_argument("--backend", default="dlib", help="face backend (dlib: the same result everywhere)")
+    parser.add_argument(
+        "--face-backend",
+        "--backend",
+        dest="backend",
+        default="dlib",
+        help="face backend (dlib: the same result everywhere)",
+    )
     args = parser.parse_args(argv)
     packages = args.packages or args.out_dir.parent / "packages"
     try:

@@ -183,15 +183,15 @@ def cases(inputs: dict[str, Path]) -> list[tuple[str, str, Setup]]:
         ("animate", "two source videos", animate(d, source=d)),
         (
             "animate",
-            "source video, --num-sources above its length",
+            "source video, --sources-from-video above its length",
             animate(
-                "--num-sources",
+                "--sources-from-video",
                 500,
                 "--no-crop",
                 source=lambda f: one_frame_video(f / "s.mp4", inputs["driving"]),
             ),
         ),
-        ("animate", "--num-sources 0", animate("--num-sources", 0)),
+        ("animate", "--sources-from-video 0", animate("--sources-from-video", 0)),
         ("animate", "--batch-size 0", animate("--batch-size", 0)),
         ("animate", "--crf 99", animate("--crf", 99)),
         ("animate", "--mode sideways", animate("--mode", "sideways")),
@@ -326,10 +326,8 @@ def cases(inputs: dict[str, Path]) -> list[tuple[str, str, Setup]]:
         ),
         (
             "train",
-            "--max-sources 100 (clips too short)",
-            command(
-                "train", "--data", data, "--out", in_folder("r"), "--preset", "tiny", "--max-sources", 100
-            ),
+            "--sources 100 (clips too short)",
+            command("train", "--data", data, "--out", in_folder("r"), "--preset", "tiny", "--sources", 100),
         ),
         (
             "train",
@@ -388,7 +386,7 @@ def cases(inputs: dict[str, Path]) -> list[tuple[str, str, Setup]]:
             "--no-model --baselines none",
             command("eval", "--data", data, "--no-model", "--baselines", "none"),
         ),
-        ("eval", "--num-sources 0,a", command("eval", "--data", data, "--num-sources", "0,a")),
+        ("eval", "--sources 0,a", command("eval", "--data", data, "--sources", "0,a")),
         (
             "eval",
             "--split that does not exist",

@@ -25,7 +25,7 @@ train_row warp-landmarks --preset warp-256 --landmark-weight 10 --warp-only-step
 for name in baseline warp warp-landmarks; do
     for split in dev test; do
         .venv/bin/tiw eval --data "$data" --split "$split" --weights "$runs/$name/model.safetensors" \
-            --num-sources 1,3 --metrics l1,psnr,ssim,akd,aed --max-frames 24 --face-backend dlib \
+            --sources 1,3 --metrics l1,psnr,ssim,akd,aed --max-frames 24 --face-backend dlib \
             --device cpu --json "$runs/$name/eval_$split.json"
     done
 done

@@ -14,7 +14,7 @@ touch runs/warp256/done
 wait
 cp runs/warp256/best.safetensors weights/tiw-warp-256.safetensors
 .venv/bin/tiw eval --data data/train-256 --split test --weights weights/tiw-warp-256.safetensors \
-    --num-sources 1,2,3 --metrics l1,psnr,ssim,akd,mkr,aed --max-frames 24 --face-backend dlib --device cpu \
+    --sources 1,2,3 --metrics l1,psnr,ssim,akd,mkr,aed --max-frames 24 --face-backend dlib --device cpu \
     --json weights/eval.json --csv weights/eval.csv --plot weights/eval.png
 .venv/bin/python benchmarks/cross_identity.py --weights weights/tiw-warp-256.safetensors --data data/train-256 \
     --max-frames 60 --json weights/cross_identity.json --grid weights/cross_identity.png

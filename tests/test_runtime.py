@@ -28,8 +28,12 @@ def test_device_names():
 
 def test_precision_per_device():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert runtime.autocast_dtype(cpu, "auto") is None and runtime.autocast_dtype(cuda, "auto") == torch.bfloat16
-    assert runtime.autocast_dtype(cuda, "fp16") == torch.float16 and runtime.autocast_dtype(cpu, "fp16") is None
+    assert (
+        runtime.autocast_dtype(cpu, "auto") is None and runtime.autocast_dtype(cuda, "auto") == torch.bfloat16
+    )
+    assert (
+        runtime.autocast_dtype(cuda, "fp16") == torch.float16 and runtime.autocast_dtype(cpu, "fp16") is None
+    )
     assert runtime.autocast_dtype(cpu, "bf16") == torch.bfloat16
     assert runtime.autocast_dtype(cuda, "fp32") is None
     with pytest.raises(InputError, match="unknown precision"):
@@ -66,4 +70,8 @@ def test_eval_and_animate_run_the_model_with_the_same_precision(tiny_config, mon
     assert calls["animate"] and calls["animate"] == calls["eval"]
     cuda = torch.device("cuda")  # what the defaults mean on a GPU, whether or not this machine has one
     animate_dtype = runtime.autocast_dtype(cuda, AnimateOptions().precision)
-    assert animate_dtype == runtime.autocast_dtype(cuda, EvalSettings(metrics=("l1",)).precision) == torch.bfloat16
+    assert (
+        animate_dtype
+        == runtime.autocast_dtype(cuda, EvalSettings(metrics=("l1",)).precision)
+        == torch.bfloat16
+    )

@@ -78,7 +78,6 @@ if TYPE_CHECKING:
     from tiwcli.models.implicit_warping import SourceEncoding
 
 
-
 class Animator:
     """Animate source images with driving frames. Reusable: one model, many animations."""
 

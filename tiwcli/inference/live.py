@@ -372,5 +372,3 @@ def terminal_keys(session: LiveSession, stop_requested: threading.Event) -> Iter
 
     threading.Thread(target=read, name="tiw-keys", daemon=True).start()
     yield
-
-
