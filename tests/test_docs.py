@@ -46,3 +46,11 @@ def test_robustness_table_lists_at_least_70_cases():
         if line.startswith("|") and not line.startswith("| ---") and not line.startswith("| #")
     ]
     assert len(rows) >= 70, len(rows)
+
+
+def test_docs_use_the_current_flag_names():
+    """Renamed flags (issue 12) appear in the README and docs under their new names only."""
+    old = re.compile(r"(?:--num-sources|--max-sources|--landmarks auto|--landmarks [a-z]|--backend )")
+    for path in [REPO / "README.md", *REPO.glob("docs/*.md")]:
+        text = path.read_text()
+        assert not old.search(text), (path, old.search(text).group(0))

@@ -73,3 +73,12 @@ def test_default_name_first_then_the_only_checkpoint(tmp_path, monkeypatch):
     assert checkpoint.default_weights_path() == folder / checkpoint.DEFAULT_WEIGHTS_NAME
     monkeypatch.setenv("TIW_WEIGHTS", str(tmp_path / "mine.safetensors"))
     assert checkpoint.default_weights_path() == tmp_path / "mine.safetensors"
+
+
+def test_wheel_holds_every_subpackage(wheel):
+    folders = {path.parent for path in (REPO / "tiwcli").rglob("*.py") if "__pycache__" not in path.parts}
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for folder in folders:
+        init = folder.relative_to(REPO) / "__init__.py"
+        assert (folder / "__init__.py").is_file() and init.as_posix() in names, init

@@ -16,7 +16,7 @@ from tiwcli.evaluation.metrics.fid import (
     kid_from_features,
 )
 from tiwcli.io.video import read_all_frames
-from tiwcli.samples import package_folder
+from tiwcli.paths import package_folder
 
 
 def closed_form(mu1, var1, mu2, var2) -> float:

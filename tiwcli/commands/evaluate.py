@@ -24,20 +24,6 @@ if TYPE_CHECKING:
 ALL = "l1,psnr,ssim,lpips,fid,kid,akd,mkr,aed"
 
 
-def _names(text: str) -> tuple[str, ...]:
-    from tiwcli.evaluation.baselines import BASELINES
-
-    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if names in ((), ("none",)):
-        return ()
-    unknown = [name for name in names if name not in BASELINES]
-    if unknown:
-        raise InputError(
-            f"unknown baseline(s) {', '.join(unknown)}: choose from {', '.join(BASELINES)} or none"
-        )
-    return names
-
-
 def _check_output(path: Path | None, suffix: str, option: str) -> None:
     from tiwcli.io.files import check_writable_folder
 
@@ -129,6 +115,7 @@ def evaluate(
     """Evaluate with the paper's metrics (reconstruction, cross-identity, or --pred/--real videos)."""
     from rich.console import Console
 
+    from tiwcli.evaluation.baselines import parse_baseline_names
     from tiwcli.evaluation.metrics import parse_metric_names
 
     _check_output(json_path, ".json", "--json")
@@ -148,7 +135,7 @@ def evaluate(
             options.aliased(sources, num_sources_old),
             "--sources" if num_sources_old is None else "--num-sources",
         ),
-        baselines=_names(baselines),
+        baselines=parse_baseline_names(baselines),
         max_frames=max_frames,
         fid_frames=fid_frames,
         seed=seed,

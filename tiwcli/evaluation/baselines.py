@@ -21,7 +21,22 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import Delaunay
 
+from tiwcli.errors import InputError
+
 BASELINES = ("copy-source", "landmark-warp")
+
+
+def parse_baseline_names(text: str) -> tuple[str, ...]:
+    """'copy-source,landmark-warp' -> the names, unique, in order; '' or 'none' -> (); else an error."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if names in ((), ("none",)):
+        return ()
+    unknown = [name for name in names if name not in BASELINES]
+    if unknown:
+        raise InputError(
+            f"unknown baseline(s) {', '.join(unknown)}: choose from {', '.join(BASELINES)} or none"
+        )
+    return names
 
 
 @dataclass(frozen=True)
