@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     driving_path = args.driving or sorted((args.data / "test").glob("cap13*.mp4"))[0]
     driving = read_all_frames(driving_path, max_frames=args.max_frames)
-    options = AnimateOptions(paste_back=False, landmarks="dlib", device="cpu")
+    options = AnimateOptions(paste_back=False, face_backend="dlib", device="cpu")
     animator = Animator(load_model(args.weights), options, load_face_analyzer("dlib"))
     records, rows = [], []
     for portrait in sorted((args.data / "portraits").glob("*.jpg")):

@@ -62,7 +62,7 @@ def animate(
         ),
     ] = False,
     device: options.Device = "auto",
-    precision: options.Precision_ = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
+    precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     batch_size: options.BatchSize = 8,
     preview: Annotated[
         bool,
@@ -72,7 +72,7 @@ def animate(
     ] = False,
     crop: options.Crop = True,
     paste_back: options.PasteBack = None,
-    face_backend: options.FaceBackend_ = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
+    face_backend: options.FaceBackendOption = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace OUT (and its preview) if they exist.")
     ] = False,

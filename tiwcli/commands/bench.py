@@ -57,7 +57,7 @@ def bench(
     long_factor: Annotated[
         int, typer.Option(min=2, help="Memory check: a clip this many times longer.")
     ] = 10,
-    precision: options.Precision_ = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
+    precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON.")] = None,
 ) -> None:
     """Time the model alone (latency at batch 1, throughput in batches) and end to end."""

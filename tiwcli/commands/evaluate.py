@@ -95,11 +95,11 @@ def evaluate(
     ] = 500,
     batch_size: options.BatchSize = 8,
     seed: Annotated[int, typer.Option(help="Seed for KID subsets and cross-identity pairs.")] = 0,
-    face_backend: options.FaceBackend_ = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
+    face_backend: options.FaceBackendOption = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
     device: Annotated[
         str, typer.Option(help="Where the model runs: auto, cpu, cuda or cuda:N (metrics networks: the CPU).")
     ] = "auto",
-    precision: options.Precision_ = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
+    precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     json_path: Annotated[
         Optional[Path], typer.Option("--json", help="Write the results as JSON.", dir_okay=False)  # noqa: UP045
     ] = None,

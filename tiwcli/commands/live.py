@@ -62,7 +62,7 @@ def live(
     camera_fps: Annotated[Optional[int], typer.Option(help="V4L2 capture frame rate.")] = None,  # noqa: UP045
     weights: options.Weights = None,
     device: options.Device = "auto",
-    precision: options.Precision_ = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
+    precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     threads: options.Threads = None,
     workers: Annotated[
         int,
@@ -72,7 +72,7 @@ def live(
     ] = 1,
     crop: options.Crop = True,
     paste_back: options.PasteBack = None,
-    face_backend: options.FaceBackend_ = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
+    face_backend: options.FaceBackendOption = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
     detect_every: options.DetectEvery = 8,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file.")] = False,
     stats_json: Annotated[

@@ -61,14 +61,14 @@ Weights = Annotated[
     typer.Option(help="Model checkpoint (.safetensors); default: the shipped weights, or $TIW_WEIGHTS."),
 ]
 Device = Annotated[str, typer.Option(help=f"Where the model runs: {DEVICES}.")]
-Precision_ = Annotated[
+PrecisionOption = Annotated[
     PrecisionChoice,  # type: ignore[valid-type]
     typer.Option(
         help="Autocast dtype of the model: auto (bf16 on CUDA, fp32 on the CPU), bf16 (on a CPU, fast "
         "only with bf16 instructions, e.g. AVX512-BF16 or AMX), fp16 (CUDA only) or fp32."
     ),
 ]
-FaceBackend_ = Annotated[
+FaceBackendOption = Annotated[
     FaceBackendChoice,  # type: ignore[valid-type]
     typer.Option("--face-backend", help="Face detector and landmarks (auto: fan if installed, else dlib)."),
 ]

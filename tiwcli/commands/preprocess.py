@@ -41,7 +41,7 @@ def preprocess(
         float,
         typer.Option(help="Cut a clip where the face moves more than this x the crop size in one frame."),
     ] = 0.25,
-    face_backend: options.FaceBackend_ = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
+    face_backend: options.FaceBackendOption = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
     progress: options.Progress = True,
     backend_old: Annotated[options.FaceBackendOld, options.hidden("--backend")] = None,
 ) -> None:
