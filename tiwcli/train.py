@@ -230,10 +230,12 @@ def resolve_settings(
 
         model_config, _, _ = read_model_file(init)
         named = [name for name, config in MODEL_PRESETS.items() if config == model_config]
-        if preset is not None and model_preset(preset) != model_config:
+        if preset is not None and not model_preset(preset).same_weights_as(model_config):
             found = f"of preset {named[0]}" if named else "of another model config"
             raise InputError(f"--init {init}: the weights are {found}, not of --preset {preset}")
-        preset = named[0] if named else preset
+        if preset is not None:  # the preset's priors over the weights' (they own no weights)
+            model_config = model_preset(preset)
+        preset = preset or (named[0] if named else None)
     else:
         model_config = model_preset(preset or "warp-256")
     train_config = train_preset(preset or "warp-256")
@@ -260,12 +262,13 @@ def _load_perceptual(options: RunOptions, console: Console, is_main: bool) -> Pe
 
 
 def _init_weights(model: ImplicitWarping, path: Path) -> None:
-    """Load --init weights: same config, no NaN/inf (read_model_file), floats where the model has
-    floats (integer weights would be cast silently by load_state_dict)."""
+    """Load --init weights: same config up to the priors (which own no weights: a run may switch
+    the landmark prior on over older weights), no NaN/inf (read_model_file), floats where the model
+    has floats (integer weights would be cast silently by load_state_dict)."""
     from tiwcli.checkpoint import check_weights, read_model_file
 
     config, tensors, _ = read_model_file(path)
-    if config != model.config:
+    if not config.same_weights_as(model.config):
         raise InputError(f"{path}: --init weights are for another model config than this run's")
     check_weights(path, tensors, dict(model.state_dict()))
     try:
