@@ -63,7 +63,7 @@ def test_eval_and_animate_run_the_model_with_the_same_precision(tiny_config, mon
     animator = Animator(model, AnimateOptions(device="cpu", crop=False))
     encoding = animator.encode_sources(Sources(crops=sources, frame_indices=(0,)))
     animator.animate_crops(encoding, driving, None)
-    method = ModelMethod(model, EvalSettings(metrics=("l1",)).precision)
+    method = ModelMethod(model, precision=EvalSettings(metrics=("l1",)).precision)
     method.prepare(sources, np.array([0]))
     method.render(DrivingFrames(frames=driving, times=np.array([1, 2]), landmarks=None))
 

@@ -34,6 +34,10 @@ class JsonConfig:
         return cls(**values)
 
 
+# ModelConfig fields that only shape the attention logits' priors and own no weights
+PRIOR_FIELDS = ("locality_sigma", "landmark_flow_radius", "landmark_flow_background", "source_selection_tau")
+
+
 @dataclass(frozen=True)
 class ModelConfig(JsonConfig):
     image_size: int = 256  # side of the square face crop the model reads and writes
@@ -63,6 +67,16 @@ class ModelConfig(JsonConfig):
     # locality prior (models/locality_prior.py): -|q_xy - k_xy|^2 / (2 sigma^2) on the attention
     # logits, sigma in feature cells, so the untrained warp is the identity. 0 = off (the paper).
     locality_sigma: float = 0.0
+    # landmark flow prior (models/landmark_prior.py): when 68-point face landmarks of the driving
+    # frame and the sources are given, the locality prior's Gaussians are centred where the
+    # landmarks' motion carries each query (each landmark's displacement reaches this far, in
+    # [-1, 1] units), not on the query itself. Needs locality_sigma > 0. 0 = off.
+    landmark_flow_radius: float = 0.0
+    landmark_flow_background: float = 0.05  # weight of "no motion" beside the landmarks' pull
+    # source selection: every entry of source i gets -mean_l |s_il - d_l|^2 / (2 tau^2) on its
+    # logits, so the source whose landmarks (pose, expression) are nearest the driving frame's
+    # takes the mass. In [-1, 1] units; needs landmarks as above. 0 = off.
+    source_selection_tau: float = 0.0
 
     def __post_init__(self) -> None:
         upscale = self.image_size // self.feature_size
@@ -78,6 +92,23 @@ class ModelConfig(JsonConfig):
             raise InputError("keypoint_input_size must be divisible by 2**keypoint_depth")
         if self.locality_sigma < 0:
             raise InputError("locality_sigma must be >= 0 (0 = off)")
+        if self.landmark_flow_radius < 0 or self.source_selection_tau < 0:
+            raise InputError("landmark_flow_radius and source_selection_tau must be >= 0 (0 = off)")
+        if self.landmark_flow_background <= 0:
+            raise InputError("landmark_flow_background must be > 0")
+        if self.uses_landmarks and self.locality_sigma <= 0:
+            raise InputError("the landmark flow prior and source selection need locality_sigma > 0")
+
+    def same_weights_as(self, other: ModelConfig) -> bool:
+        """Equal up to the attention priors, which own no weights: weights of one load into the other
+        (so a run may `--init` older weights and switch the landmark prior on)."""
+        priors = {name: getattr(self, name) for name in PRIOR_FIELDS}
+        return dataclasses.replace(other, **priors) == self
+
+    @property
+    def uses_landmarks(self) -> bool:
+        """Whether the model reads 68-point face landmarks beside the images."""
+        return self.landmark_flow_radius > 0 or self.source_selection_tau > 0
 
 
 def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +173,26 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         generator_blocks=1,
         full_resolution_warp=True,
         locality_sigma=1.5,
+    ),
+    # warp-256 + the landmark flow prior and source selection (models/landmark_prior.py)
+    "landmark-256": ModelConfig(
+        image_size=256,
+        num_keypoints=15,
+        keypoint_channels=16,
+        feature_size=32,
+        encoder_channels=32,
+        encoder_depth=2,
+        key_dim=64,
+        value_dim=96,
+        source_channels=16,
+        attention_reduction=1,
+        residual_hidden=64,
+        generator_channels=16,
+        generator_blocks=1,
+        full_resolution_warp=True,
+        locality_sigma=1.0,
+        landmark_flow_radius=0.1,
+        source_selection_tau=0.04,
     ),
     "base-512": ModelConfig(
         image_size=512,
@@ -233,6 +284,17 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     # the offline CPU recipe of the shipped weights (benchmarks/ablation.md): no GAN, no synthetic
     # motion, warp-only warm-up, landmark guidance
     "warp-256": TrainConfig(
+        batch_size=4,
+        lr=5e-4,
+        discriminator_channels=32,
+        gan_weight=0.0,
+        feature_matching_weight=0.0,
+        perceptual_weight=0.0,
+        flip_probability=0.5,
+        warp_only_steps=300,
+        landmark_weight=10.0,
+    ),
+    "landmark-256": TrainConfig(
         batch_size=4,
         lr=5e-4,
         discriminator_channels=32,

@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tiwcli.cli import app
+from tiwcli.dataset.layout import landmarks_path
 from tiwcli.dataset.preprocess import (
     PreprocessOptions,
     assign_split,
     crop_landmarks,
     face_segments,
     find_videos,
-    landmarks_path,
     preprocess,
 )
 from tiwcli.errors import InputError

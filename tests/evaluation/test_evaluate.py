@@ -189,3 +189,39 @@ def test_cli_errors_are_one_line(arguments, message):
     result = runner.invoke(app, ["eval", *arguments])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_eval_gives_a_landmark_model_the_datasets_stored_landmarks(sample_dataset, tiny_config):
+    """The sample dataset is made by `tiw preprocess`: its landmarks come back in pixels at the
+    model's size, and a landmark-prior model is encoded and driven with them (no detector run)."""
+    import dataclasses
+
+    from tiwcli.dataset.layout import list_clips, stored_landmarks
+    from tiwcli.evaluation.baselines import DrivingFrames
+    from tiwcli.evaluation.protocols import ModelMethod
+
+    clip = list_clips(sample_dataset, "test")[0]
+    frames = resize_frames(read_all_frames(clip), 64, 64)
+    stored = stored_landmarks(clip, len(frames), 64)
+    assert stored is not None and len(stored) == len(frames)
+    known = [points for points in stored if points is not None]
+    assert known and all(
+        points.shape == (68, 2) and (points > -8).all() and (points < 72).all() for points in known
+    )
+    config = dataclasses.replace(
+        tiny_config,
+        full_resolution_warp=True,
+        locality_sigma=1.0,
+        landmark_flow_radius=0.1,
+        source_selection_tau=0.04,
+    )
+    torch.manual_seed(0)
+
+    def no_detector():
+        raise AssertionError("the stored landmarks should have been used")
+
+    method = ModelMethod(ImplicitWarping(config).eval(), no_detector)
+    method.prepare(frames[:2], np.array([0, 1]), stored[:2])
+    assert method.encoding.landmarks is not None and method.encoding.landmarks.shape == (1, 2, 68, 2)
+    outputs = method.render(DrivingFrames(frames[2:4], np.array([2, 3]), stored[2:4]))
+    assert outputs.shape == (2, 64, 64, 3)

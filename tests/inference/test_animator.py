@@ -225,3 +225,69 @@ def test_source_video_with_face_crops(model, tmp_path):
     assert sources.frame is not None and sources.frame.shape == clip[0].shape  # paste-back asked for
     outputs = list(animator.frames(sources, lambda: iter(clip[:3])))
     assert len(outputs) == 3 and outputs[0].shape == clip[0].shape
+
+
+# ------------------------------------------------------------------ the landmark prior's inputs
+
+
+def test_landmarks_in_crop_use_the_preprocess_convention():
+    from tiwcli.dataset.preprocess import crop_landmarks
+    from tiwcli.faces.crop import CropBox
+    from tiwcli.inference.motion import landmarks_in_crop
+
+    box = CropBox(center_x=100.0, center_y=80.0, size=64.0)
+    points = np.random.default_rng(0).uniform(60, 130, size=(68, 2))
+    expected = crop_landmarks(points[None], box.as_array()[None])[0]
+    assert np.allclose(landmarks_in_crop(points, box, 0), expected, atol=1e-5)
+    assert np.allclose(landmarks_in_crop(np.array([[0.0, 64.0]] * 68), None, 64), [[-1.0, 1.0]] * 68)
+    assert np.isnan(landmarks_in_crop(None, box, 0)).all()
+
+
+def test_relative_landmarks_move_the_source_by_the_driving_change():
+    from tiwcli.inference.motion import motion_landmarks
+
+    rng = np.random.default_rng(1)
+    anchor, reference = rng.uniform(-0.5, 0.5, (68, 2)), rng.uniform(-0.5, 0.5, (68, 2))
+    driving = reference[None] + np.array([0.1, -0.05])
+    moved = motion_landmarks(driving, reference, anchor, "relative")
+    assert np.allclose(moved[0], anchor + np.array([0.1, -0.05]), atol=1e-6)
+    assert np.array_equal(motion_landmarks(driving, reference, anchor, "absolute"), driving)
+
+
+@pytest.mark.parametrize("crop", [True, False])
+def test_a_landmark_model_is_driven_with_the_tracked_landmarks(tiny_config, face_photo, wolfgang, crop):
+    """Real photo, real clip: the sources and every driving frame with a face reach the model with
+    their 68 landmarks inside the crop; relative mode moves the source's own landmarks."""
+    import dataclasses
+
+    config = dataclasses.replace(
+        tiny_config,
+        full_resolution_warp=True,
+        locality_sigma=1.0,
+        landmark_flow_radius=0.1,
+        source_selection_tau=0.04,
+    )
+    torch.manual_seed(0)
+    landmark_model = ImplicitWarping(config).eval()
+    seen = []
+    original = landmark_model.animate
+
+    def spy(encoding, keypoints, driving_landmarks=None):
+        seen.append(driving_landmarks)
+        return original(encoding, keypoints, driving_landmarks)
+
+    landmark_model.animate = spy
+    options = AnimateOptions(device="cpu", batch_size=4, crop=crop, paste_back=False)
+    animator = Animator(landmark_model, options)
+    sources = animator.sources_from_images([load_image(face_photo)])
+    assert sources.landmarks is not None and sources.landmarks.shape == (1, 68, 2)
+    assert np.isfinite(sources.landmarks).all() and np.abs(sources.landmarks).max() < 1.2
+
+    clip = read_all_frames(wolfgang, max_frames=6)
+
+    outputs = list(animator.frames(sources, lambda: iter(clip)))
+    assert len(outputs) == 6 and sum(len(batch) for batch in seen) == 6
+    landmarks = np.concatenate([batch.numpy() for batch in seen])  # (6, 68, 2)
+    assert np.isfinite(landmarks).all()  # the woman's face is found in every frame
+    # relative: the first frame's landmarks are the source's own
+    assert np.allclose(landmarks[0], sources.landmarks[0], atol=1e-5)

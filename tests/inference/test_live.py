@@ -260,3 +260,32 @@ def test_live_command_unreadable_camera_file_is_one_line(tmp_path, face_photo, w
     assert result.exit_code == 2, result.output
     assert "garbage.mp4: cannot be opened" in result.output
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(tiny_config, face_photo, wolfgang):
+    """With the landmark prior, each prepared frame carries the followed face's 68 landmarks in its
+    crop, and the anchor frame drives the source with the source's own landmarks."""
+    import dataclasses
+
+    config = dataclasses.replace(
+        tiny_config,
+        full_resolution_warp=True,
+        locality_sigma=1.0,
+        landmark_flow_radius=0.1,
+        source_selection_tau=0.04,
+    )
+    torch.manual_seed(0)
+    session = session_for(ImplicitWarping(config).eval(), face_photo, wolfgang, max_frames=3)
+    given = []
+    original = session.animator.animate_crops
+
+    def spy(encoding, crops, reference, landmarks=None, reference_landmarks=None):
+        given.append((landmarks, reference_landmarks))
+        return original(encoding, crops, reference, landmarks, reference_landmarks)
+
+    session.animator.animate_crops = spy
+    summary = run_live(session, [lambda frame, captured: True])
+    assert summary.frames_shown == 3 and summary.anchors == 1
+    assert all(landmarks is not None and np.isfinite(landmarks).all() for landmarks, _ in given)
+    assert given[0][1] is None  # the anchor: its own landmarks are the reference
+    assert session.reference_landmarks is not None and np.abs(session.reference_landmarks).max() < 1.2

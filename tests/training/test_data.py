@@ -11,6 +11,8 @@ from tiwcli.training.augment import augment_sample, augment_with_landmarks, stil
 from tiwcli.training.data import (
     GUIDED_LANDMARKS,
     GUIDED_MIRROR,
+    LANDMARK_MIRROR,
+    NUM_LANDMARKS,
     ClipStore,
     TrainBatches,
     fixed_batch,
@@ -117,13 +119,13 @@ def test_step_seeds_differ():
     assert len({step_seed(0, step, rank) for step in range(100) for rank in range(4)}) == 400
 
 
-def test_batches_carry_the_guided_landmarks_of_their_frames(store, sample_dataset):
-    """The sample dataset is made by `tiw preprocess`, so its clips have landmarks."""
+def test_batches_carry_the_landmarks_of_their_frames(store, sample_dataset):
+    """The sample dataset is made by `tiw preprocess`, so its clips have landmarks (all 68)."""
     assert store.has_landmarks
     batch = TrainBatches(store, 3, 2, seed=0, flip_probability=0.0, jitter=0.0)[5]
     assert batch.source_landmarks is not None and batch.driving_landmarks is not None
-    assert batch.source_landmarks.shape == (3, batch.sources.shape[1], len(GUIDED_LANDMARKS), 2)
-    assert batch.driving_landmarks.shape == (3, len(GUIDED_LANDMARKS), 2)
+    assert batch.source_landmarks.shape == (3, batch.sources.shape[1], NUM_LANDMARKS, 2)
+    assert batch.driving_landmarks.shape == (3, NUM_LANDMARKS, 2)
     known = batch.driving_landmarks[~torch.isnan(batch.driving_landmarks)]
     assert known.numel() and known.abs().max() < 1.2  # crop coordinates
 
@@ -135,6 +137,23 @@ def test_a_flip_mirrors_the_landmarks_with_the_image():
     assert torch.equal(flipped, frames.flip(-1))
     assert torch.allclose(moved[:, 0], landmarks[:, 3] * torch.tensor([-1.0, 1.0]))  # eye corners swap
     assert torch.allclose(moved[:, 4], landmarks[:, 4] * torch.tensor([-1.0, 1.0]))  # the nose stays
+
+
+def test_the_68_point_mirror_agrees_with_the_guided_mirror():
+    assert sorted(LANDMARK_MIRROR) == list(range(NUM_LANDMARKS))
+    assert all(LANDMARK_MIRROR[LANDMARK_MIRROR[i]] == i for i in range(NUM_LANDMARKS))  # an involution
+    assert LANDMARK_MIRROR[36] == 45 and LANDMARK_MIRROR[48] == 54 and LANDMARK_MIRROR[0] == 16
+    assert [GUIDED_LANDMARKS.index(LANDMARK_MIRROR[g]) for g in GUIDED_LANDMARKS] == list(GUIDED_MIRROR)
+
+
+def test_a_flipped_batch_keeps_each_landmark_on_its_named_point(store):
+    """After a flip, landmark 36 (the subject's right eye's outer corner) is the point the flipped
+    image shows there, i.e. the old 45 mirrored."""
+    plain = TrainBatches(store, 2, 1, seed=3, flip_probability=0.0, jitter=0.0)[0]
+    flipped = TrainBatches(store, 2, 1, seed=3, flip_probability=1.0, jitter=0.0)[0]
+    assert torch.equal(flipped.driving, plain.driving.flip(-1))
+    expected = plain.driving_landmarks[:, list(LANDMARK_MIRROR)] * torch.tensor([-1.0, 1.0])
+    assert torch.allclose(flipped.driving_landmarks, expected, equal_nan=True)
 
 
 def test_clips_without_landmarks_give_batches_without_them(sample_dataset, tmp_path):

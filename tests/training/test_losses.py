@@ -135,7 +135,7 @@ def test_objective_adds_the_landmark_loss_and_warp_only_output(tiny_config):
     model = ImplicitWarping(dataclasses.replace(tiny_config, full_resolution_warp=True, locality_sigma=1.0))
     objective = GeneratorObjective(model, config, perceptual=None).eval()  # no source dropout
     sources, driving = torch.rand(2, 2, 3, 64, 64), torch.rand(2, 3, 64, 64)
-    landmarks = (torch.rand(2, 2, 3, 2), torch.rand(2, 3, 2))
+    landmarks = (torch.rand(2, 2, 68, 2), torch.rand(2, 68, 2))
     result = objective(sources, driving, None, landmarks, warp_only=True)
     assert set(result.losses) == {"pyramid", "landmarks", "total"}
     with torch.no_grad():

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from tiwcli.errors import InputError
 from tiwcli.io.video import VIDEO_SUFFIXES
 
@@ -34,3 +36,20 @@ def list_clips(data_dir: Path, split: str) -> list[Path]:
 def landmarks_path(clip: Path) -> Path:
     """CLIP.mp4 -> CLIP.landmarks.npy, the clip's per-frame landmarks."""
     return clip.with_suffix(".landmarks.npy")
+
+
+def stored_landmarks(clip: Path, num_frames: int, image_size: int) -> list[np.ndarray | None] | None:
+    """The landmarks `tiw preprocess` stored beside a dataset clip (tracked, so they also cover
+    frames a per-frame detector misses), as (68, 2) pixels at `image_size` per frame (None: no face),
+    or None when the clip has no usable landmark file. Every method then sees the same landmarks."""
+    path = landmarks_path(clip)
+    if not path.exists():
+        return None
+    try:
+        landmarks = np.load(path)
+    except (OSError, ValueError):
+        return None
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2) or len(landmarks) < num_frames:
+        return None
+    pixels = (landmarks[:num_frames].astype(np.float64) + 1) / 2 * image_size  # crop [-1, 1] -> pixels
+    return [None if np.isnan(points).any() else points for points in pixels]

@@ -9,7 +9,9 @@ sources (n, H, W, 3) + driving frames (b, H, W, 3) -> outputs (b, H, W, 3), all 
   the source pixel at the same barycentric position in the matching source triangle
   (inverse mapping, bilinear sampling). Without landmarks in either frame it copies the source.
 
-A method is `prepare(sources, source_times)` once per clip, then `render(driving)` per batch.
+A method is `prepare(sources, source_times, source_landmarks)` once per clip, then `render(driving)`
+per batch. Landmarks are (68, 2) pixel (x, y) per frame or None; where the caller has none to give
+(None for the whole list) a method that needs them detects them itself.
 """
 
 from __future__ import annotations
@@ -51,7 +53,12 @@ class DrivingFrames:
 class Method(Protocol):
     name: str
 
-    def prepare(self, sources: np.ndarray, source_times: np.ndarray) -> None: ...
+    def prepare(
+        self,
+        sources: np.ndarray,
+        source_times: np.ndarray,
+        source_landmarks: list[np.ndarray | None] | None = None,
+    ) -> None: ...
 
     def render(self, driving: DrivingFrames) -> np.ndarray: ...
 
@@ -67,7 +74,12 @@ def nearest_source(source_times: np.ndarray, times: np.ndarray) -> np.ndarray:
 class CopySource:
     name = "copy-source"
 
-    def prepare(self, sources: np.ndarray, source_times: np.ndarray) -> None:
+    def prepare(
+        self,
+        sources: np.ndarray,
+        source_times: np.ndarray,
+        source_landmarks: list[np.ndarray | None] | None = None,
+    ) -> None:
         self.sources, self.source_times = sources, np.asarray(source_times)
 
     def render(self, driving: DrivingFrames) -> np.ndarray:
@@ -122,9 +134,16 @@ class LandmarkWarp:
         faces = self.analyzer.detect(frame)
         return np.asarray(faces[0].landmarks, np.float64) if faces else None
 
-    def prepare(self, sources: np.ndarray, source_times: np.ndarray) -> None:
+    def prepare(
+        self,
+        sources: np.ndarray,
+        source_times: np.ndarray,
+        source_landmarks: list[np.ndarray | None] | None = None,
+    ) -> None:
         self.sources, self.source_times = sources, np.asarray(source_times)
-        self.source_landmarks = [self._landmarks(source) for source in sources]
+        self.source_landmarks = (
+            [self._landmarks(source) for source in sources] if source_landmarks is None else source_landmarks
+        )
 
     def render(self, driving: DrivingFrames) -> np.ndarray:
         chosen = nearest_source(self.source_times, driving.times)

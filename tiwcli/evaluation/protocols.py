@@ -27,13 +27,13 @@ import numpy as np
 import torch
 
 from tiwcli.choices import Precision
-from tiwcli.dataset.layout import list_clips
+from tiwcli.dataset.layout import list_clips, stored_landmarks
 from tiwcli.errors import InputError
 from tiwcli.evaluation.baselines import BASELINES, CopySource, DrivingFrames, LandmarkWarp, Method
 from tiwcli.evaluation.metrics import RowAccumulator, Scorer
 from tiwcli.evaluation.people import clip_people
 from tiwcli.evaluation.report import EvalSettings, EvaluationReport, Row
-from tiwcli.io.frames import frames_to_tensor, resize_frames, tensor_to_frames
+from tiwcli.io.frames import frames_to_tensor, landmarks_to_tensor, resize_frames, tensor_to_frames
 from tiwcli.io.video import probe_video, read_all_frames
 from tiwcli.runtime import autocast, resolve_device
 
@@ -76,30 +76,58 @@ def fid_mask_for(count: int, cap: int) -> np.ndarray:
 
 class ModelMethod:
     """The Implicit Warping model as a method: sources encoded once per clip, then absolute animation,
-    with the autocast of `tiw animate` on the same device and precision (tiwcli.runtime)."""
+    with the autocast of `tiw animate` on the same device and precision (tiwcli.runtime).
+    A model with the landmark prior also gets the faces' 68 landmarks (the driving frames' from the
+    scorer when it has them, else from `analyzer`; a frame without a face gets none)."""
 
     name = MODEL_METHOD
 
-    def __init__(self, model: torch.nn.Module, precision: Precision = "auto") -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        analyzer: Callable[[], object] | None = None,
+        precision: Precision = "auto",
+    ) -> None:
         self.model = model
         self.device = next(model.parameters()).device
+        self.analyzer = analyzer if model.config.uses_landmarks else None
         self.precision = precision
 
-    def prepare(self, sources: np.ndarray, source_times: np.ndarray) -> None:
+    def _landmarks(
+        self, frames: np.ndarray, known: Sequence[np.ndarray | None] | None = None
+    ) -> torch.Tensor:
+        """(b, H, W, 3) frames -> (b, 68, 2) landmarks in [-1, 1], NaN where no face is found."""
+        if known is None:
+            analyzer = self.analyzer()
+            known = [faces[0].landmarks if (faces := analyzer.detect(frame)) else None for frame in frames]
+        return landmarks_to_tensor(known, frames.shape[1], frames.shape[2], self.device)
+
+    def prepare(
+        self,
+        sources: np.ndarray,
+        source_times: np.ndarray,
+        source_landmarks: list[np.ndarray | None] | None = None,
+    ) -> None:
+        landmarks = None
+        if self.analyzer is not None:
+            landmarks = self._landmarks(sources, source_landmarks)[None]  # (1, n, 68, 2)
         with torch.inference_mode(), autocast(self.device, self.precision):
-            self.encoding = self.model.encode_sources(frames_to_tensor(sources[None], self.device))
+            self.encoding = self.model.encode_sources(frames_to_tensor(sources[None], self.device), landmarks)
 
     def render(self, driving: DrivingFrames) -> np.ndarray:
+        landmarks = None
+        if self.analyzer is not None:
+            landmarks = self._landmarks(driving.frames, driving.landmarks)
         with torch.inference_mode(), autocast(self.device, self.precision):
             frames = frames_to_tensor(driving.frames, self.device)  # (b, 3, H, W)
-            images = self.model.animate(self.encoding, self.model.keypoint_detector(frames))
+            images = self.model.animate(self.encoding, self.model.keypoint_detector(frames), landmarks)
         return tensor_to_frames(images)
 
 
 def build_methods(
     model: torch.nn.Module | None, baselines: Sequence[str], scorer: Scorer, precision: Precision = "auto"
 ) -> list[Method]:
-    methods: list[Method] = [] if model is None else [ModelMethod(model, precision)]
+    methods: list[Method] = [] if model is None else [ModelMethod(model, scorer.analyzer, precision)]
     for name in baselines:
         if name == "copy-source":
             methods.append(CopySource())
@@ -200,12 +228,17 @@ def evaluate_dataset(
         else:
             driving_frames = frames
             times = driving_indices(len(frames), settings.num_sources, settings.max_frames)
+        stored = stored_landmarks(clips[source_clip], len(frames), image_size)
+        driving_stored = stored if not settings.cross_identity else None
+        if settings.cross_identity:
+            driving_stored = stored_landmarks(clips[driving_clip], len(driving_frames), image_size)
         prepared: dict[tuple[str, int], Method] = {}  # methods are stateful: one copy per (method, N)
         for n in settings.num_sources:
             chosen = source_indices(len(frames), n)
             for method in methods:
                 prepared[(method.name, n)] = copy.copy(method)
-                prepared[(method.name, n)].prepare(frames[chosen], chosen)
+                known = None if stored is None else [stored[index] for index in chosen]
+                prepared[(method.name, n)].prepare(frames[chosen], chosen, known)
         identity = _source_identity(scorer, frames[0]) if settings.cross_identity else "per-frame"
         fid_mask = fid_mask_for(len(times), fid_cap)
         for part in _batches(len(times), settings.batch_size):
@@ -218,6 +251,7 @@ def evaluate_dataset(
                 fid_mask[part],
                 identity,
                 settings.cross_identity,
+                None if driving_stored is None else [driving_stored[index] for index in times[part]],
             )
     mode = "cross-identity" if settings.cross_identity else "reconstruction"
     extra = {"clips": [clip.name for clip in clips], "image_size": image_size}
@@ -237,13 +271,15 @@ def _score_batch(
     fid_mask: np.ndarray,
     identity: np.ndarray | str | None,
     cross_identity: bool,
+    landmarks: list[np.ndarray | None] | None = None,
 ) -> None:
-    """Analyse one batch of real driving frames once, then score every (method, N) on it."""
+    """Analyse one batch of real driving frames once, then score every (method, N) on it. The
+    methods get the dataset's landmarks of these frames when given, else the scorer's, if any."""
     reference = scorer.reference(frames, fid_mask, identity)
+    if landmarks is None and reference.faces is not None:
+        landmarks = reference.faces.landmarks
     driving = DrivingFrames(
-        frames=frames,
-        times=np.full(len(times), -1) if cross_identity else times,
-        landmarks=None if reference.faces is None else reference.faces.landmarks,
+        frames=frames, times=np.full(len(times), -1) if cross_identity else times, landmarks=landmarks
     )
     for key, method in prepared.items():
         scorer.update(rows[key], method.render(driving), reference)

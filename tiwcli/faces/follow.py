@@ -353,6 +353,14 @@ class TrackInProgress:
             window = np.stack(self._filled[low:high])  # type: ignore[arg-type]
         return CropBox.from_array(smooth_crop_boxes(window, *self._sigmas)[index - low])
 
+    def landmarks(self, index: int) -> np.ndarray | None:
+        """Frame `index`'s 68 landmarks in frame pixels (the last frame's, past the end), None where
+        no face was followed; waits like `box`."""
+        self.box(index)
+        with self._condition:
+            found = self._observations.landmarks[min(index, len(self._observations.landmarks) - 1)]
+        return None if np.isnan(found).any() else found
+
     def result(self) -> FaceTrack:
         """The whole FaceTrack, once the tracking pass has ended."""
         self._thread.join()

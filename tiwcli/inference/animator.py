@@ -43,10 +43,14 @@ import torch
 from einops import rearrange
 
 from tiwcli.errors import InputError
+from tiwcli.faces.follow import box_at
 from tiwcli.inference.motion import (
     KeypointArrays,
     best_reference_frame,
     farthest_point_sampling,
+    known_landmarks,
+    landmarks_in_crop,
+    motion_landmarks,
     normalized_positions,
     relative_keypoints,
 )
@@ -59,6 +63,7 @@ from tiwcli.inference.options import (
     AnimatedBatch,
     AnimateOptions,
     AnimationSummary,
+    CropBatch,
     FrameSource,
     ProgressCallback,
     Sources,
@@ -71,7 +76,7 @@ from tiwcli.runtime import autocast, resolve_device
 from tiwcli.timing import StageTimes
 
 if TYPE_CHECKING:
-    from tiwcli.faces.backends import FaceAnalyzer
+    from tiwcli.faces.backends import Face, FaceAnalyzer
     from tiwcli.faces.crop import CropBox
     from tiwcli.faces.follow import TrackInProgress
     from tiwcli.faces.track import FaceTrack
@@ -129,10 +134,18 @@ class Animator:
             raise InputError("no source image given")
         if not self.options.crop:
             crops = np.stack([self.fit(image) for image in images])
-            return Sources(crops=crops, frame_indices=tuple(range(len(images))))
+            return Sources(
+                crops=crops, frame_indices=tuple(range(len(images))), landmarks=self.fitted_landmarks(images)
+            )
+        from tiwcli.faces.crop import crop_box_from_landmarks
+
         labels = list(names) or [f"source image {index + 1}" for index in range(len(images))]
-        boxes = [self._main_face_box(image, label) for image, label in zip(images, labels, strict=True)]
+        faces = [self._main_face(image, label) for image, label in zip(images, labels, strict=True)]
+        boxes = [crop_box_from_landmarks(face.landmarks) for face in faces]
         crops = np.stack([self.cut(image, box) for image, box in zip(images, boxes, strict=True)])
+        landmarks = np.stack(
+            [landmarks_in_crop(face.landmarks, box, 0) for face, box in zip(faces, boxes, strict=True)]
+        )
         larger = max(images[0].shape[:2]) > self.image_size
         paste = (
             self.options.paste_back if self.options.paste_back is not None else len(images) == 1 and larger
@@ -142,6 +155,7 @@ class Animator:
             frame_indices=tuple(range(len(images))),
             frame=images[0] if paste else None,
             box=boxes[0] if paste else None,
+            landmarks=landmarks if self.uses_landmarks else None,
         )
 
     def sources_from_video(self, frames: FrameSource, name: str = "source video") -> Sources:
@@ -167,32 +181,63 @@ class Animator:
     def _gather_sources(self, frames: FrameSource, track: FaceTrack | None, indices: list[int]) -> Sources:
         wanted = set(indices)
         crops: dict[int, np.ndarray] = {}
+        uncropped: dict[int, np.ndarray] = {}  # whole frames, for their landmarks without a track
         first_frame = None
         for index, frame in enumerate(frames()):
             if index in wanted:
                 box = track.boxes[index] if track is not None else None
                 crops[index] = self.cut(frame, box) if box is not None else self.fit(frame)
+                if box is None and self.uses_landmarks:
+                    uncropped[index] = frame
                 if index == indices[0]:
                     first_frame = frame
             if len(crops) == len(wanted):
                 break
         paste = bool(self.options.paste_back) and track is not None
+        chosen = np.stack([crops[i] for i in indices])
+        landmarks = None
+        if self.uses_landmarks and track is not None and track.landmarks is not None:
+            landmarks = np.stack(
+                [landmarks_in_crop(known_landmarks(track.landmarks[i]), track.boxes[i], 0) for i in indices]
+            )
+        elif self.uses_landmarks:
+            landmarks = self.fitted_landmarks([uncropped[i] for i in indices])
         return Sources(
-            crops=np.stack([crops[i] for i in indices]),
+            crops=chosen,
             frame_indices=tuple(indices),
             frame=first_frame if paste else None,
             box=track.boxes[indices[0]] if paste and track is not None else None,
+            landmarks=landmarks,
         )
 
     def source_keypoints(self, sources: Sources) -> KeypointArrays:
         """The keypoints the model finds on each source crop: (n, k, 2), (n, k). For previews."""
         return KeypointArrays.from_torch(self._detect(sources.crops))
 
-    def _main_face_box(self, image: np.ndarray, name: str) -> CropBox:
+    def _main_face(self, image: np.ndarray, name: str) -> Face:
         from tiwcli.faces.backends import main_face_or_error
-        from tiwcli.faces.crop import crop_box_from_landmarks
 
-        return crop_box_from_landmarks(main_face_or_error(image, self.analyzer, name).landmarks)
+        return main_face_or_error(image, self.analyzer, name)
+
+    @property
+    def uses_landmarks(self) -> bool:
+        """Whether the model reads face landmarks (its landmark prior) beside the crops."""
+        return self.model.config.uses_landmarks
+
+    def fitted_landmarks(self, images: Sequence[np.ndarray]) -> np.ndarray | None:
+        """Without face cropping: landmarks found on whole images (H, W, 3), in the [-1, 1] of the
+        image resized to the model's square (`fit`) -> (b, 68, 2), NaN = no face; None when the
+        model does not use them (then nothing is detected). Found at full size: small faces too."""
+        if not self.uses_landmarks:
+            return None
+        found = np.full((len(images), 68, 2), np.nan, np.float32)
+        with self.times.measure("faces"):
+            for index, image in enumerate(images):
+                faces = self.analyzer.detect(image)
+                if faces:
+                    size = np.array([image.shape[1], image.shape[0]], np.float32)
+                    found[index] = faces[0].landmarks / size * 2 - 1
+        return found
 
     # driving frames
 
@@ -235,10 +280,30 @@ class Animator:
         side = FULL_FRAME if every == 1 else DETECT_SIDE
         return TrackInProgress(counted(), self.analyzer, detect_every=every, detect_side=side, name=name)
 
+    def _crop_batches(self, frames: FrameSource, track: TrackInProgress | None) -> Iterator[CropBatch]:
+        """Batches of model-size crops, with their landmarks when the model reads them (the
+        tracker's, moved into each crop; found on the crop itself without face cropping)."""
+        if not self.uses_landmarks:
+            for crops in batched(self._crops(frames, track), self.options.batch_size):
+                yield CropBatch(crops, None)
+            return
+        crops, landmarks = [], []
+        for index, frame in enumerate(frames()):
+            box = None if track is None else box_at(track, index)
+            with self.times.measure("crop"):
+                crops.append(self.fit(frame) if box is None else self.cut(frame, box))
+            if track is not None:
+                landmarks.append(landmarks_in_crop(track.landmarks(index), box, 0))
+            else:
+                landmarks.append(self.fitted_landmarks([frame])[0])  # type: ignore[index]
+            if len(crops) == self.options.batch_size:
+                yield CropBatch(np.stack(crops), np.stack(landmarks))
+                crops, landmarks = [], []
+        if crops:
+            yield CropBatch(np.stack(crops), np.stack(landmarks))
+
     def _crops(self, frames: FrameSource, track: FaceTrack | TrackInProgress | None) -> Iterator[np.ndarray]:
         """Model-size crops of every frame: (S, S, 3) uint8, one at a time."""
-        from tiwcli.faces.follow import box_at
-
         for index, frame in enumerate(frames()):
             box = None if track is None else box_at(track, index)
             with self.times.measure("crop"):
@@ -277,16 +342,33 @@ class Animator:
         """The sources through the model's encoders, once per animation."""
         with torch.inference_mode(), autocast(self.device, self.options.precision):
             source_images = rearrange(self._to_tensor(sources.crops), "n c h w -> 1 n c h w")
-            return self.model.encode_sources(source_images)
+            landmarks = None
+            if self.uses_landmarks and sources.landmarks is not None:
+                landmarks = torch.from_numpy(sources.landmarks).to(self.device)[None]  # (1, n, 68, 2)
+            if landmarks is None:  # the paper's model: sources alone
+                return self.model.encode_sources(source_images)
+            return self.model.encode_sources(source_images, landmarks)
 
     def animate_crops(
-        self, encoding: SourceEncoding, crops: np.ndarray, reference: Keypoints | None
+        self,
+        encoding: SourceEncoding,
+        crops: np.ndarray,
+        reference: Keypoints | None,
+        landmarks: np.ndarray | None = None,
+        reference_landmarks: np.ndarray | None = None,
     ) -> tuple[Keypoints, Keypoints, np.ndarray]:
         """Driving crops (b, S, S, 3) -> (detected keypoints, motion keypoints, results (b, S, S, 3)).
 
         Relative mode moves the first source's keypoints by the driving keypoints' change from
-        `reference` (None: the first crop of this batch is the reference).
+        `reference` (None: the first crop of this batch is the reference). A model with the
+        landmark prior also gets the crops' landmarks (b, 68, 2), moved the same way from
+        `reference_landmarks` (68, 2) (None: those of the first crop).
         """
+        driving_landmarks = None
+        if landmarks is not None and encoding.landmarks is not None:
+            anchor = encoding.landmarks[0, 0].float().cpu().numpy()  # the first source's (68, 2)
+            moved = motion_landmarks(landmarks, reference_landmarks, anchor, self.options.mode)
+            driving_landmarks = torch.from_numpy(moved).to(self.device)
         with self.times.measure("model"):
             with torch.inference_mode(), autocast(self.device, self.options.precision):
                 detected = self.model.keypoint_detector(self._to_tensor(crops))  # (b, k, 2), (b, k)
@@ -296,7 +378,11 @@ class Animator:
                     motion = relative_keypoints(
                         anchor, detected, detected[0] if reference is None else reference
                     )
-                results = tensor_to_frames(self.model.animate(encoding, motion))
+                if driving_landmarks is None:
+                    images = self.model.animate(encoding, motion)
+                else:
+                    images = self.model.animate(encoding, motion, driving_landmarks)
+                results = tensor_to_frames(images)
         return detected, motion, results
 
     def animate(
@@ -327,13 +413,17 @@ class Animator:
         if self.options.mode == "relative" and self.options.find_best_frame:
             anchor = encoding.keypoints[0, 0]
             reference_index, reference = self._reference_keypoints(self._crops(driving, track), anchor)
+        reference_landmarks = None
+        if reference_index is not None and self.uses_landmarks and track is not None:  # the best frame
+            box = box_at(track, reference_index)
+            reference_landmarks = known_landmarks(landmarks_in_crop(track.landmarks(reference_index), box, 0))
         if self.options.mode == "relative" and reference is None:
             reference_index = 0  # the first driving frame
         count = 0
         output_size = (0, 0)
-        batches = prefetch(batched(self._crops(driving, track), self.options.batch_size), depth=2)
+        batches = prefetch(self._crop_batches(driving, track), depth=2)
         with contextlib.closing(batches):  # stops the crop thread when the caller stops early
-            for batch in self._model_then_paste(sources, encoding, batches, reference):
+            for batch in self._model_then_paste(sources, encoding, batches, reference, reference_landmarks):
                 count += len(batch.frames)
                 output_size = (batch.frames.shape[2], batch.frames.shape[1])
                 self._report(STAGE_ANIMATING, len(batch.frames))
@@ -356,17 +446,25 @@ class Animator:
         self,
         sources: Sources,
         encoding: SourceEncoding,
-        batches: Iterable[np.ndarray],
+        batches: Iterable[CropBatch],
         reference: Keypoints | None,
+        reference_landmarks: np.ndarray | None = None,
     ) -> Iterator[AnimatedBatch]:
         """The model on each batch of crops; the paste-back of batch i runs in a worker thread
         while the model works on batch i + 1."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiw-paste") as paster:
             pending: tuple[Future[np.ndarray], AnimatedBatch] | None = None
-            for crops in batches:
-                detected, motion, results = self.animate_crops(encoding, crops, reference)
+            for batch_in in batches:
+                crops = batch_in.crops
+                detected, motion, results = self.animate_crops(
+                    encoding, crops, reference, batch_in.landmarks, reference_landmarks
+                )
                 if self.options.mode == "relative" and reference is None:
                     reference = detected[0]
+                if batch_in.landmarks is not None and reference_landmarks is None:
+                    with_face = np.flatnonzero(np.isfinite(batch_in.landmarks).all(axis=(1, 2)))
+                    if len(with_face):  # the first driving frame with a face anchors the landmarks
+                        reference_landmarks = batch_in.landmarks[with_face[0]]
                 batch = AnimatedBatch(
                     frames=results,  # replaced by the pasted frames
                     results=results,

@@ -48,6 +48,7 @@ from tiwcli.faces.follow import FaceFollower
 from tiwcli.faces.track import BoxSmoother
 from tiwcli.inference.animator import Animator
 from tiwcli.inference.live_capture import CapturedFrame, LatestFrame, LiveOptions, capture_frames
+from tiwcli.inference.motion import landmarks_in_crop
 from tiwcli.inference.options import Sources
 from tiwcli.timing import StageTimes
 
@@ -58,6 +59,7 @@ _WAIT_SECONDS = 0.1  # how often blocked threads look at the stop flag
 class PreparedFrame:
     captured: CapturedFrame
     crop: np.ndarray | None  # (S, S, 3) uint8 model input; None: no face
+    landmarks: np.ndarray | None = None  # (68, 2) in the crop's [-1, 1], for a model with the landmark prior
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class LiveSession:
         )
         self.smoother = BoxSmoother()
         self.reference = None  # driving keypoints of the anchor frame
+        self.reference_landmarks: np.ndarray | None = None  # (68, 2) its landmarks (landmark prior)
         self.anchors = 0
         self._reanchor = threading.Event()
         self._anchor_lock = threading.Lock()  # workers decide and set the anchor one at a time
@@ -144,14 +147,18 @@ class LiveSession:
     def prepare(self, captured: CapturedFrame) -> PreparedFrame:
         if self.follower is None:
             with self.times.measure("crop"):
-                return PreparedFrame(captured, np.array(self.animator.fit(captured.image)))
+                crop = np.array(self.animator.fit(captured.image))
+            found = self.animator.fitted_landmarks([captured.image])
+            return PreparedFrame(captured, crop, None if found is None else found[0])
         with self.times.measure("faces"):
             face = self.follower.update(captured.image)
         if face is None:
             return PreparedFrame(captured, None)
         box = self.smoother.update(crop_box_from_landmarks(face.landmarks))
+        landmarks = landmarks_in_crop(face.landmarks, box, 0) if self.animator.uses_landmarks else None
         with self.times.measure("crop"):
-            return PreparedFrame(captured, np.array(self.animator.cut(captured.image, box)))  # writable
+            crop = np.array(self.animator.cut(captured.image, box))  # writable
+        return PreparedFrame(captured, crop, landmarks)
 
     def animate(self, prepared: PreparedFrame, elapsed: float) -> np.ndarray | None:
         """The output frame (H, W, 3) uint8; None when the frame has no face."""
@@ -165,10 +172,15 @@ class LiveSession:
                 self._anchoring = True
             # before the first anchor, reference None: each frame is its own, the source holds still
             reference = None if anchoring else self.reference
-        detected, _, results = self.animator.animate_crops(self.encoding, prepared.crop[None], reference)
+            reference_landmarks = None if anchoring else self.reference_landmarks
+        landmarks = None if prepared.landmarks is None else prepared.landmarks[None]
+        detected, _, results = self.animator.animate_crops(
+            self.encoding, prepared.crop[None], reference, landmarks, reference_landmarks
+        )
         if anchoring:
             with self._anchor_lock:
                 self.reference, self._anchoring = detected[0], False
+                self.reference_landmarks = prepared.landmarks
                 self.anchors += 1
         return self.animator.paste(self.sources, results)[0]
 

@@ -17,17 +17,23 @@ A source video is reduced to a few frames by farthest-point sampling over each f
 (centred, scaled, plus strengths): each new pick is the frame least like the ones already chosen,
 so the sources cover as many poses and expressions as the video offers.
 
+The landmark prior's 68 landmarks move the same way as the keypoints (`motion_landmarks`).
+
 Shape letters: b batch, k keypoints, t frames, d descriptor size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from tiwcli.models import Keypoints
+
+if TYPE_CHECKING:
+    from tiwcli.faces.crop import CropBox
 
 
 @dataclass(frozen=True)
@@ -83,3 +89,34 @@ def farthest_point_sampling(descriptors: np.ndarray, count: int) -> list[int]:
         distances = np.minimum(distances, ((descriptors - descriptors[index]) ** 2).sum(axis=1))
         distances[chosen] = -1.0
     return chosen
+
+
+# landmarks (the landmark prior): 68 points per face, in a crop's [-1, 1]
+
+
+def landmarks_in_crop(landmarks: np.ndarray | None, box: CropBox | None, size: int) -> np.ndarray:
+    """(68, 2) frame-pixel landmarks -> (68, 2) float32 in the crop's [-1, 1] (the convention of
+    `tiw preprocess`); `box` None: the frame itself is the crop, `size` pixels wide. NaN: no face."""
+    if landmarks is None:
+        return np.full((68, 2), np.nan, np.float32)
+    if box is None:
+        return (np.asarray(landmarks, np.float32) / size * 2 - 1).astype(np.float32)
+    corner = np.array([box.x0, box.y0])
+    return ((np.asarray(landmarks, np.float64) - corner) / box.size * 2 - 1).astype(np.float32)
+
+
+def motion_landmarks(
+    driving: np.ndarray, reference: np.ndarray | None, anchor: np.ndarray, mode: str
+) -> np.ndarray:
+    """The landmarks the model is driven with, (b, 68, 2): the driving frames' own (absolute), or
+    the first source's moved by the driving landmarks' change from the reference frame (relative,
+    as for keypoints), so the source keeps its face shape. NaN where a face is missing."""
+    if mode != "relative":
+        return driving
+    reference = driving[:1] if reference is None else reference[None]
+    return (anchor[None] + (driving - reference)).astype(np.float32)
+
+
+def known_landmarks(landmarks: np.ndarray) -> np.ndarray | None:
+    """(68, 2) landmarks, or None when they hold NaN (no face)."""
+    return None if np.isnan(landmarks).any() else landmarks

@@ -65,6 +65,7 @@ class Sources:
     frame_indices: tuple[int, ...]  # which input image or video frame each crop came from
     frame: np.ndarray | None = None  # (H, W, 3) uint8: the full first source, the paste-back target
     box: CropBox | None = None  # where crops[0] was cut from `frame`
+    landmarks: np.ndarray | None = None  # (n, 68, 2) in each crop's [-1, 1], NaN = no face (landmark prior)
 
     @property
     def count(self) -> int:
@@ -91,3 +92,9 @@ class AnimationSummary:
     output_size: tuple[int, int]  # (width, height) of the output frames
     # seconds per stage (tiwcli.timing.STAGES) of this animation; stages on other threads overlap
     stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CropBatch:
+    crops: np.ndarray  # (b, S, S, 3) uint8
+    landmarks: np.ndarray | None  # (b, 68, 2) in the crops' [-1, 1], NaN = no face; None: not wanted

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -32,3 +34,18 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     clip = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, 1).float()  # (t, 3, h, w)
     resized = F.interpolate(clip, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
     return resized.round().clamp(0, 255).to(torch.uint8).movedim(1, -1).numpy()
+
+
+def landmarks_to_tensor(
+    landmarks: Sequence[np.ndarray | None],
+    height: int,
+    width: int,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Per frame (68, 2) pixel landmarks (x, y) or None -> (b, 68, 2) float in the image's [-1, 1]
+    (the convention `tiw preprocess` stores: x / W * 2 - 1), NaN where there is no face."""
+    out = np.full((len(landmarks), 68, 2), np.nan, np.float32)
+    for index, points in enumerate(landmarks):
+        if points is not None:
+            out[index] = np.asarray(points, np.float32) / np.array([width, height], np.float32) * 2 - 1
+    return torch.from_numpy(out).to(device)

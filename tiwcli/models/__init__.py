@@ -9,6 +9,8 @@ positional_encoding.py     Fourier positional encoding added to queries and keys
 attention.py               the one attention function (scaled_dot_product_attention)
 warper.py               5. cross-modal attention warper (+ residual MLP, extra K/V, dropout)
 locality_prior.py          (ours, opt-in) Gaussian locality bias on the logits: identity warp at init
+landmark_prior.py          (ours, opt-in) the locality bias centred on face landmarks' motion,
+                           and source selection by landmark distance
 full_resolution_warp.py    (ours, opt-in) flows + masses read off the attention, full-res warp, blend
 generator.py            6. generator: warped feature -> RGB (+ blend mask with the full-res warp)
 implicit_warping.py        the composition, with source encodings computed once

@@ -17,12 +17,13 @@ def attend(
     keys: torch.Tensor,  # (b, m, d)
     values: torch.Tensor,  # (b, m, e)
     key_mask: torch.Tensor | None = None,  # (b, m) bool, True = may be attended to
-    bias: torch.Tensor | None = None,  # (q, m) float added to the logits (the locality prior)
+    bias: torch.Tensor | None = None,  # (q, m) or (b, q, m) float added to the logits (the priors)
 ) -> torch.Tensor:
     """softmax(Q K^T / sqrt(d) + bias) V -> (b, q, e)."""
     attn_mask = rearrange(key_mask, "b m -> b 1 1 m") if key_mask is not None else None
     if bias is not None:
-        bias = rearrange(bias.to(queries.dtype), "q m -> 1 1 q m")
+        pattern = "q m -> 1 1 q m" if bias.dim() == 2 else "b q m -> b 1 q m"
+        bias = rearrange(bias.to(queries.dtype), pattern)
         attn_mask = bias if attn_mask is None else bias.masked_fill(~attn_mask, float("-inf"))
     out = F.scaled_dot_product_attention(
         rearrange(queries, "b q d -> b 1 q d"),

@@ -14,6 +14,10 @@ the full-resolution sources, and the generator blends its painting with them:
     attention ─ flows, masses ─ grid_sample(sources) ─ warped sources ─┐
               └ warped feature ─ generator ─ generated, mask ──────────┴─ blend ─ image
 
+With the landmark prior (our addition), 68-point face landmarks of the sources and of the
+driving frame centre the locality prior on where the landmarks moved, and pick the source
+nearest the driving pose (models/landmark_prior.py).
+
 Shape letters: b batch, n sources, k keypoints, H image side, h feature side,
 r attention reduction, d key width, d' value width.
 """
@@ -38,6 +42,7 @@ from tiwcli.models.generator import Generator
 from tiwcli.models.heatmaps import keypoint_heatmaps
 from tiwcli.models.keypoint_encoder import key_encoder, query_encoder
 from tiwcli.models.keypoints import KeypointDetector, Keypoints
+from tiwcli.models.landmark_prior import landmark_bias
 from tiwcli.models.layers import resize
 from tiwcli.models.locality_prior import locality_bias
 from tiwcli.models.positional_encoding import FourierPositionalEncoding
@@ -52,6 +57,7 @@ class SourceEncoding:
     packed: torch.Tensor  # (b, m, d' + 3 + d [+ 3n]): values, pixels, keys [, coordinates, one-hots]
     num_sources: int
     images: torch.Tensor | None = None  # (b, n, 3, H, W) the sources, for the full-resolution warp
+    landmarks: torch.Tensor | None = None  # (b, n, 68, 2) in [-1, 1], NaN = no face (landmark prior)
 
 
 @dataclass
@@ -86,8 +92,9 @@ class ImplicitWarping(nn.Module):
         """(b, k, 2) keypoints -> (b, k, h, w) strength-scaled Gaussians."""
         return keypoint_heatmaps(keypoints, self.config.feature_size, self.config.heatmap_sigma)
 
-    def encode_sources(self, sources: torch.Tensor) -> SourceEncoding:
-        """sources: (b, n, 3, H, W) in [0, 1] -> keys and packed values of all n sources."""
+    def encode_sources(self, sources: torch.Tensor, landmarks: torch.Tensor | None = None) -> SourceEncoding:
+        """sources: (b, n, 3, H, W) in [0, 1] -> keys and packed values of all n sources.
+        landmarks (b, n, 68, 2) in [-1, 1], NaN = none: kept for the landmark prior (ignored when off)."""
         batch, num_sources = sources.shape[:2]
         h, r = self.config.feature_size, self.config.attention_reduction
         images = rearrange(sources, "b n c H W -> (b n) c H W")
@@ -119,13 +126,33 @@ class ImplicitWarping(nn.Module):
             packed=packed,
             num_sources=num_sources,
             images=sources if self.config.full_resolution_warp else None,
+            landmarks=landmarks if self.config.uses_landmarks else None,
         )
 
-    def attention_bias(self, num_sources: int, device: torch.device) -> torch.Tensor | None:
-        """The locality prior (q, m) on the logits, or None when off."""
+    def attention_bias(
+        self,
+        num_sources: int,
+        device: torch.device,
+        source_landmarks: torch.Tensor | None = None,  # (b, n, 68, 2)
+        driving_landmarks: torch.Tensor | None = None,  # (b, 68, 2)
+    ) -> torch.Tensor | None:
+        """The priors on the logits: (b, q, m) with landmarks and the landmark prior on, else the
+        locality prior (q, m), or None when off."""
         config = self.config
         if config.locality_sigma <= 0:
             return None
+        if config.uses_landmarks and source_landmarks is not None and driving_landmarks is not None:
+            return landmark_bias(
+                driving_landmarks,
+                source_landmarks,
+                config.feature_size,
+                config.attention_reduction,
+                config.extra_key_values,
+                config.locality_sigma,
+                config.landmark_flow_radius,
+                config.landmark_flow_background,
+                config.source_selection_tau,
+            )
         return locality_bias(
             config.feature_size,
             config.attention_reduction,
@@ -135,12 +162,22 @@ class ImplicitWarping(nn.Module):
             device,
         )
 
-    def animate(self, encoding: SourceEncoding, driving_keypoints: Keypoints) -> torch.Tensor:
-        """Driving keypoints (b, k, 2) -> images (b, 3, H, W). An encoding of batch 1 serves any b."""
-        return self.render(encoding, driving_keypoints).image
+    def animate(
+        self,
+        encoding: SourceEncoding,
+        driving_keypoints: Keypoints,
+        driving_landmarks: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Driving keypoints (b, k, 2) [and landmarks (b, 68, 2)] -> images (b, 3, H, W). An
+        encoding of batch 1 serves any b."""
+        return self.render(encoding, driving_keypoints, driving_landmarks=driving_landmarks).image
 
     def render(
-        self, encoding: SourceEncoding, driving_keypoints: Keypoints, warp_only: bool = False
+        self,
+        encoding: SourceEncoding,
+        driving_keypoints: Keypoints,
+        warp_only: bool = False,
+        driving_landmarks: torch.Tensor | None = None,  # (b, 68, 2) in [-1, 1], NaN = no face
     ) -> Rendered:
         """`animate` with its parts. warp_only (training warm-up): the warped sources are the output
         and the generator does not run."""
@@ -150,7 +187,10 @@ class ImplicitWarping(nn.Module):
         keys, packed = encoding.keys, encoding.packed
         if keys.shape[0] != batch:
             keys, packed = keys.expand(batch, -1, -1), packed.expand(batch, -1, -1)
-        bias = self.attention_bias(encoding.num_sources, queries.device)
+        source_landmarks = encoding.landmarks
+        if source_landmarks is not None and source_landmarks.shape[0] != batch:
+            source_landmarks = source_landmarks.expand(batch, -1, -1, -1)
+        bias = self.attention_bias(encoding.num_sources, queries.device, source_landmarks, driving_landmarks)
         warped = self.warper(queries, keys, packed, bias)  # feature (b, h*w, d')
         warped_sources = None
         if encoding.images is not None:
@@ -168,12 +208,17 @@ class ImplicitWarping(nn.Module):
         return Rendered(image=image, warped_sources=warped_sources, mask=generated.mask)
 
     def forward(
-        self, sources: torch.Tensor, driving: torch.Tensor, warp_only: bool = False
+        self,
+        sources: torch.Tensor,
+        driving: torch.Tensor,
+        warp_only: bool = False,
+        source_landmarks: torch.Tensor | None = None,  # (b, n, 68, 2), for the landmark prior
+        driving_landmarks: torch.Tensor | None = None,  # (b, 68, 2)
     ) -> AnimationOutput:
         """Training and evaluation: sources (b, n, 3, H, W), driving (b, 3, H, W), both in [0, 1]."""
-        encoding = self.encode_sources(sources)
+        encoding = self.encode_sources(sources, source_landmarks)
         driving_keypoints = self.keypoint_detector(driving)
-        rendered = self.render(encoding, driving_keypoints, warp_only)
+        rendered = self.render(encoding, driving_keypoints, warp_only, driving_landmarks)
         return AnimationOutput(
             image=rendered.image,
             driving_keypoints=driving_keypoints,

@@ -80,7 +80,7 @@ class CrossModalAttentionWarper(nn.Module):
         queries: torch.Tensor,  # (b, q, d) with positional encoding
         keys: torch.Tensor,  # (b, m, d) from `pack`
         packed: torch.Tensor,  # (b, m, e) from `pack`
-        bias: torch.Tensor | None = None,  # (q, m) logits bias (locality prior)
+        bias: torch.Tensor | None = None,  # (q, m) or (b, q, m) logits bias (locality/landmark priors)
     ) -> WarperOutput:
         """-> warped feature (b, q, d') and the averaged extra columns."""
         key_mask = self._source_dropout_mask(keys) if self.training and self.source_dropout > 0 else None

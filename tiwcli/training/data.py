@@ -35,15 +35,32 @@ from tiwcli.training.augment import augment_with_landmarks, still_motion
 # nose tip, mouth corners, upper and lower lip, chin. GUIDED_MIRROR: their order after a flip.
 GUIDED_LANDMARKS = (36, 39, 42, 45, 30, 48, 54, 51, 57, 8)
 GUIDED_MIRROR = (3, 2, 1, 0, 4, 6, 5, 7, 8, 9)
+NUM_LANDMARKS = 68  # the iBUG layout of dlib and FAN
+# LANDMARK_MIRROR[i]: which of the 68 landmarks is landmark i after a horizontal flip (left and right
+# swap names: jaw, brows, nostrils, eyes, mouth); nose bridge and mouth midline stay.
+LANDMARK_MIRROR = (
+    *range(16, -1, -1),  # jaw 0..16
+    *range(26, 21, -1),  # brows 17..21 <-> 26..22
+    *range(21, 16, -1),
+    27, 28, 29, 30,  # nose bridge
+    35, 34, 33, 32, 31,  # nostrils
+    45, 44, 43, 42, 47, 46,  # right eye 36..41 <-> left eye 45..42, 47, 46
+    39, 38, 37, 36, 41, 40,
+    54, 53, 52, 51, 50, 49, 48,  # outer lips 48..54
+    59, 58, 57, 56, 55,  # outer lips 55..59
+    64, 63, 62, 61, 60,  # inner lips 60..64
+    67, 66, 65,  # inner lips 65..67
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Batch:
     sources: Tensor  # (b, n, 3, H, W) float in [0, 1]
     driving: Tensor  # (b, 3, H, W) float in [0, 1]
-    # guided landmarks (GUIDED_LANDMARKS), x, y in [-1, 1], NaN where unknown; None: dataset has none
-    source_landmarks: Tensor | None = None  # (b, n, L, 2)
-    driving_landmarks: Tensor | None = None  # (b, L, 2)
+    # the 68 face landmarks, x, y in [-1, 1], NaN where unknown; None: the dataset has none.
+    # GUIDED_LANDMARKS of them guide keypoints; all of them feed the model's landmark prior.
+    source_landmarks: Tensor | None = None  # (b, n, 68, 2)
+    driving_landmarks: Tensor | None = None  # (b, 68, 2)
 
     def _map(self, function) -> Batch:
         optional = (self.source_landmarks, self.driving_landmarks)
@@ -81,7 +98,7 @@ class ClipStore:
         self.paths: list[Path] = []
         self.lengths: list[int] = []
         self._clips: list[Tensor] = []
-        self._landmarks: list[Tensor | None] = []  # per clip (t, L, 2) guided landmarks
+        self._landmarks: list[Tensor | None] = []  # per clip (t, 68, 2) landmarks
         problems: list[str] = []
         for path in paths:
             try:
@@ -118,10 +135,10 @@ class ClipStore:
         return any(landmarks is not None for landmarks in self._landmarks)
 
     def landmarks(self, clip_index: int, frame_indices: Tensor) -> Tensor:
-        """(f,) frame indices -> (f, L, 2) guided landmarks in [-1, 1], NaN where unknown."""
+        """(f,) frame indices -> (f, 68, 2) landmarks in [-1, 1], NaN where unknown."""
         landmarks = self._landmarks[clip_index]
         if landmarks is None:
-            return torch.full((len(frame_indices), len(GUIDED_LANDMARKS), 2), float("nan"))
+            return torch.full((len(frame_indices), NUM_LANDMARKS, 2), float("nan"))
         return landmarks[frame_indices.clamp(max=landmarks.shape[0] - 1)]
 
     def frames(self, clip_index: int, frame_indices: Tensor) -> Tensor:
@@ -136,7 +153,7 @@ class ClipStore:
 
 
 def _read_landmarks(clip: Path, length: int) -> Tensor | None:
-    """The guided subset of CLIP.landmarks.npy (written by `tiw preprocess`), or None."""
+    """CLIP.landmarks.npy (written by `tiw preprocess`) as (t, 68, 2) float32, or None."""
     path = landmarks_path(clip)
     if not path.exists():
         return None
@@ -148,7 +165,7 @@ def _read_landmarks(clip: Path, length: int) -> Tensor | None:
     if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2) or landmarks.shape[0] < length:
         warnings.warn(f"ignoring landmarks {path.name}: shape {landmarks.shape}", stacklevel=3)
         return None
-    return torch.from_numpy(landmarks[:length, list(GUIDED_LANDMARKS)].astype(np.float32))
+    return torch.from_numpy(landmarks[:length].astype(np.float32))
 
 
 class TrainBatches(torch.utils.data.Dataset):
@@ -191,19 +208,19 @@ class TrainBatches(torch.utils.data.Dataset):
         )
 
     def _sample(self, num_sources: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """One sample: frames (n + 1, 3, H, W) and landmarks (n + 1, L, 2), the driving frame first."""
+        """One sample: frames (n + 1, 3, H, W) and landmarks (n + 1, 68, 2), the driving frame first."""
         clip_index = int(torch.randint(len(self.store), (1,), generator=generator))
         length = self.store.lengths[clip_index]
         if torch.rand(1, generator=generator).item() < self.still_probability:
             still = self.store.frames(clip_index, torch.randint(length, (1,), generator=generator))[0]
             frames = still_motion(still, num_sources + 1, generator)
-            landmarks = torch.full((num_sources + 1, len(GUIDED_LANDMARKS), 2), float("nan"))  # moved
+            landmarks = torch.full((num_sources + 1, NUM_LANDMARKS, 2), float("nan"))  # moved
         else:
             indices = torch.randperm(length, generator=generator)[: num_sources + 1]
             frames = self.store.frames(clip_index, indices)
             landmarks = self.store.landmarks(clip_index, indices)
         frames, moved = augment_with_landmarks(
-            frames, landmarks, self.flip_probability, self.jitter, generator, GUIDED_MIRROR
+            frames, landmarks, self.flip_probability, self.jitter, generator, LANDMARK_MIRROR
         )
         assert moved is not None
         return frames, moved

@@ -9,7 +9,7 @@ wrapper covers every use of the model's parameters in a step:
   a warped driving frame, mapped back through the warp, must land on the keypoints
   of the frame itself; strengths must not change.
 - landmark guidance (LivePortrait): keypoints 0..L-1 of every source and driving frame
-  are tied (L1) to the dataset's landmarks (data.GUIDED_LANDMARKS); the rest stay free.
+  are tied (L1) to the dataset's landmarks GUIDED_LANDMARKS (of the 68); the rest stay free.
   Keypoints found without supervision on a few people do not line up across people;
   tied to landmarks, the same keypoint means the same facial point on everyone.
 - warp-only warm-up (full-resolution warp models): the losses see the warped sources
@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from tiwcli.config import TrainConfig
 from tiwcli.models import ImplicitWarping
+from tiwcli.training.data import GUIDED_LANDMARKS
 from tiwcli.training.discriminator import MultiScaleDiscriminator
 from tiwcli.training.perceptual import PerceptualLoss
 from tiwcli.training.warps import RandomWarp
@@ -94,9 +95,10 @@ def equivariance_losses(
 
 
 def landmark_loss(positions: Tensor, landmarks: Tensor) -> Tensor | None:
-    """Mean L1 between keypoints (..., k, 2) and landmarks (..., L, 2), L <= k, over the entries
-    whose landmark is known (NaN = unknown); None when none is known."""
-    guided = positions[..., : landmarks.shape[-2], :].float()
+    """Mean L1 between the first min(k, L) keypoints (..., k, 2) and landmarks (..., L, 2), over
+    the entries whose landmark is known (NaN = unknown); None when none is known."""
+    count = min(positions.shape[-2], landmarks.shape[-2])  # a model with fewer keypoints guides fewer
+    guided, landmarks = positions[..., :count, :].float(), landmarks[..., :count, :]
     known = ~torch.isnan(landmarks)
     if not known.any():
         return None
@@ -125,13 +127,14 @@ class GeneratorObjective(nn.Module):
         sources: Tensor,
         driving: Tensor,
         discriminator: MultiScaleDiscriminator | None = None,
-        landmarks: tuple[Tensor, Tensor] | None = None,  # (b, n, L, 2) sources, (b, L, 2) driving
+        landmarks: tuple[Tensor, Tensor] | None = None,  # (b, n, 68, 2) sources, (b, 68, 2) driving
         warp_only: bool = False,
     ) -> GeneratorResult:
         """sources (b, n, 3, H, W), driving (b, 3, H, W). The discriminator is passed in, not owned,
         so that the distributed wrapper of this module does not take its parameters."""
         config = self.config
-        output = self.model(sources, driving, warp_only=warp_only)
+        face = landmarks if landmarks is not None and self.model.config.uses_landmarks else (None, None)
+        output = self.model(sources, driving, warp_only, *face)
         image = output.image.float()  # (b, 3, H, W)
         losses: dict[str, Tensor] = {
             "pyramid": config.pyramid_weight * pyramid_l1(image, driving, config.pyramid_scales)
@@ -153,8 +156,9 @@ class GeneratorObjective(nn.Module):
             losses["equivariance"] = config.equivariance_weight * equivariance.positions
             losses["strength_equivariance"] = config.strength_equivariance_weight * equivariance.strengths
         if config.landmark_weight > 0 and landmarks is not None:
-            source_loss = landmark_loss(output.source_keypoints.positions, landmarks[0])
-            driving_loss = landmark_loss(output.driving_keypoints.positions, landmarks[1])
+            guided = list(GUIDED_LANDMARKS)
+            source_loss = landmark_loss(output.source_keypoints.positions, landmarks[0][..., guided, :])
+            driving_loss = landmark_loss(output.driving_keypoints.positions, landmarks[1][..., guided, :])
             known = [loss for loss in (source_loss, driving_loss) if loss is not None]
             if known:
                 losses["landmarks"] = config.landmark_weight * sum(known) / len(known)

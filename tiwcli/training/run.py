@@ -186,10 +186,12 @@ def resolve_settings(
 
         model_config, _, _ = read_model_file(init)
         named = [name for name, config in MODEL_PRESETS.items() if config == model_config]
-        if preset is not None and model_preset(preset) != model_config:
+        if preset is not None and not model_preset(preset).same_weights_as(model_config):
             found = f"of preset {named[0]}" if named else "of another model config"
             raise InputError(f"--init {init}: the weights are {found}, not of --preset {preset}")
-        preset = named[0] if named else preset
+        if preset is not None:  # the preset's priors over the weights' (they own no weights)
+            model_config = model_preset(preset)
+        preset = preset or (named[0] if named else None)
     else:
         model_config = model_preset(preset or "warp-256")
     train_config = train_preset(preset or "warp-256")

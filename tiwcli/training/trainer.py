@@ -56,12 +56,13 @@ def _load_perceptual(options: RunOptions, console: Console, is_main: bool) -> Pe
 
 
 def _init_weights(model: ImplicitWarping, path: Path) -> None:
-    """Load --init weights: same config, no NaN/inf (read_model_file), floats where the model has
-    floats (integer weights would be cast silently by load_state_dict)."""
+    """Load --init weights: same config up to the priors (which own no weights: a run may switch
+    the landmark prior on over older weights), no NaN/inf (read_model_file), floats where the model
+    has floats (integer weights would be cast silently by load_state_dict)."""
     from tiwcli.checkpoint import check_weights, read_model_file
 
     config, tensors, _ = read_model_file(path)
-    if config != model.config:
+    if not config.same_weights_as(model.config):
         raise InputError(f"{path}: --init weights are for another model config than this run's")
     check_weights(path, tensors, dict(model.state_dict()))
     try:
