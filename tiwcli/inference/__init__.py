@@ -3,6 +3,7 @@
 options.py        AnimateOptions, and the records an animation hands back (sources, batches, summary)
 motion.py         relative motion on keypoints, best reference frame, choosing source frames
 animator.py       Animator: the streaming core (frame iterator in, frame iterator out; no files)
+framing.py        frames -> model-size crops: face tracking, cutting, fitting (and landmarks)
 jobs.py           files in, files out: check inputs, load the model, write the video (and preview)
 preview.py        the preview strip: sources | driving | result, keypoints drawn
 live_capture.py   `tiw live`'s input: camera, stream or file, and the latest-frame queue

@@ -44,6 +44,7 @@ from einops import rearrange
 
 from tiwcli.errors import InputError
 from tiwcli.faces.follow import box_at
+from tiwcli.inference.framing import Framer
 from tiwcli.inference.motion import (
     KeypointArrays,
     best_reference_frame,
@@ -58,7 +59,6 @@ from tiwcli.inference.options import (
     STAGE_ANIMATING,
     STAGE_REFERENCE,
     STAGE_SOURCES,
-    STAGE_TRACKING,
     STAGE_TRACKING_SOURCE,
     AnimatedBatch,
     AnimateOptions,
@@ -69,17 +69,15 @@ from tiwcli.inference.options import (
     Sources,
 )
 from tiwcli.io.frames import frames_to_tensor, tensor_to_frames
-from tiwcli.io.images import resize_image
 from tiwcli.io.streaming import batched, prefetch
 from tiwcli.models import ImplicitWarping, Keypoints
 from tiwcli.runtime import autocast, resolve_device
 from tiwcli.timing import StageTimes
 
 if TYPE_CHECKING:
-    from tiwcli.faces.backends import Face, FaceAnalyzer
+    from tiwcli.faces.backends import FaceAnalyzer
     from tiwcli.faces.crop import CropBox
     from tiwcli.faces.follow import TrackInProgress
-    from tiwcli.faces.track import FaceTrack
     from tiwcli.models.implicit_warping import SourceEncoding
 
 
@@ -103,6 +101,14 @@ class Animator:
         self._analyzer = analyzer
         self._progress = progress
         self._summary: AnimationSummary | None = None
+        self.framer = Framer(
+            self.image_size,
+            self.options,
+            self.times,
+            lambda: self.analyzer,
+            self._report,
+            self.uses_landmarks,
+        )
 
     @property
     def analyzer(self) -> FaceAnalyzer:
@@ -140,7 +146,7 @@ class Animator:
         from tiwcli.faces.crop import crop_box_from_landmarks
 
         labels = list(names) or [f"source image {index + 1}" for index in range(len(images))]
-        faces = [self._main_face(image, label) for image, label in zip(images, labels, strict=True)]
+        faces = [self.framer.main_face(image, label) for image, label in zip(images, labels, strict=True)]
         boxes = [crop_box_from_landmarks(face.landmarks) for face in faces]
         crops = np.stack([self.cut(image, box) for image, box in zip(images, boxes, strict=True)])
         landmarks = np.stack(
@@ -164,9 +170,9 @@ class Animator:
         Only frames with a face are candidates (when cropping); fewer are returned when the
         video has fewer such frames. `Sources.frame_indices` says which frames were chosen.
         """
-        track = self._track(frames, name, STAGE_TRACKING_SOURCE) if self.options.crop else None
+        track = self.framer.track(frames, name, STAGE_TRACKING_SOURCE) if self.options.crop else None
         descriptors = []  # (t, k * 3): a few floats per frame
-        for batch in batched(self._crops(frames, track), self.options.batch_size):
+        for batch in batched(self.framer.crops(frames, track), self.options.batch_size):
             keypoints = KeypointArrays.from_torch(self._detect(batch))
             positions = rearrange(normalized_positions(keypoints.positions), "b k xy -> b (k xy)")
             descriptors.append(np.concatenate([positions, keypoints.strengths], axis=1))
@@ -176,139 +182,30 @@ class Animator:
             candidates = candidates[track.found[: len(candidates)]]
         picked = farthest_point_sampling(np.concatenate(descriptors)[candidates], self.options.num_sources)
         indices = [int(candidates[i]) for i in picked]
-        return self._gather_sources(frames, track, indices)
-
-    def _gather_sources(self, frames: FrameSource, track: FaceTrack | None, indices: list[int]) -> Sources:
-        wanted = set(indices)
-        crops: dict[int, np.ndarray] = {}
-        uncropped: dict[int, np.ndarray] = {}  # whole frames, for their landmarks without a track
-        first_frame = None
-        for index, frame in enumerate(frames()):
-            if index in wanted:
-                box = track.boxes[index] if track is not None else None
-                crops[index] = self.cut(frame, box) if box is not None else self.fit(frame)
-                if box is None and self.uses_landmarks:
-                    uncropped[index] = frame
-                if index == indices[0]:
-                    first_frame = frame
-            if len(crops) == len(wanted):
-                break
-        paste = bool(self.options.paste_back) and track is not None
-        chosen = np.stack([crops[i] for i in indices])
-        landmarks = None
-        if self.uses_landmarks and track is not None and track.landmarks is not None:
-            landmarks = np.stack(
-                [landmarks_in_crop(known_landmarks(track.landmarks[i]), track.boxes[i], 0) for i in indices]
-            )
-        elif self.uses_landmarks:
-            landmarks = self.fitted_landmarks([uncropped[i] for i in indices])
-        return Sources(
-            crops=chosen,
-            frame_indices=tuple(indices),
-            frame=first_frame if paste else None,
-            box=track.boxes[indices[0]] if paste and track is not None else None,
-            landmarks=landmarks,
-        )
+        return self.framer.gather_sources(frames, track, indices)
 
     def source_keypoints(self, sources: Sources) -> KeypointArrays:
         """The keypoints the model finds on each source crop: (n, k, 2), (n, k). For previews."""
         return KeypointArrays.from_torch(self._detect(sources.crops))
-
-    def _main_face(self, image: np.ndarray, name: str) -> Face:
-        from tiwcli.faces.backends import main_face_or_error
-
-        return main_face_or_error(image, self.analyzer, name)
 
     @property
     def uses_landmarks(self) -> bool:
         """Whether the model reads face landmarks (its landmark prior) beside the crops."""
         return self.model.config.uses_landmarks
 
-    def fitted_landmarks(self, images: Sequence[np.ndarray]) -> np.ndarray | None:
-        """Without face cropping: landmarks found on whole images (H, W, 3), in the [-1, 1] of the
-        image resized to the model's square (`fit`) -> (b, 68, 2), NaN = no face; None when the
-        model does not use them (then nothing is detected). Found at full size: small faces too."""
-        if not self.uses_landmarks:
-            return None
-        found = np.full((len(images), 68, 2), np.nan, np.float32)
-        with self.times.measure("faces"):
-            for index, image in enumerate(images):
-                faces = self.analyzer.detect(image)
-                if faces:
-                    size = np.array([image.shape[1], image.shape[0]], np.float32)
-                    found[index] = faces[0].landmarks / size * 2 - 1
-        return found
-
-    # driving frames
+    # framing (framing.py)
 
     def fit(self, image: np.ndarray) -> np.ndarray:
         """(H, W, 3) -> (S, S, 3): the whole image resized to the model's size (no face crop)."""
-        return resize_image(image, (self.image_size, self.image_size))
+        return self.framer.fit(image)
 
     def cut(self, image: np.ndarray, box: CropBox) -> np.ndarray:
         """(H, W, 3) -> (S, S, 3): the square `box` of the image at the model's size."""
-        from tiwcli.faces.crop import crop_face
+        return self.framer.cut(image, box)
 
-        return crop_face(image, box, self.image_size)
-
-    def _track(self, frames: FrameSource, name: str, stage: str = STAGE_TRACKING) -> FaceTrack:
-        """The smoothed face track of a whole video (a pass over it; time counted as `faces`)."""
-        from tiwcli.faces.follow import follow_faces
-        from tiwcli.faces.track import track_faces
-
-        def counted() -> Iterator[np.ndarray]:
-            for frame in self.times.consumed(frames(), "faces"):
-                yield frame
-                self._report(stage, 1)
-
-        if self.options.detect_every == 1:
-            return track_faces(counted(), self.analyzer, name=name)
-        return follow_faces(counted(), self.analyzer, detect_every=self.options.detect_every, name=name)
-
-    def _start_tracking(self, frames: FrameSource, name: str) -> TrackInProgress:
-        """The driving video's face track, computed in a background pass that runs ahead of the
-        animation (boxes are final a few dozen frames after their frame; see TrackInProgress).
-        `detect_every` 1 detects on every full frame, as `faces.track_faces` does."""
-        from tiwcli.faces.follow import DETECT_SIDE, FULL_FRAME, TrackInProgress
-
-        def counted() -> Iterator[np.ndarray]:
-            for frame in self.times.consumed(frames(), "faces"):
-                yield frame
-                self._report(STAGE_TRACKING, 1)
-
-        every = self.options.detect_every
-        side = FULL_FRAME if every == 1 else DETECT_SIDE
-        return TrackInProgress(counted(), self.analyzer, detect_every=every, detect_side=side, name=name)
-
-    def _crop_batches(self, frames: FrameSource, track: TrackInProgress | None) -> Iterator[CropBatch]:
-        """Batches of model-size crops, with their landmarks when the model reads them (the
-        tracker's, moved into each crop; found on the crop itself without face cropping)."""
-        if not self.uses_landmarks:
-            for crops in batched(self._crops(frames, track), self.options.batch_size):
-                yield CropBatch(crops, None)
-            return
-        crops, landmarks = [], []
-        for index, frame in enumerate(frames()):
-            box = None if track is None else box_at(track, index)
-            with self.times.measure("crop"):
-                crops.append(self.fit(frame) if box is None else self.cut(frame, box))
-            if track is not None:
-                landmarks.append(landmarks_in_crop(track.landmarks(index), box, 0))
-            else:
-                landmarks.append(self.fitted_landmarks([frame])[0])  # type: ignore[index]
-            if len(crops) == self.options.batch_size:
-                yield CropBatch(np.stack(crops), np.stack(landmarks))
-                crops, landmarks = [], []
-        if crops:
-            yield CropBatch(np.stack(crops), np.stack(landmarks))
-
-    def _crops(self, frames: FrameSource, track: FaceTrack | TrackInProgress | None) -> Iterator[np.ndarray]:
-        """Model-size crops of every frame: (S, S, 3) uint8, one at a time."""
-        for index, frame in enumerate(frames()):
-            box = None if track is None else box_at(track, index)
-            with self.times.measure("crop"):
-                crop = self.fit(frame) if box is None else self.cut(frame, box)
-            yield crop
+    def fitted_landmarks(self, images: Sequence[np.ndarray]) -> np.ndarray | None:
+        """Landmarks of whole images in the [-1, 1] of `fit` (see `Framer.fitted_landmarks`)."""
+        return self.framer.fitted_landmarks(images)
 
     # the model
 
@@ -395,7 +292,7 @@ class Animator:
         """
         self._summary = None
         start, times_before = time.perf_counter(), self.times.seconds()
-        track = self._start_tracking(driving, name) if self.options.crop else None
+        track = self.framer.start_tracking(driving, name) if self.options.crop else None
         with contextlib.closing(track) if track is not None else contextlib.nullcontext():
             yield from self._animate_tracked(sources, driving, track, start, times_before)
 
@@ -412,7 +309,7 @@ class Animator:
         reference: Keypoints | None = None
         if self.options.mode == "relative" and self.options.find_best_frame:
             anchor = encoding.keypoints[0, 0]
-            reference_index, reference = self._reference_keypoints(self._crops(driving, track), anchor)
+            reference_index, reference = self._reference_keypoints(self.framer.crops(driving, track), anchor)
         reference_landmarks = None
         if reference_index is not None and self.uses_landmarks and track is not None:  # the best frame
             box = box_at(track, reference_index)
@@ -421,7 +318,7 @@ class Animator:
             reference_index = 0  # the first driving frame
         count = 0
         output_size = (0, 0)
-        batches = prefetch(self._crop_batches(driving, track), depth=2)
+        batches = prefetch(self.framer.crop_batches(driving, track), depth=2)
         with contextlib.closing(batches):  # stops the crop thread when the caller stops early
             for batch in self._model_then_paste(sources, encoding, batches, reference, reference_landmarks):
                 count += len(batch.frames)
