@@ -18,6 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from tiwcli.commands import options
+from tiwcli.config import MODEL_PRESETS
 from tiwcli.errors import InputError
 
 
@@ -30,7 +31,7 @@ def train(
     preset: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
-            help="Model preset: tiny, small-256, warp-256 (default), base-256, base-512.",
+            help=f"Model preset: {', '.join(MODEL_PRESETS)} (default: warp-256).",
             show_default=False,
         ),
     ] = None,
