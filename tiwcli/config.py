@@ -35,7 +35,7 @@ class JsonConfig:
 
 
 # ModelConfig fields that only shape the attention logits' priors and own no weights
-PRIOR_FIELDS = ("locality_sigma", "landmark_flow_radius", "landmark_flow_background", "source_selection_tau")
+PRIOR_FIELDS = ("locality_sigma", "landmark_flow", "landmark_flow_smoothing", "source_selection_tau")
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,10 @@ class ModelConfig(JsonConfig):
     locality_sigma: float = 0.0
     # landmark flow prior (models/landmark_prior.py): when 68-point face landmarks of the driving
     # frame and the sources are given, the locality prior's Gaussians are centred where the
-    # landmarks' motion carries each query (each landmark's displacement reaches this far, in
-    # [-1, 1] units), not on the query itself. Needs locality_sigma > 0. 0 = off.
-    landmark_flow_radius: float = 0.0
-    landmark_flow_background: float = 0.05  # weight of "no motion" beside the landmarks' pull
+    # thin-plate spline through the landmarks (driving -> source) carries each query, not on the
+    # query itself. Needs locality_sigma > 0. False = off.
+    landmark_flow: bool = False
+    landmark_flow_smoothing: float = 0.01  # ridge on the spline's kernel: near-duplicate landmarks
     # source selection: every entry of source i gets -mean_l |s_il - d_l|^2 / (2 tau^2) on its
     # logits, so the source whose landmarks (pose, expression) are nearest the driving frame's
     # takes the mass. In [-1, 1] units; needs landmarks as above. 0 = off.
@@ -92,10 +92,8 @@ class ModelConfig(JsonConfig):
             raise InputError("keypoint_input_size must be divisible by 2**keypoint_depth")
         if self.locality_sigma < 0:
             raise InputError("locality_sigma must be >= 0 (0 = off)")
-        if self.landmark_flow_radius < 0 or self.source_selection_tau < 0:
-            raise InputError("landmark_flow_radius and source_selection_tau must be >= 0 (0 = off)")
-        if self.landmark_flow_background <= 0:
-            raise InputError("landmark_flow_background must be > 0")
+        if self.landmark_flow_smoothing < 0 or self.source_selection_tau < 0:
+            raise InputError("landmark_flow_smoothing and source_selection_tau must be >= 0")
         if self.uses_landmarks and self.locality_sigma <= 0:
             raise InputError("the landmark flow prior and source selection need locality_sigma > 0")
 
@@ -108,7 +106,7 @@ class ModelConfig(JsonConfig):
     @property
     def uses_landmarks(self) -> bool:
         """Whether the model reads 68-point face landmarks beside the images."""
-        return self.landmark_flow_radius > 0 or self.source_selection_tau > 0
+        return self.landmark_flow or self.source_selection_tau > 0
 
 
 def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +189,7 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         generator_blocks=1,
         full_resolution_warp=True,
         locality_sigma=1.0,
-        landmark_flow_radius=0.1,
+        landmark_flow=True,
         source_selection_tau=0.04,
     ),
     "base-512": ModelConfig(

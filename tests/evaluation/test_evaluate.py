@@ -212,7 +212,7 @@ def test_eval_gives_a_landmark_model_the_datasets_stored_landmarks(sample_datase
         tiny_config,
         full_resolution_warp=True,
         locality_sigma=1.0,
-        landmark_flow_radius=0.1,
+        landmark_flow=True,
         source_selection_tau=0.04,
     )
     torch.manual_seed(0)

@@ -264,7 +264,7 @@ def test_a_landmark_model_is_driven_with_the_tracked_landmarks(tiny_config, face
         tiny_config,
         full_resolution_warp=True,
         locality_sigma=1.0,
-        landmark_flow_radius=0.1,
+        landmark_flow=True,
         source_selection_tau=0.04,
     )
     torch.manual_seed(0)

@@ -271,7 +271,7 @@ def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(tiny_
         tiny_config,
         full_resolution_warp=True,
         locality_sigma=1.0,
-        landmark_flow_radius=0.1,
+        landmark_flow=True,
         source_selection_tau=0.04,
     )
     torch.manual_seed(0)

@@ -149,8 +149,8 @@ class ImplicitWarping(nn.Module):
                 config.attention_reduction,
                 config.extra_key_values,
                 config.locality_sigma,
-                config.landmark_flow_radius,
-                config.landmark_flow_background,
+                config.landmark_flow,
+                config.landmark_flow_smoothing,
                 config.source_selection_tau,
             )
         return locality_bias(

@@ -5,16 +5,18 @@ The locality prior (locality_prior.py) centres each query's Gaussian on the quer
 position, so the untrained warp is the identity and any motion has to be learned by Q K^T
 from scratch. Face landmarks (68 points, dlib/FAN layout) already say where every facial
 point went. When they are given for the driving frame (d_l) and the sources (s_il), each
-query x is centred on where the landmarks' motion carries it in source i:
+query x is centred on T_i(x), the thin-plate spline that maps the driving landmarks onto
+source i's (and the crop's corners and edge midpoints onto themselves, so the background
+stays):
 
-    w_l(x)      = exp(-|x - d_l|^2 / (2 radius^2))
-    centre_i(x) = x + sum_l w_l(x) (s_il - d_l) / (background + sum_l w_l(x))
+    T_i(x) = a_0 + A x + sum_k w_k phi(|x - p_k|),   phi(r) = r^2 log r^2,   T_i(p_k) ~ t_k
 
-(a zero-order, Gaussian-weighted interpolation of the landmark displacements; far from
-the face the `background` weight keeps the identity). The bias is then the locality
-prior's Gaussian around that centre. The attention still decides: Q K^T adds its own
-departures (teeth, occlusions, the extras), but the easy solution is already a
-landmark warp, which the classical baseline shows is a strong one.
+solved per frame and source with a small ridge (`smoothing`) on the kernel, which also
+copes with landmarks that coincide (closed lips). The spline is exact at the landmarks,
+so lips part and eyes close as the landmarks say; a smooth average of nearby landmark
+displacements (our first try) cancels the upper and lower lips' opposite motions and
+keeps the mouth shut. The bias is then the locality prior's Gaussian around T_i(x). The
+attention still decides: Q K^T adds its own departures (teeth, occlusions, the extras).
 
 With several sources, `source selection` adds -mean_l |s_il - d_l|^2 / (2 tau^2) to every
 entry of source i: the source whose pose and expression are nearest the driving frame
@@ -36,22 +38,60 @@ from tiwcli.models.layers import coordinate_grid
 from tiwcli.models.locality_prior import EXTRA_LOGIT
 
 
-def landmark_flow_centres(
+def _border_points(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Corners and edge midpoints of the crop, (8, 2): pinned in place, so the background stays."""
+    ticks = (-1.0, 0.0, 1.0)
+    points = [(x, y) for y in ticks for x in ticks if (x, y) != (0.0, 0.0)]
+    return torch.tensor(points, device=device, dtype=dtype)
+
+
+def _radial(distance2: torch.Tensor) -> torch.Tensor:
+    """The thin-plate kernel r^2 log r^2 of squared distances (0 at r = 0)."""
+    return distance2 * torch.log(distance2.clamp_min(1e-12))
+
+
+def thin_plate_centres(
     driving: torch.Tensor,  # (b, L, 2) x, y in [-1, 1], NaN where unknown
     sources: torch.Tensor,  # (b, n, L, 2)
     feature_size: int,
-    radius: float,
-    background: float,
+    smoothing: float,
 ) -> torch.Tensor:
-    """-> (b, n, q, 2): where each query cell's content sits in each source."""
+    """-> (b, n, q, 2): the thin-plate spline through the landmarks (driving -> source) and the
+    crop's pinned border, read at each query cell. Exact at the landmarks up to `smoothing`
+    (ridge on the kernel), so lips part and eyes close as the landmarks say; a frame or source
+    without landmarks gets the identity."""
+    batch, num_sources, count = sources.shape[:3]
     queries = rearrange(coordinate_grid(feature_size, driving.device, driving.dtype), "h w xy -> (h w) xy")
-    known = torch.isfinite(driving).all(-1)[:, None] & torch.isfinite(sources).all(-1)  # (b, n, L)
-    driving, sources = torch.nan_to_num(driving), torch.nan_to_num(sources)
-    distance2 = (queries[None, :, None] - driving[:, None]).square().sum(-1)  # (b, q, L)
-    weights = torch.exp(-distance2 / (2 * radius**2))[:, None] * known[:, :, None]  # (b, n, q, L)
-    displacement = (sources - driving[:, None]) * known[..., None]  # (b, n, L, 2)
-    pulled = torch.einsum("bnql,bnlc->bnqc", weights, displacement)  # (b, n, q, 2)
-    return queries + pulled / (background + weights.sum(-1, keepdim=True))
+    known = torch.isfinite(driving).all(-1).all(-1)[:, None] & torch.isfinite(sources).all(-1).all(
+        -1
+    )  # (b, n)
+    angles = torch.arange(count, device=driving.device, dtype=driving.dtype) * (2 * torch.pi / count)
+    placeholder = 0.5 * torch.stack([angles.cos(), angles.sin()], dim=-1)  # (L, 2) any distinct points
+    driving = torch.where(
+        known[..., None, None], driving[:, None].expand_as(sources).nan_to_num(), placeholder
+    )
+    sources = torch.where(known[..., None, None], sources.nan_to_num(), placeholder)  # (b, n, L, 2)
+    border = _border_points(driving.device, driving.dtype).expand(batch, num_sources, -1, -1)
+    controls = torch.cat([driving, border], dim=2)  # (b, n, K, 2)
+    targets = torch.cat([sources, border], dim=2)
+    size = controls.shape[2]
+    kernel = _radial((controls[:, :, :, None] - controls[:, :, None]).square().sum(-1))  # (b, n, K, K)
+    kernel = kernel + smoothing * torch.eye(size, device=kernel.device, dtype=kernel.dtype)
+    affine = torch.cat([torch.ones_like(controls[..., :1]), controls], dim=-1)  # (b, n, K, 3)
+    system = torch.cat(
+        [
+            torch.cat([kernel, affine], dim=-1),
+            torch.cat([affine.transpose(-1, -2), torch.zeros_like(kernel[..., :3, :3])], dim=-1),
+        ],
+        dim=-2,
+    )  # (b, n, K + 3, K + 3)
+    right = torch.cat([targets, torch.zeros_like(targets[..., :3, :])], dim=2)  # (b, n, K + 3, 2)
+    solution = torch.linalg.solve(system.double(), right.double()).to(controls.dtype)
+    weights, coefficients = solution[..., :size, :], solution[..., size:, :]  # (b, n, K, 2), (b, n, 3, 2)
+    at_queries = _radial((queries[:, None] - controls[:, :, None]).square().sum(-1))  # (b, n, q, K)
+    query_affine = torch.cat([torch.ones_like(queries[:, :1]), queries], dim=-1)  # (q, 3)
+    centres = at_queries @ weights + query_affine @ coefficients  # (b, n, q, 2)
+    return torch.where(known[..., None, None], centres, queries)
 
 
 def source_selection(
@@ -78,16 +118,16 @@ def landmark_bias(
     reduction: int,
     num_extra: int,
     sigma_cells: float,
-    radius: float,
-    background: float,
+    flow: bool,
+    smoothing: float,
     tau: float,
 ) -> torch.Tensor:
     """-> (b, q, m) logits bias: Gaussians around the landmark-flow centres (identity centres when
-    radius is 0) plus the source selection (none when tau is 0)."""
+    `flow` is off) plus the source selection (none when tau is 0)."""
     batch, num_sources = sources.shape[:2]
     driving, sources = driving.float(), sources.float()
-    if radius > 0:
-        centres = landmark_flow_centres(driving, sources, feature_size, radius, background)
+    if flow:
+        centres = thin_plate_centres(driving, sources, feature_size, smoothing)
     else:
         queries = rearrange(coordinate_grid(feature_size, driving.device), "h w xy -> (h w) xy")
         centres = queries.expand(batch, num_sources, -1, -1)  # (b, n, q, 2)
