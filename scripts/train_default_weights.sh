@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Reproduce weights/tiw-warp-256.safetensors (see weights/README.md): the offline training set,
+# Reproduce weights/tiw-landmark-256.safetensors (see weights/README.md): the offline training set,
 # `tiw train` of the warp-256 preset on one CPU thread, each checkpoint scored on the dev person
-# (carphone) with the best kept, then the model card's evaluation on the test person.
+# (carphone) with the best kept, the landmark prior switched on over those weights, then the
+# model card's evaluation on the dev and test persons and the cross-identity figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make setup
@@ -12,10 +13,14 @@ scripts/eval_checkpoints.sh runs/warp256 data/train-256 dev &
 wait %1
 touch runs/warp256/done
 wait
-cp runs/warp256/best.safetensors weights/tiw-warp-256.safetensors
-.venv/bin/tiw eval --data data/train-256 --split test --weights weights/tiw-warp-256.safetensors \
+cp runs/warp256/best.safetensors runs/tiw-warp-256.safetensors
+# stage 2: the same weights with the landmark prior switched on (the priors own no weights)
+.venv/bin/python scripts/with_landmark_prior.py runs/tiw-warp-256.safetensors weights/tiw-landmark-256.safetensors
+.venv/bin/tiw eval --data data/train-256 --split dev --weights weights/tiw-landmark-256.safetensors \
+    --sources 1,3 --metrics l1,psnr --max-frames 16 --json weights/dev_eval.json
+.venv/bin/tiw eval --data data/train-256 --split test --weights weights/tiw-landmark-256.safetensors \
     --sources 1,2,3 --metrics l1,psnr,ssim,akd,mkr,aed --max-frames 24 --face-backend dlib --device cpu \
     --json weights/eval.json --csv weights/eval.csv --plot weights/eval.png
-.venv/bin/python benchmarks/cross_identity.py --weights weights/tiw-warp-256.safetensors --data data/train-256 \
-    --max-frames 60 --json weights/cross_identity.json --grid weights/cross_identity.png
-sha256sum weights/tiw-warp-256.safetensors
+.venv/bin/python benchmarks/cross_identity.py --weights weights/tiw-landmark-256.safetensors --data data/train-256 \
+    --max-frames 60 --json weights/cross_identity.json --grid weights/cross_identity.jpg
+sha256sum weights/tiw-landmark-256.safetensors

@@ -31,7 +31,7 @@ from tiwcli.io.files import write_error
 from tiwcli.models.implicit_warping import ImplicitWarping
 
 MODEL_FORMAT = "tiw-model-v1"
-DEFAULT_WEIGHTS_NAME = "tiw-warp-256.safetensors"
+DEFAULT_WEIGHTS_NAME = "tiw-landmark-256.safetensors"
 WEIGHTS_ENV = "TIW_WEIGHTS"  # overrides the shipped default
 
 

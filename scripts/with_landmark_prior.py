@@ -1,0 +1,43 @@
+"""Copy a checkpoint with the landmark prior of a preset switched on (the weights unchanged).
+
+    .venv/bin/python scripts/with_landmark_prior.py IN.safetensors OUT.safetensors [--preset landmark-256]
+
+The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
+the plain locality prior load into the same architecture with the landmark flow prior and
+source selection on. This is how weights/tiw-landmark-256.safetensors was made from
+tiw-warp-256's weights; see weights/README.md for what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tiwcli.checkpoint import load_model, read_model_file, save_model
+from tiwcli.config import model_preset
+from tiwcli.models import ImplicitWarping
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--preset", default="landmark-256")
+    args = parser.parse_args(argv)
+    model = load_model(args.weights)
+    config = model_preset(args.preset)
+    if not config.same_weights_as(model.config):
+        print(f"error: {args.weights} is not of preset {args.preset}'s architecture", file=sys.stderr)
+        return 1
+    target = ImplicitWarping(config)
+    target.load_state_dict(model.state_dict(), strict=True)
+    _, _, metadata = read_model_file(args.weights)
+    kept = {key: value for key, value in metadata.items() if key not in ("format", "config", "tiw_version")}
+    save_model(args.out, target, {**kept, "derived_from": args.weights.name})
+    print(f"wrote {args.out} (preset {args.preset}, weights of {args.weights.name})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
