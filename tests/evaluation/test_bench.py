@@ -96,3 +96,25 @@ def test_profile_splits_one_frame_between_the_parts_of_the_model(tiny_config):
     assert all(row.threads == 1 for row in rows)
     generator = next(row for row in rows if row.module == "generator")
     assert generator.gflops_per_frame is not None and generator.gflops_per_frame > 0
+
+
+def test_a_landmark_model_is_timed_with_landmarks(tiny_config):
+    """The landmark prior's spline runs per frame: the timed path must feed landmarks, or it
+    would time the cheaper cached locality prior instead."""
+    import dataclasses
+
+    config = dataclasses.replace(
+        tiny_config, full_resolution_warp=True, locality_sigma=1.0, landmark_flow=True
+    )
+    model = ImplicitWarping(config).eval()
+    given = []
+    original = model.animate
+
+    def spy(encoding, keypoints, driving_landmarks=None):
+        given.append(driving_landmarks)
+        return original(encoding, keypoints, driving_landmarks)
+
+    model.animate = spy
+    row = time_model(model, "tiny-landmarks", 2, batch_size=2, frames=2)
+    assert row.latency_ms > 0
+    assert given and all(landmarks is not None and landmarks.shape[1:] == (68, 2) for landmarks in given)

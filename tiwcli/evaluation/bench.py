@@ -100,15 +100,40 @@ class ModelTiming:
     load_after: float
 
 
+def face_landmarks(count: int, device: torch.device, seed: int = 0) -> torch.Tensor | None:
+    """(count, 68, 2) made-up face landmarks in [-0.5, 0.5] (a landmark-prior model's per-frame
+    input: its spline costs the same for any layout), fixed by `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(count, 68, 2, generator=generator) - 0.5).to(device)
+
+
+def encode(model: ImplicitWarping, sources: torch.Tensor):
+    """`encode_sources`, with made-up landmarks for a model that reads them."""
+    if not model.config.uses_landmarks:
+        return model.encode_sources(sources)
+    batch, num_sources = sources.shape[:2]
+    landmarks = face_landmarks(batch * num_sources, sources.device).reshape(batch, num_sources, 68, 2)
+    return model.encode_sources(sources, landmarks)
+
+
+def animate_frames(model: ImplicitWarping, encoding, driving: torch.Tensor) -> torch.Tensor:
+    """Keypoints + `animate` of driving images (b, 3, H, W), with made-up landmarks for a model
+    that reads them (the same each call, as a tracker would hand over)."""
+    keypoints = model.keypoint_detector(driving)
+    if not model.config.uses_landmarks:
+        return model.animate(encoding, keypoints)
+    return model.animate(encoding, keypoints, face_landmarks(driving.shape[0], driving.device, seed=1))
+
+
 def count_flops(model: ImplicitWarping, num_sources: int) -> float:
     """FLOPs of one driving frame (sources already encoded)."""
     size = model.config.image_size
     device = next(model.parameters()).device
     with torch.inference_mode():
-        encoding = model.encode_sources(torch.rand(1, num_sources, 3, size, size, device=device))
+        encoding = encode(model, torch.rand(1, num_sources, 3, size, size, device=device))
         driving = torch.rand(1, 3, size, size, device=device)
         with FlopCounterMode(display=False) as counter:
-            model.animate(encoding, model.keypoint_detector(driving))
+            animate_frames(model, encoding, driving)
     return float(counter.get_total_flops())
 
 
@@ -140,7 +165,7 @@ def frame_step(model: ImplicitWarping, knobs: SpeedKnobs) -> Callable:
     def step(encoding, driving: torch.Tensor) -> torch.Tensor:
         if knobs.channels_last:
             driving = driving.contiguous(memory_format=torch.channels_last)
-        return model.animate(encoding, model.keypoint_detector(driving))
+        return animate_frames(model, encoding, driving)
 
     if not knobs.compile:
         return step
@@ -199,9 +224,9 @@ def time_model(
         torch.cuda.reset_peak_memory_stats()
     with torch_threads(knobs.threads), torch.inference_mode(), autocast(device, precision):
         step = frame_step(model, knobs)
-        model.encode_sources(sources)  # warm-up
-        encode_seconds = _median_seconds(lambda: model.encode_sources(sources), 1, device)
-        encoding = model.encode_sources(sources)
+        encode(model, sources)  # warm-up
+        encode_seconds = _median_seconds(lambda: encode(model, sources), 1, device)
+        encoding = encode(model, sources)
         compile_seconds = _first_call_seconds(lambda: step(encoding, single), device, knobs.compile)
         latency = _median_seconds(lambda: step(encoding, single), max(1, frames), device)
         compile_seconds += _first_call_seconds(lambda: step(encoding, batch), device, knobs.compile)
@@ -275,9 +300,9 @@ def profile_modules(
             stack[-1][1] = now
 
     with torch_threads(threads), torch.inference_mode():
-        encoding = model.encode_sources(torch.rand(1, num_sources, 3, size, size, device=device))
+        encoding = encode(model, torch.rand(1, num_sources, 3, size, size, device=device))
         driving = torch.rand(1, 3, size, size, device=device)
-        model.animate(encoding, model.keypoint_detector(driving))  # warm-up
+        animate_frames(model, encoding, driving)  # warm-up
         handles = []
         for name, child in model.named_children():
             handles.append(child.register_forward_pre_hook(enter(name)))
@@ -285,7 +310,7 @@ def profile_modules(
         try:
             start = time.perf_counter()
             for _ in range(frames):
-                model.animate(encoding, model.keypoint_detector(driving))
+                animate_frames(model, encoding, driving)
             _synchronize(device)
             total = (time.perf_counter() - start) / frames
         finally:
@@ -318,10 +343,10 @@ def _flops_by_class(model: ImplicitWarping, num_sources: int) -> dict[str, float
     size = model.config.image_size
     device = next(model.parameters()).device
     with torch.inference_mode():
-        encoding = model.encode_sources(torch.rand(1, num_sources, 3, size, size, device=device))
+        encoding = encode(model, torch.rand(1, num_sources, 3, size, size, device=device))
         driving = torch.rand(1, 3, size, size, device=device)
         with FlopCounterMode(display=False) as counter:
-            model.animate(encoding, model.keypoint_detector(driving))
+            animate_frames(model, encoding, driving)
     return {name: sum(counts.values()) / 1e9 for name, counts in counter.get_flop_counts().items()}
 
 
