@@ -135,3 +135,18 @@ def test_a_model_without_the_prior_ignores_landmarks(tiny_config):
 def test_the_prior_needs_the_locality_prior(tiny_config):
     with pytest.raises(InputError, match="locality_sigma"):
         dataclasses.replace(tiny_config, landmark_flow=True)
+
+
+def test_the_separable_bias_equals_the_gaussian_around_each_centre():
+    torch.manual_seed(0)
+    driving = torch.rand(2, 68, 2) * 0.6 - 0.3
+    sources = driving[:, None] + torch.rand(2, 3, 68, 2) * 0.1
+    bias = landmark_bias(driving, sources, 8, 2, 2, 1.0, flow=True, smoothing=0.01, tau=0.05)
+    centres = thin_plate_centres(driving, sources, 8, 0.01)  # (b, n, q, 2)
+    keys = _grid(4)
+    sigma = 1.0 * 2 / 8
+    naive = -(centres[:, :, :, None] - keys).square().sum(-1) / (2 * sigma**2)  # (b, n, q, p)
+    naive = naive + source_selection(driving, sources, 0.05)[:, :, None, None]
+    expected = rearrange(naive, "b n q p -> b q (n p)")
+    assert torch.allclose(bias[..., 2:], expected, atol=1e-4)
+    assert (bias[..., :2] == -4.0).all()

@@ -131,12 +131,18 @@ def landmark_bias(
     else:
         queries = rearrange(coordinate_grid(feature_size, driving.device), "h w xy -> (h w) xy")
         centres = queries.expand(batch, num_sources, -1, -1)  # (b, n, q, 2)
-    keys = rearrange(coordinate_grid(feature_size // reduction, driving.device), "h w xy -> (h w) xy")
-    sigma = sigma_cells * 2 / feature_size  # in [-1, 1] units
-    distance2 = (centres[:, :, :, None] - keys).square().sum(-1)  # (b, n, q, p)
-    bias = -distance2 / (2 * sigma**2)
+    side = feature_size // reduction
+    ticks = (torch.arange(side, device=driving.device, dtype=centres.dtype) * 2 + 1) / side - 1  # key x or y
+    scale = -1 / (2 * (sigma_cells * 2 / feature_size) ** 2)  # sigma in [-1, 1] units
+    # the Gaussian is separable over the key grid: bias[.., ky, kx] = y part [ky] + x part [kx],
+    # so only (b, n, q, side) squares are computed, not (b, n, q, side^2) distances
+    along_x = (centres[..., 0:1] - ticks).square() * scale  # (b, n, q, side)
+    along_y = (centres[..., 1:2] - ticks).square() * scale
     if tau > 0:
-        bias = bias + source_selection(driving, sources, tau)[:, :, None, None]
-    bias = rearrange(bias, "b n q p -> b q (n p)")
-    extras = torch.full((batch, bias.shape[1], num_extra), EXTRA_LOGIT, device=bias.device)
-    return torch.cat([extras, bias], dim=-1)  # (b, q, m)
+        along_y = along_y + source_selection(driving, sources, tau)[:, :, None, None]
+    queries = centres.shape[2]
+    bias = torch.empty(batch, queries, num_extra + num_sources * side * side, device=centres.device)
+    bias[..., :num_extra] = EXTRA_LOGIT
+    grid = rearrange(along_y[..., :, None] + along_x[..., None, :], "b n q ky kx -> b q (n ky kx)")
+    bias[..., num_extra:] = grid
+    return bias  # (b, q, m)
