@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tiwcli.timing import StageTimes, format_split, parse_split
+from tiwcli.timing import StageTimes, format_split
 
 
 def test_stages_add_up_across_threads_in_pipeline_order():
@@ -36,8 +36,6 @@ def test_timed_counts_the_producer_and_consumed_the_consumer():
     assert set(times.seconds()) == {"decode", "faces"}
 
 
-def test_split_round_trips_through_its_printed_line():
+def test_split_prints_ms_per_frame():
     line = format_split({"decode": 0.1, "faces": 0.05, "model": 2.0}, frames=100)
     assert line == "time split, ms/frame: decode 1.0, faces 0.5, model 20.0"
-    assert parse_split(f"wrote out.mp4\n{line}\nmore") == {"decode": 1.0, "faces": 0.5, "model": 20.0}
-    assert parse_split("no split here") == {}

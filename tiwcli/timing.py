@@ -3,14 +3,13 @@
 Stages run on different threads (decoding ahead of the model, encoding behind it, paste-back
 beside it), so the per-stage times overlap and their sum can exceed the wall time: a stage
 whose time is hidden behind the model's costs nothing end to end. The split is printed by
-`tiw animate --verbose` and parsed back by `tiw bench` (`format_split` / `parse_split`, one
-format, defined here).
+`tiw animate --verbose` and `tiw live` (`format_split`); `tiw bench` reads it as data from
+its child process's JSON, never from printed text.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -93,12 +92,3 @@ def format_split(seconds: dict[str, float], frames: int | dict[str, int]) -> str
     counts = frames if isinstance(frames, dict) else dict.fromkeys(seconds, frames)
     per_frame = {stage: 1000 * value / max(counts.get(stage, 0), 1) for stage, value in seconds.items()}
     return f"{_SPLIT_PREFIX} " + ", ".join(f"{stage} {value:.1f}" for stage, value in per_frame.items())
-
-
-def parse_split(text: str) -> dict[str, float]:
-    """The stage -> ms/frame dictionary of the first `format_split` line in `text` ({} if none)."""
-    for line in text.splitlines():
-        if line.startswith(_SPLIT_PREFIX):
-            pairs = re.findall(r"(\w+) ([\d.]+)", line.removeprefix(_SPLIT_PREFIX))
-            return {stage: float(value) for stage, value in pairs}
-    return {}
