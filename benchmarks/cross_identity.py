@@ -1,7 +1,11 @@
 """Cross-identity figure: still portraits of people never trained on, driven by a clip of someone else.
 
     .venv/bin/python benchmarks/cross_identity.py --weights W.safetensors --data data/train-256 \
-        [--driving CLIP] [--max-frames 60] [--json OUT.json] [--grid OUT.png]
+        [--driving CLIP] [--portraits DIR] [--max-frames 60] [--json OUT.json] [--grid OUT.png]
+
+The same on the dev side, to choose weights without looking at the test portraits or clip:
+    ... --portraits data/train-256/dev-portraits \
+        --driving data/train-256/dev/carphone_pristine_1212d8b3_000.mp4
 
 For each portrait in DATA/portraits/ (from scripts/make_training_dataset.py), `tiw animate`'s
 Animator (face crop on, relative motion, no paste-back) drives it with a test clip, and dlib
@@ -82,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=Path("data/train-256"))
     parser.add_argument("--driving", type=Path, default=None, help="default: the first cap13 test clip")
+    parser.add_argument("--portraits", type=Path, default=None, help="default: DATA/portraits")
     parser.add_argument("--max-frames", type=int, default=60)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--grid", type=Path, default=None)
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     options = AnimateOptions(paste_back=False, face_backend="dlib", device="cpu")
     animator = Animator(load_model(args.weights), options, load_face_analyzer("dlib"))
     records, rows = [], []
-    for portrait in sorted((args.data / "portraits").glob("*.jpg")):
+    for portrait in sorted((args.portraits or args.data / "portraits").glob("*.jpg")):
         record, row = score_portrait(animator, portrait, driving)
         records.append(record)
         rows.append(row)

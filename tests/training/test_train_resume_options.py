@@ -156,3 +156,27 @@ def test_run_json_write_failure_is_one_output_error(tmp_path, sample_dataset):
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError, match=r"run\.json: could not be written"):
         make_run(tmp_path / "file" / "run", sample_dataset)
+
+
+def test_the_default_preset_is_the_shipped_weights(tmp_path):
+    """No --preset: the shipped weights' architecture and recipe (landmark prior, no keypoint
+    guidance, no GAN), and an old --init checkpoint keeps its own preset."""
+    from tiwcli.checkpoint import read_model_file, shipped_weights_dirs
+    from tiwcli.training.run import resolve_settings
+
+    model_config, train_config, _ = resolve_settings(
+        tmp_path, preset=None, resume=False, init=None, overrides={}
+    )
+    assert model_config == model_preset("landmark-256") and model_config.uses_landmarks
+    assert train_config.landmark_weight == 0 and train_config.gan_weight == 0
+    shipped_file = (
+        next(folder for folder in shipped_weights_dirs() if folder.is_dir()) / "tiw-landmark-256.safetensors"
+    )
+    shipped, _, _ = read_model_file(shipped_file)
+    assert shipped == model_config
+    old = ImplicitWarping(model_preset("warp-256"))
+    save_model(tmp_path / "old.safetensors", old, {})
+    model_config, _, _ = resolve_settings(
+        tmp_path, preset=None, resume=False, init=tmp_path / "old.safetensors", overrides={}
+    )
+    assert model_config == model_preset("warp-256")

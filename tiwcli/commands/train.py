@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from tiwcli.commands import options
-from tiwcli.config import MODEL_PRESETS
+from tiwcli.config import DEFAULT_TRAIN_PRESET, MODEL_PRESETS
 from tiwcli.errors import InputError
 
 
@@ -31,7 +31,7 @@ def train(
     preset: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
-            help=f"Model preset: {', '.join(MODEL_PRESETS)} (default: warp-256).",
+            help=f"Model preset: {', '.join(MODEL_PRESETS)} (default: {DEFAULT_TRAIN_PRESET}).",
             show_default=False,
         ),
     ] = None,
@@ -76,7 +76,10 @@ def train(
         Optional[bool],  # noqa: UP045
         typer.Option(
             "--gan/--no-gan",
-            help="Adversarial + feature matching losses (default: the preset's; off for warp-256).",
+            help=(
+                "Adversarial + feature matching losses "
+                "(default: the preset's; off for warp-256 and landmark-256)."
+            ),
             show_default=False,
         ),
     ] = None,

@@ -105,16 +105,38 @@ def landmarks_in_crop(landmarks: np.ndarray | None, box: CropBox | None, size: i
     return ((np.asarray(landmarks, np.float64) - corner) / box.size * 2 - 1).astype(np.float32)
 
 
+# iBUG 68 (upper, lower) pairs that close onto each other: inner lips, then both eyelids
+CLOSING_PAIRS = ((61, 67), (62, 66), (63, 65), (37, 41), (38, 40), (43, 47), (44, 46))
+
+
 def motion_landmarks(
     driving: np.ndarray, reference: np.ndarray | None, anchor: np.ndarray, mode: str
 ) -> np.ndarray:
     """The landmarks the model is driven with, (b, 68, 2): the driving frames' own (absolute), or
     the first source's moved by the driving landmarks' change from the reference frame (relative,
-    as for keypoints), so the source keeps its face shape. NaN where a face is missing."""
+    as for keypoints), so the source keeps its face shape. NaN where a face is missing.
+
+    Relative motion can push lips or eyelids past closed: a driver whose reference frame has
+    the mouth a little open closes it, and the source's closed lips would cross. The spline
+    would then fold the mouth inside out, so crossed pairs meet halfway instead (`close_pairs`)."""
     if mode != "relative":
         return driving
     reference = driving[:1] if reference is None else reference[None]
-    return (anchor[None] + (driving - reference)).astype(np.float32)
+    return close_pairs((anchor[None] + (driving - reference)).astype(np.float32))
+
+
+def close_pairs(landmarks: np.ndarray) -> np.ndarray:
+    """(..., 68, 2) landmarks where a lower lip or eyelid point sits above its upper partner
+    (smaller y) -> both at their mean height: closed, not crossed."""
+    upper = [pair[0] for pair in CLOSING_PAIRS]
+    lower = [pair[1] for pair in CLOSING_PAIRS]
+    upper_y, lower_y = landmarks[..., upper, 1], landmarks[..., lower, 1]
+    crossed = lower_y < upper_y  # NaN compares False: no face, left alone
+    middle = (upper_y + lower_y) / 2
+    closed = landmarks.copy()
+    closed[..., upper, 1] = np.where(crossed, middle, upper_y)
+    closed[..., lower, 1] = np.where(crossed, middle, lower_y)
+    return closed
 
 
 def known_landmarks(landmarks: np.ndarray) -> np.ndarray | None:

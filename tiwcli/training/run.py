@@ -156,9 +156,9 @@ def resolve_settings(
     given). On --resume: the run's saved configs and schedule, then the options given again;
     options that contradict the run (--preset of another model, --init, --gan on a run without
     it) are one-line errors, and so is --steps below the completed steps (`check_run_dir`).
-    Else: the --init weights' or the preset's model (default warp-256), the training defaults of
+    Else: the --init weights' or the preset's model (default DEFAULT_TRAIN_PRESET), the training defaults of
     that model's preset, then the options."""
-    from tiwcli.config import MODEL_PRESETS, model_preset, train_preset
+    from tiwcli.config import DEFAULT_TRAIN_PRESET, MODEL_PRESETS, model_preset, train_preset
 
     given = {name: value for name, value in overrides.items() if value is not None}
     if gan is False:  # kept in the run's config, so a resumed run stays GAN-free
@@ -193,8 +193,8 @@ def resolve_settings(
             model_config = model_preset(preset)
         preset = preset or (named[0] if named else None)
     else:
-        model_config = model_preset(preset or "warp-256")
-    train_config = train_preset(preset or "warp-256")
+        model_config = model_preset(preset or DEFAULT_TRAIN_PRESET)
+    train_config = train_preset(preset or DEFAULT_TRAIN_PRESET)
     if gan and train_config.gan_weight == 0 and train_config.feature_matching_weight == 0:
         defaults = TrainConfig()  # the preset trains without the GAN: --gan brings the usual weights
         given = {
