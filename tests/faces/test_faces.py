@@ -138,7 +138,7 @@ def test_paste_back_touches_only_the_mask(wolfgang_frame):
     np.testing.assert_array_equal(frame, wolfgang_frame)  # input not modified
     changed = np.any(pasted != frame, axis=2)
     rows, cols = np.nonzero(changed)
-    assert rows.min() >= box.y0 and rows.max() <= box.y1 and cols.min() >= box.x0
+    assert rows.min() + 0.5 >= box.y0 and rows.max() + 0.5 <= box.y1 and cols.min() + 0.5 >= box.x0  # centres
     # outside the inscribed rounded square (box coords u, v; |u|^4 + |v|^4 >= 1): exactly equal
     v = (np.arange(frame.shape[0]) + 0.5 - box.center_y) / (box.size / 2)
     u = (np.arange(frame.shape[1]) + 0.5 - box.center_x) / (box.size / 2)

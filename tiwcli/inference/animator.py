@@ -101,6 +101,7 @@ class Animator:
         self._analyzer = analyzer
         self._progress = progress
         self._summary: AnimationSummary | None = None
+        self._times_before: dict[str, float] = {}  # stage seconds when the last animation started
         self.framer = Framer(
             self.image_size,
             self.options,
@@ -124,6 +125,13 @@ class Animator:
         if self._summary is None:
             raise RuntimeError("no animation has finished yet")
         return self._summary
+
+    def settled_summary(self) -> AnimationSummary:
+        """`summary` with the stage times read again now: a consumer's stages on other threads
+        (the writer's encode) finish after the last batch was handed over."""
+        seconds = self.times.seconds()
+        stages = {stage: value - self._times_before.get(stage, 0.0) for stage, value in seconds.items()}
+        return dataclasses.replace(self.summary, stage_seconds=stages)
 
     def _report(self, stage: str, frames: int) -> None:
         if self._progress is not None:
@@ -292,6 +300,7 @@ class Animator:
         """
         self._summary = None
         start, times_before = time.perf_counter(), self.times.seconds()
+        self._times_before = times_before
         track = self.framer.start_tracking(driving, name) if self.options.crop else None
         with contextlib.closing(track) if track is not None else contextlib.nullcontext():
             yield from self._animate_tracked(sources, driving, track, start, times_before)

@@ -96,8 +96,7 @@ def run_job(
     write_videos(
         animator, sources, prepared.driving, job.output, prepared.preview_path, job.overwrite, job.crf
     )
-    assert animator.summary is not None
-    return animator.summary
+    return animator.settled_summary()  # the encoder thread has finished: its time counts
 
 
 def different_people_warning(prepared: PreparedJob, analyzer: FaceAnalyzer | None) -> str | None:
