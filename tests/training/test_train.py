@@ -293,8 +293,12 @@ def test_pruning_removes_model_files_orphaned_by_a_crash(tmp_path):
     ]
 
 
-def test_sigterm_saves_a_checkpoint_like_ctrl_c(sample_dataset, tmp_path):
-    """A scheduler's SIGTERM (SLURM, Kubernetes) must not lose the steps since the last checkpoint."""
+@pytest.mark.parametrize("workers", [0, 1])
+def test_sigterm_saves_a_checkpoint_like_ctrl_c(sample_dataset, tmp_path, workers):
+    """A scheduler's SIGTERM (SLURM, Kubernetes) must not lose the steps since the last checkpoint.
+    It is sent to the whole process group, as `timeout` and a terminal's Ctrl-C do: data workers
+    must not die of it and fail the step loop."""
+    import os
     import signal
     import time
 
@@ -302,15 +306,17 @@ def test_sigterm_saves_a_checkpoint_like_ctrl_c(sample_dataset, tmp_path):
     command = [
         sys.executable, "-m", "tiwcli", "train", "--data", str(sample_dataset), "--out", str(run_dir),
         "--preset", "tiny", "--steps", "100000", "--batch-size", "2", "--checkpoint-every", "100000",
-        "--log-every", "1", "--sample-every", "0", "--device", "cpu",
+        "--log-every", "1", "--sample-every", "0", "--device", "cpu", "--num-workers", str(workers),
     ]  # fmt: skip
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     log = run_dir / "log.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 3):
         time.sleep(0.2)
     logged = len(log.read_text().splitlines()) if log.exists() else 0
-    child.send_signal(signal.SIGTERM)
+    os.killpg(child.pid, signal.SIGTERM)
     _, stderr = child.communicate(timeout=120)
     assert child.returncode == 130, stderr
     assert "Traceback" not in stderr

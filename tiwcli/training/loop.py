@@ -116,9 +116,23 @@ class RunLog:
             self.tensorboard.close()
 
 
+def _ignore_stop_signals(_worker: int) -> None:
+    """Data workers leave Ctrl-C and SIGTERM to the main process. Both reach the whole process
+    group (a terminal's Ctrl-C, `timeout`, schedulers); a worker killed by one would make the step
+    loop fail instead of finishing its step and checkpointing. Workers still end with the main
+    process (their end-of-data sentinel, or torch's parent watchdog)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _batches(dataset: TrainBatches, start: int, stop: int, num_workers: int, pin: bool) -> Iterator[Batch]:
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=None, sampler=range(start, stop), num_workers=num_workers, pin_memory=pin
+        dataset,
+        batch_size=None,
+        sampler=range(start, stop),
+        num_workers=num_workers,
+        pin_memory=pin,
+        worker_init_fn=_ignore_stop_signals if num_workers else None,
     )
     yield from loader
 
