@@ -13,7 +13,10 @@ scores every output frame:
 - face found: share of output frames where dlib's detector finds a face;
 - identity distance: dlib ResNet embedding distance between output and source (< 0.6: same person);
 - mouth correlation: Pearson correlation over frames between the driver's and the output's mouth
-  opening (inner-lip gap / outer eye-corner distance), where both have a face.
+  opening (inner-lip gap / outer eye-corner distance), where both have a face;
+- mouth gain: the least-squares slope of the output's mouth opening on the driver's: how far the
+  output's mouth opens when the driver's does (1: as far; 0: not at all). Correlation says whether
+  it follows, gain says how much; a mouth that barely moves can still correlate.
 """
 
 from __future__ import annotations
@@ -62,12 +65,18 @@ def score_portrait(animator: Animator, portrait: Path, driving: np.ndarray) -> t
         if len(driver_mouth) > 2 and np.std(output_mouth) > 0
         else float("nan")
     )
+    gain = (
+        float(np.polyfit(driver_mouth, output_mouth, 1)[0])
+        if len(driver_mouth) > 2 and np.std(driver_mouth) > 0
+        else float("nan")
+    )
     record = {
         "portrait": portrait.name,
         "frames": len(outputs),
         "face_found": float(np.mean(found)),
         "identity_distance": float(np.mean(distances)) if distances else float("nan"),
         "mouth_correlation": correlation,
+        "mouth_gain": gain,
     }
     return record, np.stack([source_crop, *outputs])
 
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(record), flush=True)
     summary = {
         key: float(np.nanmean([r[key] for r in records]))
-        for key in ("face_found", "identity_distance", "mouth_correlation")
+        for key in ("face_found", "identity_distance", "mouth_correlation", "mouth_gain")
     }
     report = {
         "weights": str(args.weights),

@@ -251,6 +251,13 @@ class TrainConfig(JsonConfig):
     flip_probability: float = 0.5  # horizontal flip
     jitter: float = 0.1  # colour jitter strength: brightness, contrast, saturation, per-channel gain
     still_probability: float = 0.0  # samples made of one frame moved by random warps (identity diversity)
+    # samples whose driving frame opens the mouth wider than every source does (data.MOUTH_OPEN,
+    # MOUTH_GAP, by the stored landmarks): there is no mouth interior in the sources to warp, so the
+    # generator has to paint it. Clips without such frames are never drawn for these samples.
+    mouth_pair_probability: float = 0.0
+    # L1 on the driving frame's mouth region (the box around landmarks 48-67, 25% margin), full
+    # resolution, on top of the pyramid: a facial-component loss (GFPGAN-style) for the mouth
+    mouth_weight: float = 0.0
     # full-resolution warp models only: for the first steps the output is the warped sources alone
     # (no generator), so the only way down the loss is better correspondence, not memorised faces
     warp_only_steps: int = 0

@@ -12,6 +12,8 @@ from tiwcli.training.data import (
     GUIDED_LANDMARKS,
     GUIDED_MIRROR,
     LANDMARK_MIRROR,
+    MOUTH_GAP,
+    MOUTH_OPEN,
     NUM_LANDMARKS,
     ClipStore,
     TrainBatches,
@@ -165,3 +167,68 @@ def test_clips_without_landmarks_give_batches_without_them(sample_dataset, tmp_p
     store = ClipStore(list_clips(tmp_path, "train"), image_size=64, min_frames=4)
     assert not store.has_landmarks
     assert TrainBatches(store, 2, 2)[0].source_landmarks is None
+
+
+def _clip_with_mouth_openings(sample_dataset, folder, openings: list[float]):
+    """A copy of a real sample clip whose landmarks open the mouth by `openings` (frame by frame;
+    NaN: no face), as a ClipStore."""
+    import shutil
+
+    import numpy as np
+
+    from tiwcli.dataset.layout import landmarks_path
+
+    clip = list_clips(sample_dataset, "train")[0]
+    (folder / "train").mkdir()
+    copy = folder / "train" / clip.name
+    shutil.copyfile(clip, copy)
+    base = np.load(landmarks_path(clip))[0].astype(np.float32)  # (68, 2) a real face
+    base[[65, 66, 67]] = base[[63, 62, 61]]  # the inner lips closed
+    eyes = np.linalg.norm(base[36] - base[45])
+    landmarks = np.repeat(base[None], len(openings), axis=0)
+    for index, opening in enumerate(openings):
+        landmarks[index, [65, 66, 67], 1] += opening * eyes  # the lower inner lip down
+    landmarks[np.isnan(openings)] = np.nan
+    np.save(landmarks_path(copy), landmarks)
+    return ClipStore(list_clips(folder, "train"), image_size=64, min_frames=4)
+
+
+def test_mouth_openings_are_read_from_the_landmarks(sample_dataset, tmp_path):
+    openings = [0.0, 0.05, float("nan"), 0.2] + [0.0] * 20
+    store = _clip_with_mouth_openings(sample_dataset, tmp_path, openings)
+    assert torch.allclose(store.mouth_openings(0), torch.tensor(openings), atol=1e-5, equal_nan=True)
+
+
+def test_mouth_pairs_open_the_driving_mouth_wider_than_every_source(sample_dataset, tmp_path):
+    openings = [0.01 * index for index in range(24)]  # 0 .. 0.23
+    openings[5] = float("nan")
+    store = _clip_with_mouth_openings(sample_dataset, tmp_path, openings)
+    batches = TrainBatches(store, 4, 3, seed=1, flip_probability=0.0, jitter=0.0, mouth_pair_probability=1.0)
+    assert batches.mouth_clips == [0]
+    for step in range(5):
+        batch = batches[step]
+        driving = _opening(batch.driving_landmarks)  # (b,)
+        sources = _opening(batch.source_landmarks)  # (b, n)
+        assert (driving >= MOUTH_OPEN - 1e-5).all()
+        assert (sources <= driving[:, None] - MOUTH_GAP + 1e-5).all()
+
+
+def _opening(landmarks: torch.Tensor) -> torch.Tensor:
+    gap = (landmarks[..., [61, 62, 63], :] - landmarks[..., [67, 66, 65], :]).norm(dim=-1).mean(-1)
+    return gap / (landmarks[..., 36, :] - landmarks[..., 45, :]).norm(dim=-1)
+
+
+def test_a_clip_that_never_opens_its_mouth_gives_no_mouth_pairs(sample_dataset, tmp_path):
+    store = _clip_with_mouth_openings(sample_dataset, tmp_path, [0.05] * 24)
+    assert store.mouth_pairs(0, 1, torch.Generator()) is None
+    with pytest.warns(UserWarning, match="mouth pairs are off"):
+        batches = TrainBatches(store, 2, 2, mouth_pair_probability=1.0)
+    assert batches[0].sources.shape[0] == 2  # plain samples instead
+
+
+def test_mouth_pairs_need_enough_closed_frames_for_every_source(sample_dataset, tmp_path):
+    openings = [0.0, 0.0, 0.2] + [0.15] * 21  # 0.2 has two frames 0.06 less open; 0.15 has two too
+    store = _clip_with_mouth_openings(sample_dataset, tmp_path, openings)
+    assert store.mouth_pairs(0, 3, torch.Generator()) is None
+    pair = store.mouth_pairs(0, 2, torch.Generator().manual_seed(0))
+    assert pair is not None and sorted(pair[1:].tolist()) == [0, 1]

@@ -19,6 +19,7 @@ from tiwcli.training.losses import (
     generator_hinge_loss,
     image_pyramid,
     landmark_loss,
+    mouth_l1,
     pyramid_l1,
 )
 from tiwcli.training.perceptual import PerceptualLoss, VGG19Features, load_vgg19
@@ -141,6 +142,46 @@ def test_objective_adds_the_landmark_loss_and_warp_only_output(tiny_config):
     with torch.no_grad():
         warped = model(sources, driving, warp_only=True)
     assert torch.allclose(result.image, warped.image, atol=1e-6)  # the warp alone, no generator
+
+
+def _lips_at(box: tuple[float, float, float, float]) -> torch.Tensor:
+    """(1, 68, 2) landmarks whose lips (48-67) span box (x0, y0, x1, y1) in [-1, 1]; the rest at 0."""
+    landmarks = torch.zeros(1, 68, 2)
+    x0, y0, x1, y1 = box
+    landmarks[0, 48:68] = torch.tensor([[x0, y0], [x1, y1]]).repeat(10, 1)
+    return landmarks
+
+
+def test_mouth_l1_reads_only_the_mouth_box():
+    target = torch.zeros(1, 3, 40, 40)
+    lips = _lips_at((-0.2, 0.4, 0.2, 0.6))  # grown by 25% each side: x pixels 14..25, y 27..32
+    outside = target.clone()
+    outside[..., :20, :] = 1.0  # the upper half: eyes and nose
+    assert mouth_l1(outside, target, lips) == 0
+    inside = target.clone()
+    inside[..., 29:31, 18:22] = 1.0  # 2 x 4 of the 6 x 12 pixels of the grown box
+    assert torch.isclose(mouth_l1(inside, target, lips), torch.tensor(8 / 72))
+
+
+def test_mouth_l1_skips_samples_without_lips():
+    output, target = torch.ones(2, 3, 16, 16), torch.zeros(2, 3, 16, 16)
+    lips = torch.cat([_lips_at((-0.5, 0.0, 0.5, 0.5)), torch.full((1, 68, 2), float("nan"))])
+    assert torch.isclose(mouth_l1(output, target, lips), torch.tensor(1.0))
+    assert mouth_l1(output, target, torch.full((2, 68, 2), float("nan"))) is None
+
+
+def test_objective_adds_the_mouth_loss_only_when_asked(tiny_config):
+    model = ImplicitWarping(tiny_config)
+    sources, driving = torch.rand(2, 2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    landmarks = (torch.rand(2, 2, 68, 2), torch.rand(2, 68, 2) - 0.5)
+    zero = dict(equivariance_weight=0, strength_equivariance_weight=0)
+    result = GeneratorObjective(model, TrainConfig(mouth_weight=10.0, **zero), None).eval()(
+        sources, driving, None, landmarks
+    )
+    assert set(result.losses) == {"pyramid", "mouth", "total"} and result.losses["mouth"] > 0
+    assert torch.isclose(result.losses["total"], result.losses["pyramid"] + result.losses["mouth"])
+    plain = GeneratorObjective(model, TrainConfig(**zero), None).eval()(sources, driving, None, landmarks)
+    assert "mouth" not in plain.losses  # the default: the old objective
 
 
 def test_hed_vgg16_loads_the_real_file_or_names_it():

@@ -363,3 +363,18 @@ def test_a_failed_log_or_sample_write_is_one_output_error(sample_dataset, tmp_pa
     assert "the checkpoint of step 2 is kept" in message
     assert (tmp_path / "checkpoints" / "step_00000002.state.safetensors").exists()
     assert not [path for path in (tmp_path / "samples").iterdir() if path.name.startswith(".")]
+
+
+def test_cli_mouth_options_reach_the_run(sample_dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    arguments = ["train", "--data", str(sample_dataset), "--out", str(run_dir), "--preset", "tiny"]
+    arguments += ["--steps", "2", "--batch-size", "2", "--log-every", "1", "--no-progress"]
+    arguments += ["--mouth-pair-probability", "0.5", "--mouth-weight", "5"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    config = json.loads(json.loads((run_dir / "run.json").read_text())["train_config"])
+    assert config["mouth_pair_probability"] == 0.5 and config["mouth_weight"] == 5.0
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert all(record["losses"]["mouth"] > 0 for record in records)
+    bad = CliRunner().invoke(app, [*arguments[:-4], "--mouth-pair-probability", "1.5"])
+    assert bad.exit_code == 2  # a usage error, before any training

@@ -96,6 +96,19 @@ def train(
         options.OptionalFloat,
         typer.Option(help="Share of samples made of one frame moved by random warps.", min=0.0, max=1.0),
     ] = None,
+    mouth_pair_probability: Annotated[
+        options.OptionalFloat,
+        typer.Option(
+            help="Share of samples whose driving frame opens the mouth wider than every source "
+            "(by the stored landmarks).",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = None,
+    mouth_weight: Annotated[
+        options.OptionalFloat,
+        typer.Option(help="Weight of the L1 loss on the driving frame's mouth region (0 = off).", min=0.0),
+    ] = None,
     warp_only_steps: Annotated[
         options.OptionalInt,
         typer.Option(help="First steps whose output is the full-resolution warp alone.", min=0),
@@ -138,6 +151,8 @@ def train(
         "perceptual_weight": perceptual_weight,
         "equivariance_weight": equivariance_weight,
         "still_probability": still_probability,
+        "mouth_pair_probability": mouth_pair_probability,
+        "mouth_weight": mouth_weight,
         "warp_only_steps": warp_only_steps,
         "landmark_weight": landmark_weight,
         "perceptual_network": perceptual_network.value if perceptual_network is not None else None,

@@ -36,6 +36,11 @@ from tiwcli.training.augment import augment_with_landmarks, still_motion
 GUIDED_LANDMARKS = (36, 39, 42, 45, 30, 48, 54, 51, 57, 8)
 GUIDED_MIRROR = (3, 2, 1, 0, 4, 6, 5, 7, 8, 9)
 NUM_LANDMARKS = 68  # the iBUG layout of dlib and FAN
+# mouth pairs (TrainConfig.mouth_pair_probability): the driving frame's mouth opening (inner-lip gap
+# over the outer eye-corner distance, as evaluation.metrics.landmarks.mouth_opening) is at least
+# MOUTH_OPEN, and every source's is at least MOUTH_GAP smaller
+MOUTH_OPEN = 0.1
+MOUTH_GAP = 0.06
 # LANDMARK_MIRROR[i]: which of the 68 landmarks is landmark i after a horizontal flip (left and right
 # swap names: jaw, brows, nostrils, eyes, mouth); nose bridge and mouth midline stay.
 LANDMARK_MIRROR = (
@@ -141,6 +146,30 @@ class ClipStore:
             return torch.full((len(frame_indices), NUM_LANDMARKS, 2), float("nan"))
         return landmarks[frame_indices.clamp(max=landmarks.shape[0] - 1)]
 
+    def mouth_openings(self, clip_index: int) -> Tensor:
+        """(t,) how open the mouth is in each frame of one clip (inner-lip gap over the outer
+        eye-corner distance), NaN where the landmarks are unknown."""
+        landmarks = self._landmarks[clip_index]
+        if landmarks is None:
+            return torch.full((self.lengths[clip_index],), float("nan"))
+        upper, lower = landmarks[:, [61, 62, 63]], landmarks[:, [67, 66, 65]]  # (t, 3, 2) inner lips
+        gap = (upper - lower).norm(dim=-1).mean(-1)  # (t,)
+        eyes = (landmarks[:, 36] - landmarks[:, 45]).norm(dim=-1).clamp_min(1e-6)
+        return gap / eyes
+
+    def mouth_pairs(self, clip_index: int, num_sources: int, generator: torch.Generator) -> Tensor | None:
+        """(num_sources + 1,) frame indices, the driving frame first, whose mouth is open by at least
+        MOUTH_OPEN while every source's is at least MOUTH_GAP less open; None when the clip has none."""
+        openings = self.mouth_openings(clip_index)
+        known = openings[torch.isfinite(openings)].sort().values
+        closed_counts = torch.searchsorted(known, openings.nan_to_num(-1.0) - MOUTH_GAP, right=True)  # (t,)
+        wide = torch.nonzero((openings >= MOUTH_OPEN) & (closed_counts >= num_sources)).flatten()
+        if len(wide) == 0:  # NaN compares False: unknown frames are never drawn
+            return None
+        driving = wide[torch.randint(len(wide), (1,), generator=generator)]
+        closed = torch.nonzero(openings <= openings[driving] - MOUTH_GAP).flatten()
+        return torch.cat([driving, closed[torch.randperm(len(closed), generator=generator)[:num_sources]]])
+
     def frames(self, clip_index: int, frame_indices: Tensor) -> Tensor:
         """(f,) frame indices of one clip -> (f, 3, H, W) float in [0, 1]."""
         if self.cache:
@@ -181,6 +210,7 @@ class TrainBatches(torch.utils.data.Dataset):
         flip_probability: float = 0.5,
         jitter: float = 0.1,
         still_probability: float = 0.0,
+        mouth_pair_probability: float = 0.0,
     ) -> None:
         self.store = store
         self.batch_size = batch_size
@@ -190,6 +220,23 @@ class TrainBatches(torch.utils.data.Dataset):
         self.flip_probability = flip_probability
         self.jitter = jitter
         self.still_probability = still_probability
+        self.mouth_pair_probability = mouth_pair_probability
+        # the clips that hold a mouth pair for max_sources (so for any number of) sources
+        self.mouth_clips = (
+            [
+                index
+                for index in range(len(store))
+                if store.mouth_pairs(index, max_sources, torch.Generator().manual_seed(0)) is not None
+            ]
+            if mouth_pair_probability > 0
+            else []
+        )
+        if mouth_pair_probability > 0 and not self.mouth_clips:
+            warnings.warn(
+                "no clip has a frame with the mouth open and frames with it closed (by the stored "
+                "landmarks): mouth pairs are off",
+                stacklevel=2,
+            )
 
     def __len__(self) -> int:
         return 2**62
@@ -209,6 +256,12 @@ class TrainBatches(torch.utils.data.Dataset):
 
     def _sample(self, num_sources: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """One sample: frames (n + 1, 3, H, W) and landmarks (n + 1, 68, 2), the driving frame first."""
+        if self.mouth_clips and torch.rand(1, generator=generator).item() < self.mouth_pair_probability:
+            clip_index = self.mouth_clips[int(torch.randint(len(self.mouth_clips), (1,), generator=generator))]
+            indices = self.store.mouth_pairs(clip_index, num_sources, generator)
+            assert indices is not None  # a mouth clip holds pairs for up to max_sources sources
+            frames, landmarks = self.store.frames(clip_index, indices), self.store.landmarks(clip_index, indices)
+            return self._augment(frames, landmarks, generator)
         clip_index = int(torch.randint(len(self.store), (1,), generator=generator))
         length = self.store.lengths[clip_index]
         if torch.rand(1, generator=generator).item() < self.still_probability:
@@ -219,6 +272,9 @@ class TrainBatches(torch.utils.data.Dataset):
             indices = torch.randperm(length, generator=generator)[: num_sources + 1]
             frames = self.store.frames(clip_index, indices)
             landmarks = self.store.landmarks(clip_index, indices)
+        return self._augment(frames, landmarks, generator)
+
+    def _augment(self, frames: Tensor, landmarks: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         frames, moved = augment_with_landmarks(
             frames, landmarks, self.flip_probability, self.jitter, generator, LANDMARK_MIRROR
         )

@@ -235,6 +235,7 @@ def _train(options: RunOptions, context: DistributedContext, console: Console) -
         config.flip_probability,
         config.jitter,
         config.still_probability,
+        config.mouth_pair_probability,
     )
     preview = _preview_batch(store, preview_store, config).to(device)
     loop = _Loop(options, context, trainer, preview, console, start_step)

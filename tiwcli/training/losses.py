@@ -105,6 +105,33 @@ def landmark_loss(positions: Tensor, landmarks: Tensor) -> Tensor | None:
     return (guided - torch.nan_to_num(landmarks)).abs()[known].mean()
 
 
+MOUTH_LANDMARKS = slice(48, 68)  # iBUG 68: outer and inner lips
+
+
+def mouth_l1(output: Tensor, target: Tensor, landmarks: Tensor, margin: float = 0.25) -> Tensor | None:
+    """Mean L1 over the mouth region of each sample: the box around the target's lip landmarks
+    (b, 68, 2, in [-1, 1]) grown by `margin` of its size on each side. output, target (b, 3, H, W).
+    None when no sample has its lips known."""
+    lips = landmarks[:, MOUTH_LANDMARKS].float()  # (b, 20, 2)
+    known = torch.isfinite(lips).all(-1).all(-1)  # (b,)
+    if not known.any():
+        return None
+    lips = lips.nan_to_num()
+    low, high = lips.amin(1), lips.amax(1)  # (b, 2) x, y
+    pad = (high - low) * margin
+    low, high = low - pad, high + pad
+    height, width = output.shape[-2:]
+    xs = (torch.arange(width, device=output.device) + 0.5) / width * 2 - 1  # pixel centres in [-1, 1]
+    ys = (torch.arange(height, device=output.device) + 0.5) / height * 2 - 1
+    inside_x = (xs >= low[:, :1]) & (xs <= high[:, :1])  # (b, W)
+    inside_y = (ys >= low[:, 1:]) & (ys <= high[:, 1:])  # (b, H)
+    mask = inside_y[:, :, None] & inside_x[:, None, :] & known[:, None, None]  # (b, H, W)
+    if not mask.any():
+        return None
+    difference = (output.float() - target.float()).abs().mean(1)  # (b, H, W)
+    return difference[mask].mean()
+
+
 @dataclass
 class GeneratorResult:
     image: Tensor  # (b, 3, H, W) the model's output
@@ -162,6 +189,10 @@ class GeneratorObjective(nn.Module):
             known = [loss for loss in (source_loss, driving_loss) if loss is not None]
             if known:
                 losses["landmarks"] = config.landmark_weight * sum(known) / len(known)
+        if config.mouth_weight > 0 and landmarks is not None:
+            mouth = mouth_l1(image, driving, landmarks[1])
+            if mouth is not None:
+                losses["mouth"] = config.mouth_weight * mouth
         losses["total"] = sum(losses.values())  # type: ignore[assignment]
         return GeneratorResult(image=output.image, losses=losses)
 
