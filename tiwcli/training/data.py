@@ -257,10 +257,15 @@ class TrainBatches(torch.utils.data.Dataset):
     def _sample(self, num_sources: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """One sample: frames (n + 1, 3, H, W) and landmarks (n + 1, 68, 2), the driving frame first."""
         if self.mouth_clips and torch.rand(1, generator=generator).item() < self.mouth_pair_probability:
-            clip_index = self.mouth_clips[int(torch.randint(len(self.mouth_clips), (1,), generator=generator))]
+            clip_index = self.mouth_clips[
+                int(torch.randint(len(self.mouth_clips), (1,), generator=generator))
+            ]
             indices = self.store.mouth_pairs(clip_index, num_sources, generator)
             assert indices is not None  # a mouth clip holds pairs for up to max_sources sources
-            frames, landmarks = self.store.frames(clip_index, indices), self.store.landmarks(clip_index, indices)
+            frames, landmarks = (
+                self.store.frames(clip_index, indices),
+                self.store.landmarks(clip_index, indices),
+            )
             return self._augment(frames, landmarks, generator)
         clip_index = int(torch.randint(len(self.store), (1,), generator=generator))
         length = self.store.lengths[clip_index]
@@ -274,7 +279,9 @@ class TrainBatches(torch.utils.data.Dataset):
             landmarks = self.store.landmarks(clip_index, indices)
         return self._augment(frames, landmarks, generator)
 
-    def _augment(self, frames: Tensor, landmarks: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    def _augment(
+        self, frames: Tensor, landmarks: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
         frames, moved = augment_with_landmarks(
             frames, landmarks, self.flip_probability, self.jitter, generator, LANDMARK_MIRROR
         )
