@@ -35,7 +35,13 @@ class JsonConfig:
 
 
 # ModelConfig fields that only shape the attention logits' priors and own no weights
-PRIOR_FIELDS = ("locality_sigma", "landmark_flow", "landmark_flow_smoothing", "source_selection_tau")
+PRIOR_FIELDS = (
+    "locality_sigma",
+    "landmark_flow",
+    "landmark_flow_smoothing",
+    "source_selection_tau",
+    "landmark_flow_full_resolution",
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,11 @@ class ModelConfig(JsonConfig):
     # logits, so the source whose landmarks (pose, expression) are nearest the driving frame's
     # takes the mass. In [-1, 1] units; needs landmarks as above. 0 = off.
     source_selection_tau: float = 0.0
+    # the full-resolution warp's flow, with the landmark flow prior: the spline read at every
+    # pixel plus the attention's departure from it (upsampled from the attention grid), instead of
+    # the attention's flow upsampled. An 8-pixel attention cell blurs a lip or eyelid that the
+    # spline moves by a few pixels; this keeps the spline's motion sharp. Owns no weights. False = off.
+    landmark_flow_full_resolution: bool = False
 
     def __post_init__(self) -> None:
         upscale = self.image_size // self.feature_size
@@ -96,6 +107,8 @@ class ModelConfig(JsonConfig):
             raise InputError("landmark_flow_smoothing and source_selection_tau must be >= 0")
         if self.uses_landmarks and self.locality_sigma <= 0:
             raise InputError("the landmark flow prior and source selection need locality_sigma > 0")
+        if self.landmark_flow_full_resolution and not (self.landmark_flow and self.full_resolution_warp):
+            raise InputError("landmark_flow_full_resolution needs landmark_flow and full_resolution_warp")
 
     def same_weights_as(self, other: ModelConfig) -> bool:
         """Equal up to the attention priors, which own no weights: weights of one load into the other

@@ -61,21 +61,43 @@ def read_correspondence(averaged: torch.Tensor, num_sources: int, side: int) -> 
     return Correspondence(flows=flows, masses=masses)
 
 
-def warp_sources(images: torch.Tensor, correspondence: Correspondence) -> torch.Tensor:
+@dataclass
+class FlowBase:
+    """A flow known at two resolutions (the landmark spline): the warp upsamples the attention's
+    departure from `coarse` and adds `fine`, instead of upsampling the attention's flow itself."""
+
+    coarse: torch.Tensor  # (b, n, 2, h, w) on the attention grid
+    fine: torch.Tensor  # (b, n, 2, h', w') any finer grid (upsampled to H, W)
+
+
+def _upsampled(displacement: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(b, n, 2, h, w) displacement -> ((b n), 2, H, W), bilinear."""
+    flat = rearrange(displacement, "b n xy h w -> (b n) xy h w")
+    if flat.shape[-2:] == (height, width):
+        return flat
+    return F.interpolate(flat, size=(height, width), mode="bilinear", align_corners=False)
+
+
+def warp_sources(
+    images: torch.Tensor, correspondence: Correspondence, base: FlowBase | None = None
+) -> torch.Tensor:
     """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass -> (b, 3, H, W)."""
     batch, _, _, height, width = images.shape
     side = correspondence.flows.shape[-1]
     # upsample the displacement, not the positions: bilinear upsampling clamps at the borders,
     # which would pull the outer pixels of an identity warp inwards
-    identity = rearrange(coordinate_grid(side, images.device, correspondence.flows.dtype), "h w xy -> xy h w")
-    displacement = F.interpolate(
-        rearrange(correspondence.flows - identity, "b n xy h w -> (b n) xy h w"),
-        size=(height, width),
-        mode="bilinear",
-        align_corners=False,
-    )  # ((b n), 2, H, W)
-    full_identity = rearrange(coordinate_grid(height, images.device, displacement.dtype), "h w xy -> xy h w")
-    flows = displacement + full_identity
+    dtype = correspondence.flows.dtype
+    identity = rearrange(coordinate_grid(side, images.device, dtype), "h w xy -> xy h w")
+    full_identity = rearrange(coordinate_grid(height, images.device, dtype), "h w xy -> xy h w")
+    if base is None:
+        flows = _upsampled(correspondence.flows - identity, height, width) + full_identity  # ((b n), 2, H, W)
+    else:
+        fine_identity = rearrange(
+            coordinate_grid(base.fine.shape[-1], images.device, dtype), "h w xy -> xy h w"
+        )
+        departure = _upsampled(correspondence.flows - base.coarse.to(dtype), height, width)
+        spline = _upsampled(base.fine.to(dtype) - fine_identity, height, width)
+        flows = departure + spline + full_identity
     masses = F.interpolate(correspondence.masses, size=(height, width), mode="bilinear", align_corners=False)
     warped = F.grid_sample(
         rearrange(images, "b n c H W -> (b n) c H W").to(flows.dtype),

@@ -42,7 +42,7 @@ from tiwcli.models.generator import Generator
 from tiwcli.models.heatmaps import keypoint_heatmaps
 from tiwcli.models.keypoint_encoder import key_encoder, query_encoder
 from tiwcli.models.keypoints import KeypointDetector, Keypoints
-from tiwcli.models.landmark_prior import landmark_bias
+from tiwcli.models.landmark_prior import landmark_bias, spline_flow_base
 from tiwcli.models.layers import resize
 from tiwcli.models.locality_prior import locality_bias
 from tiwcli.models.positional_encoding import FourierPositionalEncoding
@@ -198,7 +198,20 @@ class ImplicitWarping(nn.Module):
             if images.shape[0] != batch:
                 images = images.expand(batch, -1, -1, -1, -1)
             correspondence = read_correspondence(warped.extra, encoding.num_sources, h)
-            warped_sources = warp_sources(images, correspondence)  # (b, 3, H, W)
+            base = None
+            if (
+                self.config.landmark_flow_full_resolution
+                and source_landmarks is not None
+                and driving_landmarks is not None
+            ):
+                base = spline_flow_base(
+                    driving_landmarks,
+                    source_landmarks,
+                    h,
+                    self.config.image_size,
+                    self.config.landmark_flow_smoothing,
+                )
+            warped_sources = warp_sources(images, correspondence, base)  # (b, 3, H, W)
             if warp_only:
                 return Rendered(image=warped_sources, warped_sources=warped_sources, mask=None)
         generated = self.generator(rearrange(warped.feature, "b (h w) c -> b c h w", h=h))

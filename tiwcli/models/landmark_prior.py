@@ -22,6 +22,10 @@ With several sources, `source selection` adds -mean_l |s_il - d_l|^2 / (2 tau^2)
 entry of source i: the source whose pose and expression are nearest the driving frame
 takes the mass, instead of a blend of all of them.
 
+With `landmark_flow_full_resolution` the full-resolution warp also reads the spline at (nearly)
+every pixel: its flow is the spline plus the attention's departure from the spline's centres,
+so a lip that the spline parts by a few pixels is not blurred over an 8-pixel attention cell.
+
 Missing landmarks (NaN: no face found) fall back to the identity centre for that frame
 or source; such a source ranks with the worst known one in the selection.
 
@@ -34,8 +38,13 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
+from tiwcli.models.full_resolution_warp import FlowBase
 from tiwcli.models.layers import coordinate_grid
 from tiwcli.models.locality_prior import EXTRA_LOGIT
+
+# the spline base of the full-resolution warp is read every SPLINE_STEP pixels (then bilinear):
+# the spline is smooth, and at every pixel its (b, n, H*W, 76) kernel would dominate the memory
+SPLINE_STEP = 2
 
 
 def _border_points(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -92,6 +101,25 @@ def thin_plate_centres(
     query_affine = torch.cat([torch.ones_like(queries[:, :1]), queries], dim=-1)  # (q, 3)
     centres = at_queries @ weights + query_affine @ coefficients  # (b, n, q, 2)
     return torch.where(known[..., None, None], centres, queries)
+
+
+def spline_flow_base(
+    driving: torch.Tensor,  # (b, L, 2)
+    sources: torch.Tensor,  # (b, n, L, 2)
+    feature_size: int,
+    image_size: int,
+    smoothing: float,
+) -> FlowBase:
+    """The spline (as `thin_plate_centres`) on the attention grid and every SPLINE_STEP pixels, as
+    the full-resolution warp's base (ModelConfig.landmark_flow_full_resolution)."""
+    driving, sources = driving.float(), sources.float()
+    coarse = thin_plate_centres(driving, sources, feature_size, smoothing)  # (b, n, h*w, 2)
+    fine_size = max(image_size // SPLINE_STEP, feature_size)
+    fine = thin_plate_centres(driving, sources, fine_size, smoothing)  # (b, n, h'*w', 2)
+    return FlowBase(
+        coarse=rearrange(coarse, "b n (h w) xy -> b n xy h w", h=feature_size),
+        fine=rearrange(fine, "b n (h w) xy -> b n xy h w", h=fine_size),
+    )
 
 
 def source_selection(
