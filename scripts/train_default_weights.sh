@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce weights/tiw-landmark-256.safetensors (see weights/README.md): the offline training set,
 # stage 1 (`tiw train` of the warp-256 preset, 300 steps on one CPU thread: the ablation's "+ full-res
-# warp" row), stage 2 (1,200 steps of the landmark-256 preset, landmark prior on, from stage 1), the
-# dev scores it was chosen by, then the model card's evaluation on the test person and the
-# cross-identity figure.
+# warp" row), stage 2 (1,200 steps of the landmark-256 preset, landmark prior on, from stage 1), stage 3
+# (the spline at full resolution in the warp switched on: no training), the dev scores it was chosen
+# by, then the model card's evaluation on the test person and the cross-identity figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make setup
@@ -25,7 +25,12 @@ for step in 200 400 600 800 1000 1200; do
         --driving data/train-256/dev/carphone_pristine_1212d8b3_000.mp4 --max-frames 60 \
         --json "runs/prior-train/dev_portraits_$step.json"
 done
-cp runs/prior-train/checkpoints/step_00001200.safetensors weights/tiw-landmark-256.safetensors
+# stage 3 (no training): the same weights with the spline read at full resolution in the warp, chosen
+# on the dev side (benchmarks/mouth/RULE.md)
+scripts/eval_dev.sh runs/prior-train/checkpoints/step_00001200.safetensors runs/prior-train/dev_stage2
+.venv/bin/python scripts/with_landmark_prior.py runs/prior-train/checkpoints/step_00001200.safetensors \
+    weights/tiw-landmark-256.safetensors --preset landmark-256 --full-resolution-spline
+scripts/eval_dev.sh weights/tiw-landmark-256.safetensors runs/prior-train/dev_stage3
 # the report: the test person and unseen portraits
 .venv/bin/tiw eval --data data/train-256 --split test --weights weights/tiw-landmark-256.safetensors \
     --sources 1,2,3 --metrics l1,psnr,ssim,akd,mkr,aed --max-frames 24 --face-backend dlib --device cpu \

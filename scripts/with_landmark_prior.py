@@ -1,16 +1,20 @@
 """Copy a checkpoint with the landmark prior of a preset switched on (the weights unchanged).
 
-    .venv/bin/python scripts/with_landmark_prior.py IN.safetensors OUT.safetensors [--preset landmark-256]
+    .venv/bin/python scripts/with_landmark_prior.py IN.safetensors OUT.safetensors [--preset landmark-256] \
+        [--full-resolution-spline]
 
 The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
 the plain locality prior load into the same architecture with the landmark flow prior and
 source selection on. This is how weights/tiw-landmark-256.safetensors was made from
-tiw-warp-256's weights; see weights/README.md for what it measured.
+tiw-warp-256's weights; see weights/README.md for what it measured. --full-resolution-spline also
+switches on `ModelConfig.landmark_flow_full_resolution` (the spline read at full resolution in the
+warp; no weights either): that is how the shipped file was made from stage 2's checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -24,9 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("weights", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--preset", default="landmark-256")
+    parser.add_argument("--full-resolution-spline", action="store_true")
     args = parser.parse_args(argv)
     model = load_model(args.weights)
     config = model_preset(args.preset)
+    if args.full_resolution_spline:
+        config = dataclasses.replace(config, landmark_flow_full_resolution=True)
     if not config.same_weights_as(model.config):
         print(f"error: {args.weights} is not of preset {args.preset}'s architecture", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from tiwcli.models import ImplicitWarping
 from tiwcli.models.attention import attend
 from tiwcli.models.full_resolution_warp import (
     Correspondence,
+    FlowBase,
     blend,
     correspondence_columns,
     read_correspondence,
@@ -55,6 +56,27 @@ def test_warp_blends_sources_by_attention_mass(face):
     images = torch.cat([face, 1 - face], dim=1)  # (1, 2, 3, 64, 64)
     warped = warp_sources(images, Correspondence(flows=flows, masses=masses))
     assert torch.allclose(warped, 0.75 * face[:, 0] + 0.25 * (1 - face[:, 0]), atol=1e-5)
+
+
+def test_a_flow_base_keeps_its_fine_flow_where_the_attention_follows_it(face):
+    """Attention flows equal to the base's coarse flow: the warp is the base's fine flow, with
+    detail that the coarse grid cannot hold (a 2-pixel band moved down by 3 pixels)."""
+    coarse = rearrange(coordinate_grid(8), "h w xy -> xy h w")[None, None].clone()  # (1, 1, 2, 8, 8)
+    fine = rearrange(coordinate_grid(32), "h w xy -> xy h w")[None, None].clone()  # (1, 1, 2, 32, 32)
+    fine[:, :, 1, 15:17, :] -= 6 / 64  # output rows 30..33 read 3 pixels higher in the source
+    masses = torch.ones(1, 1, 8, 8)
+    warped = warp_sources(face, Correspondence(flows=coarse, masses=masses), FlowBase(coarse, fine))
+    flows = torch.nn.functional.interpolate(
+        fine[0] - coordinate_grid(32).permute(2, 0, 1), size=(64, 64), mode="bilinear", align_corners=False
+    )
+    flows = flows + coordinate_grid(64).permute(2, 0, 1)  # (1, 2, 64, 64)
+    expected = torch.nn.functional.grid_sample(
+        face[:, 0], flows.permute(0, 2, 3, 1), padding_mode="border", align_corners=False
+    )
+    assert torch.allclose(warped, expected, atol=1e-5)
+    plain = warp_sources(face, Correspondence(flows=coarse, masses=masses))
+    assert torch.allclose(plain, face[:, 0], atol=1e-5)  # without the base: the coarse identity
+    assert (warped - plain)[..., 28:36, :].abs().mean() > 0.01  # the band moved
 
 
 def test_blend_with_mask_one_is_the_warped_sources_exactly():

@@ -6,7 +6,13 @@ from einops import rearrange
 
 from tiwcli.errors import InputError
 from tiwcli.models import ImplicitWarping
-from tiwcli.models.landmark_prior import landmark_bias, source_selection, thin_plate_centres
+from tiwcli.models.landmark_prior import (
+    SPLINE_STEP,
+    landmark_bias,
+    source_selection,
+    spline_flow_base,
+    thin_plate_centres,
+)
 from tiwcli.models.layers import coordinate_grid
 from tiwcli.models.locality_prior import locality_bias
 
@@ -117,6 +123,85 @@ def test_the_model_follows_the_landmarks_when_they_are_given(prior_config, carph
     inner = moved.warped_sources[0, :, 16:48, 16:40]
     assert (inner - face[0, 0, :, 16:48, 24:48]).abs().mean() < 0.03
     assert (inner - face[0, 0, :, 16:48, 16:40]).abs().mean() > 0.03
+
+
+def _parted_lips(model: ImplicitWarping, face: torch.Tensor):
+    """Landmarks spread over the crop; in the driving frame a row of them (the 'lips') sits 0.1
+    lower: the spline stretches a thin band. -> the model's warped sources and the exact spline warp
+    at every pixel, (1, 3, 64, 64) each."""
+    grid = _grid(8)
+    source_landmarks = torch.cat([grid, grid[:4]])[None, None] * 0.7  # (1, 1, 68, 2)
+    driving_landmarks = source_landmarks[:, 0].clone()
+    lips = (grid[:, 1] - grid[32, 1]).abs() < 1e-6  # one row of the 8 x 8 grid
+    driving_landmarks[0, torch.cat([lips, torch.zeros(4, dtype=torch.bool)]), 1] += 0.1
+    with torch.no_grad():
+        encoding = model.encode_sources(face, source_landmarks)
+        encoding = dataclasses.replace(encoding, keys=torch.zeros_like(encoding.keys))  # the prior alone
+        keypoints = model.keypoint_detector(face[:, 0])
+        warped = model.render(encoding, keypoints, driving_landmarks=driving_landmarks).warped_sources
+    exact = rearrange(
+        thin_plate_centres(driving_landmarks, source_landmarks, face.shape[-1], 0.01)[0, 0],
+        "(h w) xy -> h w xy",
+        h=face.shape[-1],
+    )
+    spline = torch.nn.functional.grid_sample(
+        face[:, 0], exact[None], padding_mode="border", align_corners=False
+    )
+    return warped, spline
+
+
+def test_the_full_resolution_spline_keeps_the_lips_sharp(prior_config, carphone):
+    """With the prior alone (keys zeroed, so Q K^T = 0) the warp is the spline as the attention grid
+    holds it; with landmark_flow_full_resolution it is the spline read at every pixel. 128 pixels on
+    a 16-cell grid: 8-pixel cells, as the shipped preset's 256 on 32."""
+    from tiwcli.io.video import read_all_frames
+
+    frame = torch.from_numpy(read_all_frames(carphone, max_frames=1)[0]).permute(2, 0, 1).float() / 255
+    face = torch.nn.functional.interpolate(frame[None], size=(128, 128), mode="area")[:, None]
+    config = dataclasses.replace(prior_config, image_size=128)
+    torch.manual_seed(0)
+    plain = ImplicitWarping(config).eval()
+    sharp = ImplicitWarping(dataclasses.replace(config, landmark_flow_full_resolution=True)).eval()
+    sharp.load_state_dict(plain.state_dict())  # the option owns no weights
+    blurred, spline = _parted_lips(plain, face)
+    kept, _ = _parted_lips(sharp, face)
+    band = (slice(None), slice(None), slice(64, 88), slice(16, 112))  # around the moved row (y 70 -> 76)
+    assert (kept - spline)[band].abs().mean() < 0.25 * (blurred - spline)[band].abs().mean()
+
+
+def test_the_full_resolution_spline_changes_nothing_without_motion(prior_config):
+    torch.manual_seed(0)
+    plain = ImplicitWarping(prior_config).eval()
+    sharp = ImplicitWarping(dataclasses.replace(prior_config, landmark_flow_full_resolution=True)).eval()
+    sharp.load_state_dict(plain.state_dict())
+    sources, driving = torch.rand(1, 2, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    landmarks = torch.rand(1, 68, 2) * 1.2 - 0.6
+    with torch.no_grad():
+        assert torch.equal(plain(sources, driving).image, sharp(sources, driving).image)  # no landmarks
+        same = {"source_landmarks": landmarks[:, None].expand(1, 2, 68, 2), "driving_landmarks": landmarks}
+        assert torch.allclose(
+            plain(sources, driving, **same).image, sharp(sources, driving, **same).image, atol=1e-4
+        )
+
+
+def test_the_spline_base_is_read_on_the_attention_grid_and_every_spline_step_pixels():
+    driving = torch.rand(2, 68, 2) * 1.2 - 0.6
+    sources = (driving + 0.05)[:, None].repeat(1, 3, 1, 1)
+    base = spline_flow_base(driving, sources, 16, 64, 0.01)
+    assert base.coarse.shape == (2, 3, 2, 16, 16)
+    assert base.fine.shape == (2, 3, 2, 64 // SPLINE_STEP, 64 // SPLINE_STEP)
+    expected = thin_plate_centres(driving, sources, 64 // SPLINE_STEP, 0.01)
+    assert torch.equal(base.fine, rearrange(expected, "b n (h w) xy -> b n xy h w", h=64 // SPLINE_STEP))
+
+
+def test_the_full_resolution_spline_needs_the_flow_prior_and_the_warp(tiny_config, prior_config):
+    with pytest.raises(InputError, match="landmark_flow_full_resolution"):
+        dataclasses.replace(
+            prior_config, landmark_flow=False, source_selection_tau=0.0, landmark_flow_full_resolution=True
+        )
+    with pytest.raises(InputError, match="landmark_flow_full_resolution"):
+        dataclasses.replace(tiny_config, landmark_flow_full_resolution=True)
+    assert dataclasses.replace(prior_config, landmark_flow_full_resolution=True).same_weights_as(prior_config)
 
 
 def test_a_model_without_the_prior_ignores_landmarks(tiny_config):

@@ -1,0 +1,58 @@
+"""What the full-resolution spline (ModelConfig.landmark_flow_full_resolution) costs: the model
+alone at batch 1, one source, one thread, two weights files timed in turns in one process.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/spline_cost.py WEIGHTS_A WEIGHTS_B [--rounds 6]
+
+Each round times 8 frames (keypoints + `animate`, made-up landmarks as `tiw bench` uses) per
+file; the first round is a warm-up. Prints the median and every round, in ms per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from tiwcli.checkpoint import load_model
+from tiwcli.evaluation.bench import face_landmarks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path, nargs=2)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--frames", type=int, default=8)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    cpu = torch.device("cpu")
+    models = {path.name: load_model(path).eval() for path in args.weights}
+    torch.manual_seed(0)
+    size = next(iter(models.values())).config.image_size
+    sources, driving = torch.rand(1, 1, 3, size, size), torch.rand(1, 3, size, size)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    with torch.inference_mode():
+        encodings = {
+            name: model.encode_sources(sources, face_landmarks(1, cpu).reshape(1, 1, 68, 2))
+            for name, model in models.items()
+        }
+        for round_index in range(args.rounds):
+            for name, model in models.items():
+                start = time.perf_counter()
+                for _ in range(args.frames):
+                    model.animate(
+                        encodings[name], model.keypoint_detector(driving), face_landmarks(1, cpu, seed=1)
+                    )
+                if round_index:
+                    times[name].append((time.perf_counter() - start) / args.frames * 1000)
+    for name, values in times.items():
+        ordered = sorted(values)
+        rounds = ", ".join(f"{value:.1f}" for value in values)
+        print(f"{name}: median {ordered[len(ordered) // 2]:.1f} ms/frame; rounds {rounds}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
