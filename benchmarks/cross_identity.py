@@ -99,10 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=60)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--grid", type=Path, default=None)
+    parser.add_argument(
+        "--find-best-frame", action="store_true", help="as `tiw animate --find-best-frame` (reference frame)"
+    )
     args = parser.parse_args(argv)
     driving_path = args.driving or sorted((args.data / "test").glob("cap13*.mp4"))[0]
     driving = read_all_frames(driving_path, max_frames=args.max_frames)
-    options = AnimateOptions(paste_back=False, face_backend="dlib", device="cpu")
+    options = AnimateOptions(
+        paste_back=False, face_backend="dlib", device="cpu", find_best_frame=args.find_best_frame
+    )
     animator = Animator(load_model(args.weights), options, load_face_analyzer("dlib"))
     records, rows = [], []
     for portrait in sorted((args.portraits or args.data / "portraits").glob("*.jpg")):
@@ -117,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "weights": str(args.weights),
         "driving": driving_path.name,
+        "find_best_frame": args.find_best_frame,
         "summary": summary,
         "portraits": records,
     }
