@@ -2,6 +2,7 @@
 alone at batch 1, one source, one thread, two weights files timed in turns in one process.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/spline_cost.py WEIGHTS_A WEIGHTS_B [--rounds 6]
+    python benchmarks/spline_cost.py WEIGHTS_A WEIGHTS_B --device cuda [--sources 3]   # fp32, synchronised
 
 Each round times 8 frames (keypoints + `animate`, made-up landmarks as `tiw bench` uses) per
 file; the first round is a warm-up. Prints the median and every round, in ms per frame.
@@ -25,26 +26,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("weights", type=Path, nargs=2)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sources", type=int, default=1)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    cpu = torch.device("cpu")
-    models = {path.name: load_model(path).eval() for path in args.weights}
+    device = torch.device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    models = {path.name: load_model(path).eval().to(device) for path in args.weights}
     torch.manual_seed(0)
     size = next(iter(models.values())).config.image_size
-    sources, driving = torch.rand(1, 1, 3, size, size), torch.rand(1, 3, size, size)
+    count = args.sources
+    sources = torch.rand(1, count, 3, size, size, device=device)
+    driving = torch.rand(1, 3, size, size, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times: dict[str, list[float]] = {name: [] for name in models}
     with torch.inference_mode():
         encodings = {
-            name: model.encode_sources(sources, face_landmarks(1, cpu).reshape(1, 1, 68, 2))
+            name: model.encode_sources(
+                sources, face_landmarks(count, device).reshape(1, count, 68, 2)
+            )
             for name, model in models.items()
         }
         for round_index in range(args.rounds):
             for name, model in models.items():
+                sync()
                 start = time.perf_counter()
                 for _ in range(args.frames):
                     model.animate(
-                        encodings[name], model.keypoint_detector(driving), face_landmarks(1, cpu, seed=1)
+                        encodings[name], model.keypoint_detector(driving), face_landmarks(1, device, seed=1)
                     )
+                sync()
                 if round_index:
                     times[name].append((time.perf_counter() - start) / args.frames * 1000)
     for name, values in times.items():

@@ -34,7 +34,7 @@ def pack(source: Path, target: Path) -> None:
             arrays[f"k{number}"] = np.round(kernel / scale).astype(np.int8)
             arrays[f"s{number}"] = scale.astype(np.float32)
             arrays[f"b{number}"] = file[f"{name}/1"][()].astype(np.float32)
-    np.savez(target, **arrays)
+    np.savez_compressed(target, **arrays)  # a device call carries at most 64 MiB
 
 
 def unpack(source: Path, site: Path) -> None:
