@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from tiwcli.checkpoint import load_model
+from tiwcli.choices import MouthReference, choices
 from tiwcli.evaluation.metrics.landmarks import mouth_opening
 from tiwcli.faces.backends import load_face_analyzer
 from tiwcli.inference.animator import Animator
@@ -102,11 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--find-best-frame", action="store_true", help="as `tiw animate --find-best-frame` (reference frame)"
     )
+    parser.add_argument(
+        "--mouth-reference", choices=choices(MouthReference), default="closed", help="as `tiw animate`'s"
+    )
     args = parser.parse_args(argv)
     driving_path = args.driving or sorted((args.data / "test").glob("cap13*.mp4"))[0]
     driving = read_all_frames(driving_path, max_frames=args.max_frames)
     options = AnimateOptions(
-        paste_back=False, face_backend="dlib", device="cpu", find_best_frame=args.find_best_frame
+        paste_back=False,
+        face_backend="dlib",
+        device="cpu",
+        find_best_frame=args.find_best_frame,
+        mouth_reference=args.mouth_reference,
     )
     animator = Animator(load_model(args.weights), options, load_face_analyzer("dlib"))
     records, rows = [], []
@@ -123,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "weights": str(args.weights),
         "driving": driving_path.name,
         "find_best_frame": args.find_best_frame,
+        "mouth_reference": args.mouth_reference,
         "summary": summary,
         "portraits": records,
     }

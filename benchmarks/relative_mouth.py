@@ -6,7 +6,9 @@ against the driver's own opening. No model runs: this is the signal the model is
 
 Each CLIP needs its CLIP.landmarks.npy (`tiw preprocess`). Prints, per clip, the driver's first
 and largest opening, and the correlation, gain (slope) and largest opening of the moved landmarks.
-When the driver's first frame already has its mouth open, the moved lips barely part.
+When the driver's first frame already has its mouth open, the moved lips barely part with
+`--mouth-reference frame` (FOMM's relative motion); "closed" (`tiw animate`'s default) measures
+openings from the driver's least open mouth so far. Both are printed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tiwcli.dataset.layout import landmarks_path
 from tiwcli.evaluation.metrics.landmarks import mouth_opening
 from tiwcli.faces.backends import load_face_analyzer
 from tiwcli.faces.crop import crop_box_from_landmarks
-from tiwcli.inference.motion import landmarks_in_crop, motion_landmarks
+from tiwcli.inference.motion import closed_mouth_references, landmarks_in_crop, motion_landmarks
 from tiwcli.io.images import load_image
 
 
@@ -38,14 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     anchor = landmarks_in_crop(faces[0].landmarks, crop_box_from_landmarks(faces[0].landmarks), 0)
     for clip in args.clips:
         driving = np.load(landmarks_path(clip))[: args.max_frames].astype(np.float32)
-        moved = motion_landmarks(driving, None, anchor, "relative")
+        driving = driving[np.isfinite(driving).all(axis=(1, 2))]
         driver = np.array([mouth_opening(frame) for frame in driving])
-        given = np.array([mouth_opening(frame) for frame in moved])
-        correlation, gain = np.corrcoef(driver, given)[0, 1], np.polyfit(driver, given, 1)[0]
-        print(
-            f"{clip.name}: driver first {driver[0]:.3f}, max {driver.max():.3f}; moved landmarks: "
-            f"correlation {correlation:.2f}, gain {gain:.2f}, max {given.max():.3f}"
-        )
+        print(f"{clip.name}: driver first {driver[0]:.3f}, max {driver.max():.3f}; moved landmarks:")
+        references = {"frame": driving[0], "closed": closed_mouth_references(driving[0], driving)}
+        for name, reference in references.items():
+            moved = motion_landmarks(driving, reference, anchor, "relative")
+            given = np.array([mouth_opening(frame) for frame in moved])
+            correlation, gain = np.corrcoef(driver, given)[0, 1], np.polyfit(driver, given, 1)[0]
+            print(f"  {name:>6}: correlation {correlation:.2f}, gain {gain:.2f}, max {given.max():.3f}")
     return 0
 
 

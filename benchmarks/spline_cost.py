@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {name: [] for name in models}
     with torch.inference_mode():
         encodings = {
-            name: model.encode_sources(
-                sources, face_landmarks(count, device).reshape(1, count, 68, 2)
-            )
+            name: model.encode_sources(sources, face_landmarks(count, device).reshape(1, count, 68, 2))
             for name, model in models.items()
         }
         for round_index in range(args.rounds):

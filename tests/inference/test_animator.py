@@ -306,7 +306,8 @@ def test_a_landmark_model_is_driven_with_the_tracked_landmarks(tiny_config, face
         return original(encoding, keypoints, driving_landmarks)
 
     landmark_model.animate = spy
-    options = AnimateOptions(device="cpu", batch_size=4, crop=crop, paste_back=False)
+    # mouth_reference "frame": FOMM's relative motion, which the last assertion checks
+    options = AnimateOptions(device="cpu", batch_size=4, crop=crop, paste_back=False, mouth_reference="frame")
     animator = Animator(landmark_model, options)
     sources = animator.sources_from_images([load_image(face_photo)])
     assert sources.landmarks is not None and sources.landmarks.shape == (1, 68, 2)
@@ -320,3 +321,46 @@ def test_a_landmark_model_is_driven_with_the_tracked_landmarks(tiny_config, face
     assert np.isfinite(landmarks).all()  # the woman's face is found in every frame
     # relative: the first frame's landmarks are the source's own
     assert np.allclose(landmarks[0], sources.landmarks[0], atol=1e-5)
+
+
+def test_the_mouth_reference_looks_ahead_and_streams_like_one_batch(tiny_config, face_photo, wolfgang):
+    """Real clip: with mouth_reference "closed", the landmarks the model gets are the same for any
+    batch size (the closed mouth is carried between batches, and the look-ahead reads the track),
+    and their mouths open at least as far as when measured from the first frame's mouth."""
+    import dataclasses
+
+    from tiwcli.inference.motion import mouth_openings
+
+    config = dataclasses.replace(
+        tiny_config,
+        full_resolution_warp=True,
+        locality_sigma=1.0,
+        landmark_flow=True,
+        source_selection_tau=0.04,
+    )
+    torch.manual_seed(0)
+    landmark_model = ImplicitWarping(config).eval()
+    clip = read_all_frames(wolfgang, max_frames=10)
+    seen: list[torch.Tensor] = []
+    original = landmark_model.animate
+
+    def spy(encoding, keypoints, driving_landmarks=None):
+        seen.append(driving_landmarks)
+        return original(encoding, keypoints, driving_landmarks)
+
+    landmark_model.animate = spy
+
+    def driven(**options) -> np.ndarray:
+        seen.clear()
+        animator = Animator(landmark_model, AnimateOptions(device="cpu", paste_back=False, **options))
+        sources = animator.sources_from_images([load_image(face_photo)])
+        list(animator.frames(sources, lambda: iter(clip)))
+        return np.concatenate([batch.numpy() for batch in seen])  # (10, 68, 2)
+
+    closed = driven(batch_size=3)
+    assert np.allclose(closed, driven(batch_size=10), atol=1e-6)
+    from_frame = driven(batch_size=3, mouth_reference="frame")
+    assert not np.allclose(closed, from_frame)  # her mouth is least open later in the clip
+    assert (
+        mouth_openings(closed.astype(np.float64)) >= mouth_openings(from_frame.astype(np.float64)) - 1e-4
+    ).all()

@@ -279,9 +279,9 @@ def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(tiny_
     given = []
     original = session.animator.animate_crops
 
-    def spy(encoding, crops, reference, landmarks=None, reference_landmarks=None):
+    def spy(encoding, crops, reference, landmarks=None, reference_landmarks=None, *mouth):
         given.append((landmarks, reference_landmarks))
-        return original(encoding, crops, reference, landmarks, reference_landmarks)
+        return original(encoding, crops, reference, landmarks, reference_landmarks, *mouth)
 
     session.animator.animate_crops = spy
     summary = run_live(session, [lambda frame, captured: True])
@@ -289,3 +289,8 @@ def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(tiny_
     assert all(landmarks is not None and np.isfinite(landmarks).all() for landmarks, _ in given)
     assert given[0][1] is None  # the anchor: its own landmarks are the reference
     assert session.reference_landmarks is not None and np.abs(session.reference_landmarks).max() < 1.2
+    # after the anchor, the driver's least mouth opening is followed (mouth_reference "closed")
+    from tiwcli.inference.motion import mouth_openings
+
+    assert session.mouth_least is not None
+    assert session.mouth_least <= mouth_openings(session.reference_landmarks.astype(np.float64)) + 1e-9

@@ -61,6 +61,13 @@ def animate(
             "(an extra pass), not from the first frame.",
         ),
     ] = False,
+    mouth_reference: Annotated[
+        options.MouthReferenceChoice,  # type: ignore[valid-type]
+        typer.Option(
+            help="Relative mode, landmark weights: closed measures mouth openings from the "
+            "driver's least open mouth so far; frame from the reference frame's mouth (FOMM)."
+        ),
+    ] = options.MouthReferenceChoice.closed,  # type: ignore[attr-defined]
     device: options.Device = "auto",
     precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     batch_size: options.BatchSize = 8,
@@ -108,6 +115,7 @@ def animate(
         animate_options = AnimateOptions(
             mode=mode.value,
             find_best_frame=find_best_frame,
+            mouth_reference=mouth_reference.value,
             batch_size=batch_size,
             device=device,
             precision=precision.value,

@@ -13,7 +13,16 @@ from typing import Annotated, Optional, TypeVar
 
 import typer
 
-from tiwcli.choices import DEVICES, FaceBackend, Knob, MotionMode, PerceptualNetwork, Precision, choices
+from tiwcli.choices import (
+    DEVICES,
+    FaceBackend,
+    Knob,
+    MotionMode,
+    MouthReference,
+    PerceptualNetwork,
+    Precision,
+    choices,
+)
 from tiwcli.errors import InputError
 
 
@@ -24,6 +33,7 @@ def choice_enum(name: str, kind: object) -> type[Enum]:
 
 FaceBackendChoice = choice_enum("FaceBackendChoice", FaceBackend)
 MotionModeChoice = choice_enum("MotionModeChoice", MotionMode)
+MouthReferenceChoice = choice_enum("MouthReferenceChoice", MouthReference)
 PrecisionChoice = choice_enum("PrecisionChoice", Precision)
 PerceptualNetworkChoice = choice_enum("PerceptualNetworkChoice", PerceptualNetwork)
 KnobChoice = choice_enum("KnobChoice", Knob)

@@ -48,9 +48,11 @@ from tiwcli.inference.framing import Framer
 from tiwcli.inference.motion import (
     KeypointArrays,
     best_reference_frame,
+    closed_mouth_references,
     farthest_point_sampling,
     known_landmarks,
     landmarks_in_crop,
+    least_openings,
     motion_landmarks,
     normalized_positions,
     relative_keypoints,
@@ -261,18 +263,23 @@ class Animator:
         reference: Keypoints | None,
         landmarks: np.ndarray | None = None,
         reference_landmarks: np.ndarray | None = None,
+        mouth_ahead: np.ndarray | None = None,
+        mouth_least: float | None = None,
     ) -> tuple[Keypoints, Keypoints, np.ndarray]:
         """Driving crops (b, S, S, 3) -> (detected keypoints, motion keypoints, results (b, S, S, 3)).
 
         Relative mode moves the first source's keypoints by the driving keypoints' change from
         `reference` (None: the first crop of this batch is the reference). A model with the
         landmark prior also gets the crops' landmarks (b, 68, 2), moved the same way from
-        `reference_landmarks` (68, 2) (None: those of the first crop).
+        `reference_landmarks` (68, 2) (None: those of the first crop), its mouth closed as
+        `landmark_references` says (`mouth_ahead`: `CropBatch.mouth_ahead`; `mouth_least`: the
+        driver's least opening before this batch, as `carry_reference_landmarks` returns it).
         """
         driving_landmarks = None
         if landmarks is not None and encoding.landmarks is not None:
             anchor = encoding.landmarks[0, 0].float().cpu().numpy()  # the first source's (68, 2)
-            moved = motion_landmarks(landmarks, reference_landmarks, anchor, self.options.mode)
+            references = self.landmark_references(reference_landmarks, landmarks, mouth_ahead, mouth_least)
+            moved = motion_landmarks(landmarks, references, anchor, self.options.mode)
             driving_landmarks = torch.from_numpy(moved).to(self.device)
         with self.times.measure("model"):
             with torch.inference_mode(), autocast(self.device, self.options.precision):
@@ -289,6 +296,43 @@ class Animator:
                     images = self.model.animate(encoding, motion, driving_landmarks)
                 results = tensor_to_frames(images)
         return detected, motion, results
+
+    def _closes_mouth(self) -> bool:
+        return self.options.mode == "relative" and self.options.mouth_reference == "closed"
+
+    def landmark_references(
+        self,
+        reference: np.ndarray | None,
+        landmarks: np.ndarray,
+        mouth_ahead: np.ndarray | None = None,
+        mouth_least: float | None = None,
+    ) -> np.ndarray | None:
+        """What relative motion measures the driving landmarks (b, 68, 2) from: `reference` (68, 2)
+        (None: the first frame's), or with `mouth_reference` "closed" one per frame (b, 68, 2),
+        its mouth closed to the driver's least opening so far (`mouth_least` before this batch)
+        or in `mouth_ahead` (b,)."""
+        if not self._closes_mouth():
+            return reference
+        if reference is None:
+            reference = _first_face(landmarks)
+            if reference is None:
+                return None
+        return closed_mouth_references(reference, landmarks, mouth_ahead, mouth_least)
+
+    def carry_reference_landmarks(
+        self,
+        reference: np.ndarray | None,
+        landmarks: np.ndarray,
+        mouth_ahead: np.ndarray | None = None,
+        mouth_least: float | None = None,
+    ) -> tuple[np.ndarray | None, float | None]:
+        """(reference (68, 2), the driver's least mouth opening) for the driving frames after
+        `landmarks` (b, 68, 2): the reference is the first driving face's when there was none."""
+        if reference is None:
+            reference = _first_face(landmarks)
+        if reference is None or not self._closes_mouth():
+            return reference, mouth_least
+        return reference, float(least_openings(reference, landmarks, mouth_ahead, mouth_least)[-1])
 
     def animate(
         self, sources: Sources, driving: FrameSource, name: str = "driving video"
@@ -358,19 +402,26 @@ class Animator:
     ) -> Iterator[AnimatedBatch]:
         """The model on each batch of crops; the paste-back of batch i runs in a worker thread
         while the model works on batch i + 1."""
+        mouth_least: float | None = None  # the driver's least mouth opening so far
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiw-paste") as paster:
             pending: tuple[Future[np.ndarray], AnimatedBatch] | None = None
             for batch_in in batches:
                 crops = batch_in.crops
                 detected, motion, results = self.animate_crops(
-                    encoding, crops, reference, batch_in.landmarks, reference_landmarks
+                    encoding,
+                    crops,
+                    reference,
+                    batch_in.landmarks,
+                    reference_landmarks,
+                    batch_in.mouth_ahead,
+                    mouth_least,
                 )
                 if self.options.mode == "relative" and reference is None:
                     reference = detected[0]
-                if batch_in.landmarks is not None and reference_landmarks is None:
-                    with_face = np.flatnonzero(np.isfinite(batch_in.landmarks).all(axis=(1, 2)))
-                    if len(with_face):  # the first driving frame with a face anchors the landmarks
-                        reference_landmarks = batch_in.landmarks[with_face[0]]
+                if batch_in.landmarks is not None:
+                    reference_landmarks, mouth_least = self.carry_reference_landmarks(
+                        reference_landmarks, batch_in.landmarks, batch_in.mouth_ahead, mouth_least
+                    )
                 batch = AnimatedBatch(
                     frames=results,  # replaced by the pasted frames
                     results=results,
@@ -399,3 +450,9 @@ class Animator:
 
         with self.times.measure("paste"):
             return np.stack([paste_back(sources.frame, result, sources.box) for result in results])
+
+
+def _first_face(landmarks: np.ndarray) -> np.ndarray | None:
+    """The first of (b, 68, 2) landmarks that has a face (no NaN), or None."""
+    with_face = np.flatnonzero(np.isfinite(landmarks).all(axis=(1, 2)))
+    return landmarks[with_face[0]] if len(with_face) else None

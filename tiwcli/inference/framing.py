@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tiwcli.faces.follow import box_at
-from tiwcli.inference.motion import known_landmarks, landmarks_in_crop
+from tiwcli.inference.motion import MOUTH_LOOKAHEAD, known_landmarks, landmarks_in_crop, mouth_openings
 from tiwcli.inference.options import STAGE_TRACKING, AnimateOptions, CropBatch, FrameSource, Sources
 from tiwcli.io.images import resize_image
 from tiwcli.io.streaming import batched
@@ -116,20 +116,22 @@ class Framer:
             for crops in batched(self.crops(frames, track), self.options.batch_size):
                 yield CropBatch(crops, None)
             return
-        crops, landmarks = [], []
+        crops, landmarks, ahead = [], [], []
+        openings: dict[int, float] = {}  # the track's mouth openings, frame index -> value
         for index, frame in enumerate(frames()):
             box = None if track is None else box_at(track, index)
             with self.times.measure("crop"):
                 crops.append(self.fit(frame) if box is None else self.cut(frame, box))
             if track is not None:
                 landmarks.append(landmarks_in_crop(track.landmarks(index), box, 0))
+                ahead.append(_least_opening_ahead(track, index, openings))
             else:
                 landmarks.append(self.fitted_landmarks([frame])[0])  # type: ignore[index]
             if len(crops) == self.options.batch_size:
-                yield CropBatch(np.stack(crops), np.stack(landmarks))
-                crops, landmarks = [], []
+                yield CropBatch(np.stack(crops), np.stack(landmarks), np.array(ahead) if ahead else None)
+                crops, landmarks, ahead = [], [], []
         if crops:
-            yield CropBatch(np.stack(crops), np.stack(landmarks))
+            yield CropBatch(np.stack(crops), np.stack(landmarks), np.array(ahead) if ahead else None)
 
     def crops(self, frames: FrameSource, track: FaceTrack | TrackInProgress | None) -> Iterator[np.ndarray]:
         """Model-size crops of every frame: (S, S, 3) uint8, one at a time."""
@@ -171,3 +173,18 @@ class Framer:
             box=track.boxes[indices[0]] if paste and track is not None else None,
             landmarks=landmarks,
         )
+
+
+def _least_opening_ahead(track: TrackInProgress, index: int, openings: dict[int, float]) -> float:
+    """The least mouth opening of frames index + 1 ... index + MOUTH_LOOKAHEAD of the track (the
+    last frame's past its end; NaN when none has a face). `openings` caches them between calls
+    and keeps only the window's."""
+    for old in [key for key in openings if key <= index]:
+        del openings[old]
+    window = range(index + 1, index + 1 + MOUTH_LOOKAHEAD)
+    for ahead in window:
+        if ahead not in openings:
+            found = track.landmarks(ahead)
+            opening = np.nan if found is None else mouth_openings(np.asarray(found, np.float64))
+            openings[ahead] = float(opening)
+    return float(np.fmin.reduce(np.array([openings[key] for key in window])))

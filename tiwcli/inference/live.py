@@ -130,6 +130,7 @@ class LiveSession:
         self.smoother = BoxSmoother()
         self.reference = None  # driving keypoints of the anchor frame
         self.reference_landmarks: np.ndarray | None = None  # (68, 2) its landmarks (landmark prior)
+        self.mouth_least: float | None = None  # the driver's least mouth opening since (motion.py)
         self.anchors = 0
         self._reanchor = threading.Event()
         self._anchor_lock = threading.Lock()  # workers decide and set the anchor one at a time
@@ -173,15 +174,22 @@ class LiveSession:
             # before the first anchor, reference None: each frame is its own, the source holds still
             reference = None if anchoring else self.reference
             reference_landmarks = None if anchoring else self.reference_landmarks
+            mouth_least = None if anchoring else self.mouth_least
         landmarks = None if prepared.landmarks is None else prepared.landmarks[None]
         detected, _, results = self.animator.animate_crops(
-            self.encoding, prepared.crop[None], reference, landmarks, reference_landmarks
+            self.encoding, prepared.crop[None], reference, landmarks, reference_landmarks, None, mouth_least
         )
         if anchoring:
             with self._anchor_lock:
                 self.reference, self._anchoring = detected[0], False
-                self.reference_landmarks = prepared.landmarks
+                self.reference_landmarks, self.mouth_least = prepared.landmarks, None
                 self.anchors += 1
+        elif landmarks is not None:
+            with self._anchor_lock:  # the mouth's reference closes as far as the driver's has
+                if self.reference_landmarks is not None:
+                    self.reference_landmarks, self.mouth_least = self.animator.carry_reference_landmarks(
+                        self.reference_landmarks, landmarks, None, self.mouth_least
+                    )
         return self.animator.paste(self.sources, results)[0]
 
 

@@ -18,6 +18,11 @@ A source video is reduced to a few frames by farthest-point sampling over each f
 so the sources cover as many poses and expressions as the video offers.
 
 The landmark prior's 68 landmarks move the same way as the keypoints (`motion_landmarks`).
+Their mouth needs one more step (`AnimateOptions.mouth_reference`): a driver whose reference
+frame has the mouth open would, measured from it, barely open the source's mouth at all. With
+"closed" (the default), the reference's mouth is closed to the least open the driver has been so
+far (`closed_mouth_references`), along the way mouths open in the training clips
+(`MOUTH_OPENING_BASIS`), so openings are measured from the driver's closed mouth.
 
 Shape letters: b batch, k keypoints, t frames, d descriptor size.
 """
@@ -115,13 +120,17 @@ def motion_landmarks(
     """The landmarks the model is driven with, (b, 68, 2): the driving frames' own (absolute), or
     the first source's moved by the driving landmarks' change from the reference frame (relative,
     as for keypoints), so the source keeps its face shape. NaN where a face is missing.
+    `reference`: (68, 2), or (b, 68, 2) one per driving frame (`closed_mouth_references`).
 
     Relative motion can push lips or eyelids past closed: a driver whose reference frame has
     the mouth a little open closes it, and the source's closed lips would cross. The spline
     would then fold the mouth inside out, so crossed pairs meet halfway instead (`close_pairs`)."""
     if mode != "relative":
         return driving
-    reference = driving[:1] if reference is None else reference[None]
+    if reference is None:
+        reference = driving[:1]
+    elif reference.ndim == 2:
+        reference = reference[None]
     return close_pairs((anchor[None] + (driving - reference)).astype(np.float32))
 
 
@@ -137,6 +146,77 @@ def close_pairs(landmarks: np.ndarray) -> np.ndarray:
     closed[..., upper, 1] = np.where(crossed, middle, upper_y)
     closed[..., lower, 1] = np.where(crossed, middle, lower_y)
     return closed
+
+
+# How far each landmark moves down the face (perpendicular to the eye line) per unit of
+# `mouth_openings`, in outer eye-corner distances: the least-squares slope over the training
+# split's clips (benchmarks/mouth/opening_basis.py), made left-right symmetric. The lower lip and
+# the chin drop, the upper lip rises a little, the brows, eyes and nose stay.
+MOUTH_OPENING_BASIS: dict[int, float] = {
+    0: 0.14, 1: 0.17, 2: 0.20, 3: 0.24, 4: 0.28, 5: 0.34, 6: 0.44, 7: 0.57, 8: 0.61,
+    9: 0.57, 10: 0.44, 11: 0.34, 12: 0.28, 13: 0.24, 14: 0.20, 15: 0.17, 16: 0.14,
+    48: -0.09, 49: -0.24, 50: -0.24, 51: -0.24, 52: -0.24, 53: -0.24, 54: -0.09,
+    55: 0.51, 56: 0.80, 57: 0.84, 58: 0.80, 59: 0.51,
+    60: -0.05, 61: -0.29, 62: -0.29, 63: -0.29, 64: -0.05, 65: 0.72, 66: 0.75, 67: 0.72,
+}  # fmt: skip
+_BASIS = np.zeros(68, np.float64)
+_BASIS[list(MOUTH_OPENING_BASIS)] = list(MOUTH_OPENING_BASIS.values())
+
+
+def mouth_openings(landmarks: np.ndarray) -> np.ndarray:
+    """How open the mouth is, scale-free, (..., 68, 2) -> (...): the mean inner-lip gap (iBUG
+    61-67, 62-66, 63-65) over the outer eye-corner distance (36-45). About 0 closed, 0.3-0.5 wide
+    open; NaN where the landmarks are."""
+    gap = np.linalg.norm(landmarks[..., [61, 62, 63], :] - landmarks[..., [67, 66, 65], :], axis=-1)
+    eyes = np.linalg.norm(landmarks[..., 36, :] - landmarks[..., 45, :], axis=-1)
+    return gap.mean(axis=-1) / np.maximum(eyes, 1e-6)
+
+
+def close_mouth(landmarks: np.ndarray, amount: np.ndarray | float) -> np.ndarray:
+    """(..., 68, 2) landmarks with the mouth closed by `amount` (...) of `mouth_openings`: each
+    point moved up the face by `MOUTH_OPENING_BASIS` times it, in the face's own size and roll."""
+    eyes = landmarks[..., 45, :] - landmarks[..., 36, :]  # (..., 2)
+    down = np.stack([-eyes[..., 1], eyes[..., 0]], axis=-1)  # (..., 2) eye line turned 90 degrees: down
+    shift = np.asarray(amount, np.float64)[..., None, None] * _BASIS[:, None] * down[..., None, :]
+    return (landmarks - shift).astype(landmarks.dtype)  # (..., 68, 2)
+
+
+MOUTH_LOOKAHEAD = 25  # frames (about a second) that `closed_mouth_references` may look ahead
+
+
+def least_openings(
+    reference: np.ndarray,
+    driving: np.ndarray,
+    least_ahead: np.ndarray | None = None,
+    least_before: float | None = None,
+) -> np.ndarray:
+    """(b,) the least mouth opening the driver (b, 68, 2) has had up to each frame, or in the
+    `least_ahead` (b,) openings of the frames just after it, starting from `least_before` (the
+    frames of earlier batches; None: the reference's (68, 2) own opening). Frames without a face
+    (NaN) leave it as it was."""
+    start = float(mouth_openings(reference)) if least_before is None else least_before
+    openings = np.concatenate([[start], mouth_openings(driving)])  # (b + 1,)
+    if least_ahead is not None:
+        openings[1:] = np.fmin(openings[1:], least_ahead)
+    least = np.fmin.accumulate(openings)[1:]  # (b,) NaN-skipping running minimum
+    return np.where(np.isnan(least), start, least)
+
+
+def closed_mouth_references(
+    reference: np.ndarray,
+    driving: np.ndarray,
+    least_ahead: np.ndarray | None = None,
+    least_before: float | None = None,
+) -> np.ndarray:
+    """Per driving frame (b, 68, 2), the reference (68, 2) with its mouth closed to the driver's
+    `least_openings` at that frame: (b, 68, 2). A stream of batches passes the same reference
+    and the last frame's least opening on (`least_before`): it gives the same as one batch.
+
+    Looking ahead matters: a driver that starts with the mouth open and closes it a second later
+    would otherwise open the source's mouth only from then on (benchmarks/relative_mouth.py)."""
+    least = least_openings(reference, driving, least_ahead, least_before)
+    amount = mouth_openings(reference) - least
+    return close_mouth(np.broadcast_to(reference, driving.shape), amount)
 
 
 def known_landmarks(landmarks: np.ndarray) -> np.ndarray | None:

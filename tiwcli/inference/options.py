@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tiwcli.choices import FaceBackend, MotionMode, Precision, check_choice, check_device
+from tiwcli.choices import FaceBackend, MotionMode, MouthReference, Precision, check_choice, check_device
 from tiwcli.errors import InputError
 from tiwcli.inference.motion import KeypointArrays
 
@@ -33,6 +33,9 @@ STAGE_ANIMATING = "animating"
 class AnimateOptions:
     mode: MotionMode = "relative"  # relative: copy motion onto the source's keypoints; absolute: as is
     find_best_frame: bool = False  # relative mode: reference = driving frame most like the source
+    # relative mode, landmark prior: closed = the reference's mouth closed to the driver's least
+    # open so far (inference.motion.closed_mouth_references); frame = the reference frame's as is
+    mouth_reference: MouthReference = "closed"
     batch_size: int = 8  # driving frames per model call; bounds memory
     device: str = "auto"  # auto, cpu, cuda or cuda:N (tiwcli.runtime.resolve_device)
     precision: Precision = "auto"  # autocast dtype (tiwcli.runtime.autocast): auto = bf16 on CUDA, else fp32
@@ -44,6 +47,7 @@ class AnimateOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.mode, MotionMode, "mode")
+        check_choice(self.mouth_reference, MouthReference, "mouth reference")
         check_choice(self.precision, Precision, "precision")
         check_choice(self.face_backend, FaceBackend, "face backend")
         check_device(self.device)
@@ -98,3 +102,6 @@ class AnimationSummary:
 class CropBatch:
     crops: np.ndarray  # (b, S, S, 3) uint8
     landmarks: np.ndarray | None  # (b, 68, 2) in the crops' [-1, 1], NaN = no face; None: not wanted
+    # (b,) the least mouth opening of each frame's next MOUTH_LOOKAHEAD frames (NaN: no face
+    # there); None: not known (no tracking pass to look ahead in)
+    mouth_ahead: np.ndarray | None = None

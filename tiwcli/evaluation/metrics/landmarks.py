@@ -63,8 +63,7 @@ def mkr_per_frame(pred: Sequence[np.ndarray | None], real: Sequence[np.ndarray |
 
 
 def mouth_opening(landmarks: np.ndarray) -> float:
-    """How open the mouth is, scale-free: the mean inner-lip gap (iBUG 61-67, 62-66, 63-65) over the
-    outer eye-corner distance (36-45). About 0 closed, 0.3-0.5 wide open."""
-    gap = np.linalg.norm(landmarks[[61, 62, 63]] - landmarks[[67, 66, 65]], axis=1).mean()
-    eyes = np.linalg.norm(landmarks[36] - landmarks[45])
-    return float(gap / max(eyes, 1e-6))
+    """How open the mouth of one face's (68, 2) landmarks is (`tiwcli.inference.motion.mouth_openings`)."""
+    from tiwcli.inference.motion import mouth_openings
+
+    return float(mouth_openings(np.asarray(landmarks, np.float64)))
