@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "--find-best-frame", action="store_true", help="as `tiw animate --find-best-frame` (reference frame)"
     )
     parser.add_argument(
-        "--mouth-reference", choices=choices(MouthReference), default="closed", help="as `tiw animate`'s"
+        "--mouth-reference", choices=choices(MouthReference), default="frame", help="as `tiw animate`'s"
     )
     args = parser.parse_args(argv)
     driving_path = args.driving or sorted((args.data / "test").glob("cap13*.mp4"))[0]

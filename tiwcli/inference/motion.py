@@ -18,11 +18,12 @@ A source video is reduced to a few frames by farthest-point sampling over each f
 so the sources cover as many poses and expressions as the video offers.
 
 The landmark prior's 68 landmarks move the same way as the keypoints (`motion_landmarks`).
-Their mouth needs one more step (`AnimateOptions.mouth_reference`): a driver whose reference
+Their mouth can take one more step (`AnimateOptions.mouth_reference`): a driver whose reference
 frame has the mouth open would, measured from it, barely open the source's mouth at all. With
-"closed" (the default), the reference's mouth is closed to the least open the driver has been so
-far (`closed_mouth_references`), along the way mouths open in the training clips
-(`MOUTH_OPENING_BASIS`), so openings are measured from the driver's closed mouth.
+"closed" (off by default: benchmarks/mouth/RULE.md), the reference's mouth is closed to the least
+open the driver has been so far or in the next frames (`closed_mouth_references`), along the way
+mouths open in the training clips (`MOUTH_OPENING_BASIS`), so openings are measured from the
+driver's closed mouth.
 
 Shape letters: b batch, k keypoints, t frames, d descriptor size.
 """
