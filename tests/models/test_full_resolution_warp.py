@@ -79,6 +79,21 @@ def test_a_flow_base_keeps_its_fine_flow_where_the_attention_follows_it(face):
     assert (warped - plain)[..., 28:36, :].abs().mean() > 0.01  # the band moved
 
 
+def test_the_warp_samples_in_float32_when_the_attention_runs_in_bf16(face):
+    """Under bf16 autocast the attention's flows and masses arrive in bf16; the sampling positions
+    (the spline's fine flow added in) and the pixels must stay float32, or every position is
+    rounded to 8 bits of mantissa (up to half a pixel at 256 px)."""
+    coarse = rearrange(coordinate_grid(8), "h w xy -> xy h w")[None, None].clone()  # (1, 1, 2, 8, 8)
+    fine = rearrange(coordinate_grid(32), "h w xy -> xy h w")[None, None].clone()
+    fine[:, :, 1, 15:17, :] -= 6 / 64
+    masses = torch.ones(1, 1, 8, 8)
+    flows = coarse.to(torch.bfloat16)
+    warped = warp_sources(face, Correspondence(flows, masses.to(torch.bfloat16)), FlowBase(coarse, fine))
+    expected = warp_sources(face, Correspondence(flows.float(), masses), FlowBase(coarse, fine))
+    assert warped.dtype == torch.float32
+    assert torch.allclose(warped, expected, atol=1e-6)
+
+
 def test_blend_with_mask_one_is_the_warped_sources_exactly():
     warped, generated = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
     assert torch.equal(blend(torch.ones(2, 1, 8, 8), warped, generated), warped)

@@ -85,27 +85,32 @@ def warp_sources(
     batch, _, _, height, width = images.shape
     side = correspondence.flows.shape[-1]
     # upsample the displacement, not the positions: bilinear upsampling clamps at the borders,
-    # which would pull the outer pixels of an identity warp inwards
-    dtype = correspondence.flows.dtype
+    # which would pull the outer pixels of an identity warp inwards. Always in float32, also
+    # under bf16 autocast: a bf16 sampling position in [-1, 1] is off by up to half a pixel at 256
+    # px (8 bits of mantissa), and bf16 pixels by 0.4%; the warp is cheap next to the networks.
+    dtype = torch.float32
     identity = rearrange(coordinate_grid(side, images.device, dtype), "h w xy -> xy h w")
     full_identity = rearrange(coordinate_grid(height, images.device, dtype), "h w xy -> xy h w")
     if base is None:
-        flows = _upsampled(correspondence.flows - identity, height, width) + full_identity  # ((b n), 2, H, W)
+        flows = _upsampled(correspondence.flows.to(dtype) - identity, height, width) + full_identity
     else:
         fine_identity = rearrange(
             coordinate_grid(base.fine.shape[-1], images.device, dtype), "h w xy -> xy h w"
         )
-        departure = _upsampled(correspondence.flows - base.coarse.to(dtype), height, width)
+        departure = _upsampled(correspondence.flows.to(dtype) - base.coarse.to(dtype), height, width)
         spline = _upsampled(base.fine.to(dtype) - fine_identity, height, width)
         flows = departure + spline + full_identity
-    masses = F.interpolate(correspondence.masses, size=(height, width), mode="bilinear", align_corners=False)
-    warped = F.grid_sample(
-        rearrange(images, "b n c H W -> (b n) c H W").to(flows.dtype),
-        rearrange(flows, "bn xy H W -> bn H W xy"),
-        mode="bilinear",
-        padding_mode="border",
-        align_corners=False,
+    masses = F.interpolate(
+        correspondence.masses.to(dtype), size=(height, width), mode="bilinear", align_corners=False
     )
+    with torch.autocast(images.device.type, enabled=False):  # grid_sample in float32 (above)
+        warped = F.grid_sample(
+            rearrange(images, "b n c H W -> (b n) c H W").to(dtype),
+            rearrange(flows, "bn xy H W -> bn H W xy"),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        )
     warped = rearrange(warped, "(b n) c H W -> b n c H W", b=batch)
     weights = masses / masses.sum(dim=1, keepdim=True).clamp_min(MIN_MASS)  # (b, n, H, W)
     return (warped * weights[:, :, None]).sum(dim=1)  # (b, 3, H, W)
