@@ -364,3 +364,16 @@ def test_the_mouth_reference_looks_ahead_and_streams_like_one_batch(tiny_config,
     assert (
         mouth_openings(closed.astype(np.float64)) >= mouth_openings(from_frame.astype(np.float64)) - 1e-4
     ).all()
+
+
+def test_relative_landmarks_are_measured_from_the_first_frame_with_a_face(model):
+    rng = np.random.default_rng(0)
+    landmarks = rng.uniform(-0.5, 0.5, (3, 68, 2)).astype(np.float32)
+    landmarks[0] = np.nan  # the first driving frame has no face
+    for mouth_reference in ("frame", "closed"):
+        animator = Animator(model, no_crop(mouth_reference=mouth_reference))
+        references = animator.landmark_references(None, landmarks)
+        assert np.isfinite(references).all()
+        first = references if references.ndim == 2 else references[0]
+        assert np.allclose(first, landmarks[1], atol=0.05)  # frame 1's (its mouth closed at most)
+        assert animator.landmark_references(None, landmarks[:1]) is None  # no face at all

@@ -311,12 +311,10 @@ class Animator:
         (None: the first frame's), or with `mouth_reference` "closed" one per frame (b, 68, 2),
         its mouth closed to the driver's least opening so far (`mouth_least` before this batch)
         or in `mouth_ahead` (b,)."""
-        if not self._closes_mouth():
-            return reference
-        if reference is None:
+        if reference is None:  # the first frame with a face (not a faceless first frame's NaN)
             reference = _first_face(landmarks)
-            if reference is None:
-                return None
+        if reference is None or not self._closes_mouth():
+            return reference
         return closed_mouth_references(reference, landmarks, mouth_ahead, mouth_least)
 
     def carry_reference_landmarks(
