@@ -17,15 +17,7 @@ DEVICE=${DEVICE:-cuda}
 BUDGET=${BUDGET:-450}
 STEPS=${STEPS:-2000}
 runs=/tmp/tiw-gpu-runs
-mkdir -p "$OUT/logs" "$runs"
-log() { echo "[$SECONDS s] $*" | tee -a "$OUT/logs/session.txt"; }
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-fi
-python3 scripts/hed_int8.py unpack .gpu/hed_int8.npz /tmp/site
-export PYTHONPATH=$PWD:/tmp/site:$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-(nvidia-smi; nproc; free -g) >"$OUT/logs/machine.txt" 2>&1
-python3 -c "import torch, av; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'av', av.__version__)" 2>&1 | tee -a "$OUT/logs/session.txt"
+source scripts/gpu_env.sh
 weights=weights/tiw-landmark-256.safetensors
 python3 scripts/with_landmark_prior.py "$weights" "$runs/nofull.safetensors"  # the same tensors, option off
 
@@ -62,26 +54,9 @@ wait
 log "training done"
 
 # 3. pack
-pack() {  # tar name, checkpoint files...
-    local tar=$1; shift
-    local folder=$runs/pack-$tar pairs=() file run; mkdir -p "$folder"
-    for file in "$@"; do
-        [ -f "$file" ] || continue
-        run=$(basename "$(dirname "$(dirname "$file")")")  # RUN/checkpoints/step_N.safetensors
-        pairs+=("$file" "$folder/${run}__$(basename "$file")")
-    done
-    [ ${#pairs[@]} -gt 0 ] && python3 scripts/bf16_weights.py to-bf16 "${pairs[@]}"
-    tar -cf "$OUT/$tar.tar" -C "$folder" .
-}
 step() { ls "$runs/$1"/checkpoints/step_$(printf %08d "$2").safetensors 2>/dev/null; }
 last() { ls -t "$runs/$1"/checkpoints/step_*[0-9].safetensors 2>/dev/null | head -1; }
 for name in plain perceptual mouth still; do  # 3 x 4.8 MB each
     pack "$name" "$(step "$name" 250)" "$(step "$name" 750)" "$(last "$name")"
 done
-for run in "$runs"/*/; do
-    name=$(basename "$run"); [[ $name == pack-* ]] && continue
-    mkdir -p "$OUT/logs/$name"; cp "$run"/log.jsonl "$run"/run.json "$OUT/logs/$name/" 2>/dev/null
-    ls -la "$run/checkpoints" >"$OUT/logs/$name/checkpoints.txt" 2>&1
-done
-tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$OUT/logs"
-echo "[$SECONDS s] packed"; ls -la "$OUT"
+pack_logs

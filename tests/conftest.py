@@ -19,6 +19,20 @@ def tiny_config():
 
 
 @pytest.fixture(scope="session")
+def tiny_landmark_config(tiny_config):
+    """The tiny config with the full-resolution warp and the landmark flow prior (as landmark-256)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        tiny_config,
+        full_resolution_warp=True,
+        locality_sigma=1.0,
+        landmark_flow=True,
+        source_selection_tau=0.04,
+    )
+
+
+@pytest.fixture(scope="session")
 def carphone() -> Path:
     """176x144, 120 frames, a man talking in a car (no audio)."""
     return sample_file("carphone_pristine.mp4")

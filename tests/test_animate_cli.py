@@ -87,16 +87,8 @@ def test_no_paste_back_writes_the_crop(tmp_path, weights, clip, face_photo):
     assert (info.width, info.height, info.num_frames) == (64, 64, CLIP_FRAMES)
 
 
-def test_mouth_reference_closed_runs_a_landmark_model(tmp_path, tiny_config, clip, face_photo):
-    import dataclasses
-
-    config = dataclasses.replace(
-        tiny_config,
-        full_resolution_warp=True,
-        locality_sigma=1.0,
-        landmark_flow=True,
-        source_selection_tau=0.04,
-    )
+def test_mouth_reference_closed_runs_a_landmark_model(tmp_path, tiny_landmark_config, clip, face_photo):
+    config = tiny_landmark_config
     torch.manual_seed(0)
     landmark_weights = tmp_path / "landmark.safetensors"
     save_model(landmark_weights, ImplicitWarping(config))

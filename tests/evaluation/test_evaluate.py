@@ -191,10 +191,9 @@ def test_cli_errors_are_one_line(arguments, message):
     assert message in result.output and "Traceback" not in result.output
 
 
-def test_eval_gives_a_landmark_model_the_datasets_stored_landmarks(sample_dataset, tiny_config):
+def test_eval_gives_a_landmark_model_the_datasets_stored_landmarks(sample_dataset, tiny_landmark_config):
     """The sample dataset is made by `tiw preprocess`: its landmarks come back in pixels at the
     model's size, and a landmark-prior model is encoded and driven with them (no detector run)."""
-    import dataclasses
 
     from tiwcli.dataset.layout import list_clips, stored_landmarks
     from tiwcli.evaluation.baselines import DrivingFrames
@@ -208,13 +207,7 @@ def test_eval_gives_a_landmark_model_the_datasets_stored_landmarks(sample_datase
     assert known and all(
         points.shape == (68, 2) and (points > -8).all() and (points < 72).all() for points in known
     )
-    config = dataclasses.replace(
-        tiny_config,
-        full_resolution_warp=True,
-        locality_sigma=1.0,
-        landmark_flow=True,
-        source_selection_tau=0.04,
-    )
+    config = tiny_landmark_config
     torch.manual_seed(0)
 
     def no_detector():

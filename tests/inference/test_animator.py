@@ -28,6 +28,19 @@ def frames(carphone) -> np.ndarray:
     return read_all_frames(carphone, max_frames=19)
 
 
+def spy_on_driving_landmarks(model: ImplicitWarping) -> list[torch.Tensor | None]:
+    """The list that each `model.animate` call appends its driving landmarks (b, 68, 2) to."""
+    seen: list[torch.Tensor | None] = []
+    original = model.animate
+
+    def spy(encoding, keypoints, driving_landmarks=None):
+        seen.append(driving_landmarks)
+        return original(encoding, keypoints, driving_landmarks)
+
+    model.animate = spy  # type: ignore[method-assign]
+    return seen
+
+
 def no_crop(**changes) -> AnimateOptions:
     return AnimateOptions(crop=False, device="cpu", **changes)
 
@@ -284,28 +297,16 @@ def test_relative_landmarks_close_lips_rather_than_cross_them(face_photo):
 
 
 @pytest.mark.parametrize("crop", [True, False])
-def test_a_landmark_model_is_driven_with_the_tracked_landmarks(tiny_config, face_photo, wolfgang, crop):
+def test_a_landmark_model_is_driven_with_the_tracked_landmarks(
+    tiny_landmark_config, face_photo, wolfgang, crop
+):
     """Real photo, real clip: the sources and every driving frame with a face reach the model with
     their 68 landmarks inside the crop; relative mode moves the source's own landmarks."""
-    import dataclasses
 
-    config = dataclasses.replace(
-        tiny_config,
-        full_resolution_warp=True,
-        locality_sigma=1.0,
-        landmark_flow=True,
-        source_selection_tau=0.04,
-    )
+    config = tiny_landmark_config
     torch.manual_seed(0)
     landmark_model = ImplicitWarping(config).eval()
-    seen = []
-    original = landmark_model.animate
-
-    def spy(encoding, keypoints, driving_landmarks=None):
-        seen.append(driving_landmarks)
-        return original(encoding, keypoints, driving_landmarks)
-
-    landmark_model.animate = spy
+    seen = spy_on_driving_landmarks(landmark_model)
     # mouth_reference "frame": FOMM's relative motion, which the last assertion checks
     options = AnimateOptions(device="cpu", batch_size=4, crop=crop, paste_back=False, mouth_reference="frame")
     animator = Animator(landmark_model, options)
@@ -323,32 +324,20 @@ def test_a_landmark_model_is_driven_with_the_tracked_landmarks(tiny_config, face
     assert np.allclose(landmarks[0], sources.landmarks[0], atol=1e-5)
 
 
-def test_the_mouth_reference_looks_ahead_and_streams_like_one_batch(tiny_config, face_photo, wolfgang):
+def test_the_mouth_reference_looks_ahead_and_streams_like_one_batch(
+    tiny_landmark_config, face_photo, wolfgang
+):
     """Real clip: with mouth_reference "closed", the landmarks the model gets are the same for any
     batch size (the closed mouth is carried between batches, and the look-ahead reads the track),
     and their mouths open at least as far as when measured from the first frame's mouth."""
-    import dataclasses
 
     from tiwcli.inference.motion import mouth_openings
 
-    config = dataclasses.replace(
-        tiny_config,
-        full_resolution_warp=True,
-        locality_sigma=1.0,
-        landmark_flow=True,
-        source_selection_tau=0.04,
-    )
+    config = tiny_landmark_config
     torch.manual_seed(0)
     landmark_model = ImplicitWarping(config).eval()
     clip = read_all_frames(wolfgang, max_frames=10)
-    seen: list[torch.Tensor] = []
-    original = landmark_model.animate
-
-    def spy(encoding, keypoints, driving_landmarks=None):
-        seen.append(driving_landmarks)
-        return original(encoding, keypoints, driving_landmarks)
-
-    landmark_model.animate = spy
+    seen = spy_on_driving_landmarks(landmark_model)
 
     def driven(**options) -> np.ndarray:
         seen.clear()

@@ -262,18 +262,14 @@ def test_live_command_unreadable_camera_file_is_one_line(tmp_path, face_photo, w
     assert not (tmp_path / "out.mp4").exists()
 
 
-def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(tiny_config, face_photo, wolfgang):
+def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(
+    tiny_landmark_config, face_photo, wolfgang
+):
     """With the landmark prior, each prepared frame carries the followed face's 68 landmarks in its
     crop, and the anchor frame drives the source with the source's own landmarks."""
     import dataclasses
 
-    config = dataclasses.replace(
-        tiny_config,
-        full_resolution_warp=True,
-        locality_sigma=1.0,
-        landmark_flow=True,
-        source_selection_tau=0.04,
-    )
+    config = tiny_landmark_config
     torch.manual_seed(0)
     session = session_for(ImplicitWarping(config).eval(), face_photo, wolfgang, max_frames=3)
     session.animator.options = dataclasses.replace(session.animator.options, mouth_reference="closed")
