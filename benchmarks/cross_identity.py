@@ -1,7 +1,7 @@
 """Cross-identity figure: still portraits of people never trained on, driven by a clip of someone else.
 
     .venv/bin/python benchmarks/cross_identity.py --weights W.safetensors --data data/train-256 \
-        [--driving CLIP] [--portraits DIR] [--max-frames 60] [--json OUT.json] [--grid OUT.png]
+        [--driving CLIP] [--start-frame 0] [--portraits DIR] [--max-frames 60] [--json OUT.json] [--grid OUT.png]
 
 The same on the dev side, to choose weights without looking at the test portraits or clip:
     ... --portraits data/train-256/dev-portraits \
@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driving", type=Path, default=None, help="default: the first cap13 test clip")
     parser.add_argument("--portraits", type=Path, default=None, help="default: DATA/portraits")
     parser.add_argument("--max-frames", type=int, default=60)
+    parser.add_argument(
+        "--start-frame", type=int, default=0, help="skip this many driving frames (the clip starts there)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--grid", type=Path, default=None)
     parser.add_argument(
@@ -108,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     driving_path = args.driving or sorted((args.data / "test").glob("cap13*.mp4"))[0]
-    driving = read_all_frames(driving_path, max_frames=args.max_frames)
+    driving = read_all_frames(driving_path, max_frames=args.start_frame + args.max_frames)[args.start_frame :]
+    if len(driving) < 3:
+        parser.error(f"{driving_path}: fewer than 3 frames after --start-frame {args.start_frame}")
     options = AnimateOptions(
         paste_back=False,
         face_backend="dlib",
@@ -130,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "weights": str(args.weights),
         "driving": driving_path.name,
+        "start_frame": args.start_frame,
         "find_best_frame": args.find_best_frame,
         "mouth_reference": args.mouth_reference,
         "summary": summary,
