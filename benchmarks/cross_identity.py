@@ -1,7 +1,8 @@
 """Cross-identity figure: still portraits of people never trained on, driven by a clip of someone else.
 
     .venv/bin/python benchmarks/cross_identity.py --weights W.safetensors --data data/train-256 \
-        [--driving CLIP] [--start-frame 0] [--portraits DIR] [--max-frames 60] [--json OUT.json] [--grid OUT.png]
+        [--driving CLIP] [--start-frame 0] [--portraits DIR] [--max-frames 60] \
+        [--json OUT.json] [--grid OUT.png]
 
 The same on the dev side, to choose weights without looking at the test portraits or clip:
     ... --portraits data/train-256/dev-portraits \
@@ -107,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         "--find-best-frame", action="store_true", help="as `tiw animate --find-best-frame` (reference frame)"
     )
     parser.add_argument(
-        "--mouth-reference", choices=choices(MouthReference), default="frame", help="as `tiw animate`'s"
+        "--mouth-reference",
+        choices=choices(MouthReference),
+        default=AnimateOptions.mouth_reference,
+        help="as `tiw animate`'s (its default too)",
     )
     args = parser.parse_args(argv)
     driving_path = args.driving or sorted((args.data / "test").glob("cap13*.mp4"))[0]

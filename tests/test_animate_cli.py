@@ -87,13 +87,14 @@ def test_no_paste_back_writes_the_crop(tmp_path, weights, clip, face_photo):
     assert (info.width, info.height, info.num_frames) == (64, 64, CLIP_FRAMES)
 
 
-def test_mouth_reference_closed_runs_a_landmark_model(tmp_path, tiny_landmark_config, clip, face_photo):
+def test_mouth_reference_frame_runs_a_landmark_model(tmp_path, tiny_landmark_config, clip, face_photo):
+    """ "closed" is the default; "frame" (FOMM's relative motion) is the option."""
     config = tiny_landmark_config
     torch.manual_seed(0)
     landmark_weights = tmp_path / "landmark.safetensors"
     save_model(landmark_weights, ImplicitWarping(config))
-    output = tmp_path / "closed.mp4"
-    args = ["--weights", landmark_weights, "--no-paste-back", "--mouth-reference", "closed"]
+    output = tmp_path / "frame.mp4"
+    args = ["--weights", landmark_weights, "--no-paste-back", "--mouth-reference", "frame"]
     result = run(face_photo, clip, "-o", output, *args)
     assert result.exit_code == 0, result.output
     assert probe_video(output).num_frames == CLIP_FRAMES

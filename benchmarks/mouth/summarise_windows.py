@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     names = sorted(p.name for p in (args.windows / "frame").glob("*.json"))
     names = [n for n in names if (args.windows / "closed" / n).exists()]
     rows = {"frame": [], "closed": []}
-    print("| driver window | driver's mouth: first, least, largest | frame: corr, gain | closed: corr, gain |")
+    print("| driver window | driver's mouth: first, least, largest | frame: corr, gain ", end="")
+    print("| closed: corr, gain |")
     print("| --- | --- | --- | --- |")
     for name in names:
         reports = {m: json.loads((args.windows / m / name).read_text()) for m in rows}

@@ -327,8 +327,8 @@ def test_a_landmark_model_is_driven_with_the_tracked_landmarks(
 def test_the_mouth_reference_looks_ahead_and_streams_like_one_batch(
     tiny_landmark_config, face_photo, wolfgang
 ):
-    """Real clip: with mouth_reference "closed", the landmarks the model gets are the same for any
-    batch size (the closed mouth is carried between batches, and the look-ahead reads the track),
+    """Real clip: with mouth_reference "closed" (the default), the landmarks the model gets are the
+    same for any batch size (the closed mouth is carried between batches, and the look-ahead reads the track),
     and their mouths open at least as far as when measured from the first frame's mouth."""
 
     from tiwcli.inference.motion import mouth_openings
@@ -346,9 +346,9 @@ def test_the_mouth_reference_looks_ahead_and_streams_like_one_batch(
         list(animator.frames(sources, lambda: iter(clip)))
         return np.concatenate([batch.numpy() for batch in seen])  # (10, 68, 2)
 
-    closed = driven(batch_size=3, mouth_reference="closed")
+    closed = driven(batch_size=3)  # the default
     assert np.allclose(closed, driven(batch_size=10, mouth_reference="closed"), atol=1e-6)
-    from_frame = driven(batch_size=3)  # the default
+    from_frame = driven(batch_size=3, mouth_reference="frame")
     assert not np.allclose(closed, from_frame)  # her mouth is least open later in the clip
     assert (
         mouth_openings(closed.astype(np.float64)) >= mouth_openings(from_frame.astype(np.float64)) - 1e-4

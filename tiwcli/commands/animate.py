@@ -64,11 +64,11 @@ def animate(
     mouth_reference: Annotated[
         options.MouthReferenceChoice,  # type: ignore[valid-type]
         typer.Option(
-            help="Relative mode, landmark weights: frame measures mouth openings from the "
-            "reference frame's mouth (FOMM); closed from the driver's least open mouth within "
-            "the frames so far and the next 25."
+            help="Relative mode, landmark weights: closed measures mouth openings from the "
+            "driver's least open mouth within the frames so far and the next 25, so a clip that "
+            "starts mid-word still opens the mouth; frame from the reference frame's mouth (FOMM)."
         ),
-    ] = options.MouthReferenceChoice.frame,  # type: ignore[attr-defined]
+    ] = options.MouthReferenceChoice.closed,  # type: ignore[attr-defined]
     device: options.Device = "auto",
     precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     batch_size: options.BatchSize = 8,

@@ -33,9 +33,9 @@ STAGE_ANIMATING = "animating"
 class AnimateOptions:
     mode: MotionMode = "relative"  # relative: copy motion onto the source's keypoints; absolute: as is
     find_best_frame: bool = False  # relative mode: reference = driving frame most like the source
-    # relative mode, landmark prior: frame = the reference frame's mouth as is (FOMM); closed = the
-    # reference's mouth closed to the driver's least opening (inference.motion.closed_mouth_references)
-    mouth_reference: MouthReference = "frame"
+    # relative mode, landmark prior: closed = the reference's mouth closed to the driver's least
+    # opening (inference.motion.closed_mouth_references); frame = the reference frame's mouth as is (FOMM)
+    mouth_reference: MouthReference = "closed"
     batch_size: int = 8  # driving frames per model call; bounds memory
     device: str = "auto"  # auto, cpu, cuda or cuda:N (tiwcli.runtime.resolve_device)
     precision: Precision = "auto"  # autocast dtype (tiwcli.runtime.autocast): auto = bf16 on CUDA, else fp32
