@@ -33,6 +33,7 @@ from tiwcli.checkpoint import load_model
 from tiwcli.choices import MouthReference, choices
 from tiwcli.evaluation.metrics.landmarks import mouth_opening
 from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.inference import framing
 from tiwcli.inference.animator import Animator
 from tiwcli.inference.options import AnimateOptions
 from tiwcli.io.images import load_image, save_image
@@ -113,7 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         default=AnimateOptions.mouth_reference,
         help="as `tiw animate`'s (its default too)",
     )
+    parser.add_argument(
+        "--no-look-ahead",
+        action="store_true",
+        help="as `tiw live`: the closed mouth from the frames so far only, none read ahead",
+    )
     args = parser.parse_args(argv)
+    if args.no_look_ahead:  # the track's look-ahead reads as "no face ahead", as live's None does
+        framing._least_opening_ahead = lambda track, index, openings: float("nan")
     driving_path = args.driving or sorted((args.data / "test").glob("cap13*.mp4"))[0]
     driving = read_all_frames(driving_path, max_frames=args.start_frame + args.max_frames)[args.start_frame :]
     if len(driving) < 3:
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "start_frame": args.start_frame,
         "find_best_frame": args.find_best_frame,
         "mouth_reference": args.mouth_reference,
+        "look_ahead": not args.no_look_ahead,
         "summary": summary,
         "portraits": records,
     }
