@@ -21,7 +21,9 @@ one has been shown is dropped, so the output never goes back in time.
 - Motion is relative to an anchor frame: the driving frame whose keypoints count as "the
   source's pose". It is the first frame with a face, or the one after `anchor_after`
   seconds; `LiveSession.reanchor()` (key `r`, or Enter in the terminal) makes the next frame
-  the anchor, as Avatarify's calibration does: look like the source, then re-anchor.
+  the anchor, as Avatarify's calibration does: look like the source, then re-anchor. With
+  landmark weights and `mouth_reference` "closed" (the default), mouth openings are measured
+  from the least open the driver's mouth has been since the anchor (no frames are read ahead).
 - Outputs (`tiwcli.inference.live_outputs`): an OpenCV window (optional), a virtual camera through
   pyvirtualcam (optional), a video file whose timing follows the input (a frame the model
   skipped repeats the one before, so the file plays at the input's speed).

@@ -20,10 +20,11 @@ so the sources cover as many poses and expressions as the video offers.
 The landmark prior's 68 landmarks move the same way as the keypoints (`motion_landmarks`).
 Their mouth can take one more step (`AnimateOptions.mouth_reference`): a driver whose reference
 frame has the mouth open would, measured from it, barely open the source's mouth at all. With
-"closed" (off by default: benchmarks/mouth/RULE.md), the reference's mouth is closed to the least
-open the driver has been so far or in the next frames (`closed_mouth_references`), along the way
-mouths open in the training clips (`MOUTH_OPENING_BASIS`), so openings are measured from the
-driver's closed mouth.
+"closed" (the default since benchmarks/mouth/RULE.md's fifth try; "frame" is FOMM's), the
+reference's mouth is closed to the least open the driver has been so far or in the next frames
+(`closed_mouth_references`), along the way mouths open in the training clips
+(`MOUTH_OPENING_BASIS`), so openings are measured from the driver's closed mouth. `tiw live`
+reads no frames ahead: so far only.
 
 Shape letters: b batch, k keypoints, t frames, d descriptor size.
 """
