@@ -295,3 +295,31 @@ def test_bad_input_is_one_clean_line(tmp_path, weights, clip, face_photo, monkey
     assert sorted(path.name for path in tmp_path.iterdir()) == before  # nothing written
     if name == "output exists":
         assert (tmp_path / "out.mp4").read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("case", ["driving", "source video", "hard link", "symlink", "relative path"])
+def test_overwrite_never_replaces_an_input(tmp_path, weights, clip, monkeypatch, case):
+    """D2: `-o` naming an input (directly, by another spelling, a hard link or a symlink) is refused
+    even with --overwrite: exit 2, one line, the input byte for byte as it was."""
+    import os
+    import shutil
+
+    driving = tmp_path / "drv.mp4"
+    shutil.copy(clip, driving)
+    source = tmp_path / "src.mp4"
+    shutil.copy(clip, source)
+    output = {"driving": driving, "source video": source}.get(case, tmp_path / "out.mp4")
+    if case == "hard link":
+        os.link(driving, output)
+    elif case == "symlink":
+        output.symlink_to(driving)
+    elif case == "relative path":
+        monkeypatch.chdir(tmp_path)
+        output = Path("sub/../drv.mp4")
+        (tmp_path / "sub").mkdir()
+    before = {path: path.read_bytes() for path in (driving, source)}
+    result = run(source, driving, "-o", output, "--overwrite", "--weights", weights, "--no-crop")
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is also an input" in lines[0], result.stderr
+    assert {path: path.read_bytes() for path in before} == before

@@ -8,6 +8,7 @@ there: permission bits alone say nothing for root or read-only file systems.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import tempfile
 import threading
@@ -53,6 +54,21 @@ def check_output_folder(folder: Path) -> None:
     if not existing.is_dir():
         raise InputError(f"{existing}: is a file, not a folder")
     check_writable_folder(existing)
+
+
+def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:
+    """`output` is none of `inputs`: not the same path, nor the same file through a hard link or a
+    symlink (`--overwrite` must never replace the video or photo being read)."""
+    resolved = output.resolve()
+    for path in inputs:
+        same = resolved == path.resolve()
+        if not same and output.exists() and path.exists():
+            try:
+                same = os.path.samefile(output, path)
+            except OSError:
+                same = False
+        if same:
+            raise InputError(f"{output}: is also an input ({path}); choose another output name")
 
 
 def write_error(path: Path, error: BaseException) -> OutputError:
