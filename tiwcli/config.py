@@ -41,6 +41,7 @@ PRIOR_FIELDS = (
     "landmark_flow_smoothing",
     "source_selection_tau",
     "landmark_flow_full_resolution",
+    "motion_gate",
 )
 
 
@@ -88,6 +89,11 @@ class ModelConfig(JsonConfig):
     # the attention's flow upsampled. An 8-pixel attention cell blurs a lip or eyelid that the
     # spline moves by a few pixels; this keeps the spline's motion sharp. Owns no weights. False = off.
     landmark_flow_full_resolution: bool = False
+    # the motion gate (models/motion_gate.py): the attention's departures from the spline, its blend
+    # over sources and the generator's painting are scaled per pixel by 1 - exp(-m^2 / (2 s^2)), m how
+    # far the nearest source's spline moves the pixel, s this scale in [-1, 1] units; standing still
+    # then gives the nearest source back exactly. Needs landmark_flow_full_resolution. 0 = off.
+    motion_gate: float = 0.0
 
     def __post_init__(self) -> None:
         upscale = self.image_size // self.feature_size
@@ -109,6 +115,8 @@ class ModelConfig(JsonConfig):
             raise InputError("the landmark flow prior and source selection need locality_sigma > 0")
         if self.landmark_flow_full_resolution and not (self.landmark_flow and self.full_resolution_warp):
             raise InputError("landmark_flow_full_resolution needs landmark_flow and full_resolution_warp")
+        if self.motion_gate < 0 or (self.motion_gate > 0 and not self.landmark_flow_full_resolution):
+            raise InputError("motion_gate must be >= 0 and needs landmark_flow_full_resolution (0 = off)")
 
     def same_weights_as(self, other: ModelConfig) -> bool:
         """Equal up to the attention priors, which own no weights: weights of one load into the other

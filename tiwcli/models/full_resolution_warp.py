@@ -79,9 +79,15 @@ def _upsampled(displacement: torch.Tensor, height: int, width: int) -> torch.Ten
 
 
 def warp_sources(
-    images: torch.Tensor, correspondence: Correspondence, base: FlowBase | None = None
+    images: torch.Tensor,
+    correspondence: Correspondence,
+    base: FlowBase | None = None,
+    gate: torch.Tensor | None = None,  # (b, 1, H, W) the motion gate (models/motion_gate.py)
+    nearest: torch.Tensor | None = None,  # (b, n) one-hot of the nearest source, with `gate`
 ) -> torch.Tensor:
-    """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass -> (b, 3, H, W)."""
+    """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass -> (b, 3, H, W).
+    With a motion gate (and a base) the departures from the base and the blend over sources act
+    only where the gate opens: at g = 0 the nearest source, warped by the base alone."""
     batch, _, _, height, width = images.shape
     side = correspondence.flows.shape[-1]
     # upsample the displacement, not the positions: bilinear upsampling clamps at the borders,
@@ -98,6 +104,8 @@ def warp_sources(
             coordinate_grid(base.fine.shape[-1], images.device, dtype), "h w xy -> xy h w"
         )
         departure = _upsampled(correspondence.flows.to(dtype) - base.coarse.to(dtype), height, width)
+        if gate is not None:
+            departure = departure * gate.to(dtype).repeat_interleave(images.shape[1], dim=0)
         spline = _upsampled(base.fine.to(dtype) - fine_identity, height, width)
         flows = departure + spline + full_identity
     masses = F.interpolate(
@@ -113,9 +121,17 @@ def warp_sources(
         )
     warped = rearrange(warped, "(b n) c H W -> b n c H W", b=batch)
     weights = masses / masses.sum(dim=1, keepdim=True).clamp_min(MIN_MASS)  # (b, n, H, W)
+    if gate is not None and nearest is not None:
+        gate = gate.to(dtype)  # (b, 1, H, W)
+        weights = (1 - gate) * nearest.to(dtype)[:, :, None, None] + gate * weights
     return (warped * weights[:, :, None]).sum(dim=1)  # (b, 3, H, W)
 
 
 def blend(mask: torch.Tensor, warped: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
     """mask (b, 1, H, W) in [0, 1]: 1 = the warped sources, 0 = the generator's painting."""
     return mask * warped + (1 - mask) * generated
+
+
+def gated_mask(mask: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+    """The blend mask with the generator's share (1 - mask) scaled by the motion gate (b, 1, H, W)."""
+    return mask if gate is None else 1 - gate.to(mask.dtype) * (1 - mask)

@@ -35,6 +35,7 @@ from tiwcli.config import ModelConfig
 from tiwcli.models.full_resolution_warp import (
     blend,
     correspondence_columns,
+    gated_mask,
     read_correspondence,
     warp_sources,
 )
@@ -45,6 +46,7 @@ from tiwcli.models.keypoints import KeypointDetector, Keypoints
 from tiwcli.models.landmark_prior import landmark_bias, spline_flow_base
 from tiwcli.models.layers import resize
 from tiwcli.models.locality_prior import locality_bias
+from tiwcli.models.motion_gate import MotionGate, motion_gate
 from tiwcli.models.positional_encoding import FourierPositionalEncoding
 from tiwcli.models.source_encoder import SourceEncoder
 from tiwcli.models.warper import CrossModalAttentionWarper
@@ -211,14 +213,27 @@ class ImplicitWarping(nn.Module):
                     self.config.image_size,
                     self.config.landmark_flow_smoothing,
                 )
-            warped_sources = warp_sources(images, correspondence, base)  # (b, 3, H, W)
+            gate: MotionGate | None = None
+            if base is not None and self.config.motion_gate > 0:
+                assert source_landmarks is not None and driving_landmarks is not None
+                gate = motion_gate(
+                    driving_landmarks, source_landmarks, base, self.config.motion_gate, self.config.image_size
+                )
+            warped_sources = warp_sources(
+                images,
+                correspondence,
+                base,
+                None if gate is None else gate.gate,
+                None if gate is None else gate.nearest,
+            )  # (b, 3, H, W)
             if warp_only:
                 return Rendered(image=warped_sources, warped_sources=warped_sources, mask=None)
         generated = self.generator(rearrange(warped.feature, "b (h w) c -> b c h w", h=h))
         if warped_sources is None or generated.mask is None:
             return Rendered(image=generated.image, warped_sources=None, mask=None)
-        image = blend(generated.mask, warped_sources, generated.image)
-        return Rendered(image=image, warped_sources=warped_sources, mask=generated.mask)
+        mask = gated_mask(generated.mask, None if gate is None else gate.gate)
+        image = blend(mask, warped_sources, generated.image)
+        return Rendered(image=image, warped_sources=warped_sources, mask=mask)
 
     def forward(
         self,
