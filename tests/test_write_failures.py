@@ -90,8 +90,9 @@ def test_writer_failure_leaves_nothing(tmp_path, monkeypatch, stage):
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(VideoWriter, "_close", close_then_fail)
-    else:
+    else:  # the final move is a hard link (or os.replace where there are none)
         monkeypatch.setattr(tiwcli.io.video.os, "replace", fail_with_full_disk)
+        monkeypatch.setattr(tiwcli.io.video.os, "link", fail_with_full_disk)
     with pytest.raises(OutputError, match="No space left on device"):
         with VideoWriter(target, 25) as writer:
             writer.write_batch(FRAMES)
@@ -222,3 +223,58 @@ def test_sigterm_leaves_no_partial_files(tmp_path, weights, wolfgang):
     assert process.returncode == 130, stderr
     assert b"Traceback" not in stderr
     assert everything_in(tmp_path) == ["source.png"]
+
+
+def _saves_a_file_meanwhile(path: Path, monkeypatch) -> None:
+    """While the first frames are encoded, someone saves `path` (the user, or a second run)."""
+    original = VideoWriter.write_batch
+
+    def write_batch(self, frames):
+        if not path.exists():
+            path.write_bytes(b"saved meanwhile")
+        original(self, frames)
+
+    monkeypatch.setattr(VideoWriter, "write_batch", write_batch)
+
+
+def test_a_file_saved_during_the_run_is_not_replaced(tmp_path, monkeypatch, weights, clip, face_photo):
+    """D3: without --overwrite, a file that appears under -o while tiw works is kept; the result is
+    saved as out.1.mp4 and one line (exit 2) says so."""
+    out = tmp_path / "out.mp4"
+    _saves_a_file_meanwhile(out, monkeypatch)
+    result = run_animate(face_photo, clip, "-o", out, "--weights", weights, "--no-crop")
+    assert result.exit_code == 2, result.output
+    line = one_error_line(result)
+    assert "appeared while" in line and "out.1.mp4" in line, line
+    assert out.read_bytes() == b"saved meanwhile"
+    assert everything_in(tmp_path) == ["out.1.mp4", "out.mp4"]
+    assert VideoReader(tmp_path / "out.1.mp4").info.num_frames == 8
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_writer_creates_the_final_name_exclusively(tmp_path, monkeypatch, hard_links):
+    """D3 in the writer, with and without hard links (FAT, some network mounts): a name taken
+    meanwhile is kept; with overwrite it is replaced."""
+    import errno
+
+    import tiwcli.io.files
+
+    if not hard_links:
+
+        def no_links(*args, **kwargs):
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(tiwcli.io.files.os, "link", no_links)
+    target = tmp_path / "out.mp4"
+    with VideoWriter(target, 25) as writer:  # a free name: written
+        writer.write_batch(FRAMES)
+    assert VideoReader(target).info.num_frames == 3
+    with pytest.raises(OutputError, match="appeared while.*saved as late.1.mp4"):
+        with VideoWriter(tmp_path / "late.mp4", 25) as writer:
+            writer.write_batch(FRAMES)
+            (tmp_path / "late.mp4").write_bytes(b"keep me")
+    assert (tmp_path / "late.mp4").read_bytes() == b"keep me"
+    with VideoWriter(tmp_path / "late.mp4", 25, overwrite=True) as writer:
+        writer.write_batch(FRAMES)
+    assert VideoReader(tmp_path / "late.mp4").info.num_frames == 3
+    assert everything_in(tmp_path) == ["late.1.mp4", "late.mp4", "out.mp4"]

@@ -8,6 +8,7 @@ there: permission bits alone say nothing for root or read-only file systems.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import tempfile
@@ -69,6 +70,62 @@ def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:
                 same = False
         if same:
             raise InputError(f"{output}: is also an input ({path}); choose another output name")
+
+
+def move_into_place(temporary: Path, path: Path, overwrite: bool) -> None:
+    """Rename the finished `temporary` to `path`. Without `overwrite` the final name is created
+    exclusively, so a file that appeared there during the run (saved by the user, or written by a
+    second run) is never replaced: the result is kept beside it under a new name, and a one-line
+    OutputError names both."""
+    if overwrite:
+        os.replace(temporary, path)
+        return
+    try:
+        _create_exclusively(temporary, path)
+    except FileExistsError:
+        kept = _keep_aside(temporary, path)
+        raise OutputError(
+            f"{path}: appeared while tiw was writing it and was left as it is; the result was saved as "
+            f"{kept.name} instead"
+        ) from None
+
+
+# link() fails with these where the file system has no hard links (FAT, some network mounts)
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+
+
+def _create_exclusively(temporary: Path, path: Path) -> None:
+    """Give `temporary` the name `path`, raising FileExistsError if that name is taken."""
+    try:
+        os.link(temporary, path)  # fails if `path` exists, atomically
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        # reserve the name (O_EXCL), then replace the empty file that is ours
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        try:
+            os.replace(temporary, path)
+        except OSError:
+            path.unlink(missing_ok=True)
+            raise
+        return
+    temporary.unlink()
+
+
+def _keep_aside(temporary: Path, path: Path) -> Path:
+    """Save `temporary` as the first free OUT.1.mp4, OUT.2.mp4... and return that name."""
+    for number in range(1, 1000):
+        candidate = path.with_name(f"{path.stem}.{number}{path.suffix}")
+        try:
+            _create_exclusively(temporary, candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise OutputError(
+        f"{path}: appeared while tiw was writing it, and so did {path.stem}.1-999; nothing was saved"
+    )
 
 
 def write_error(path: Path, error: BaseException) -> OutputError:

@@ -23,7 +23,7 @@ import av.error
 import numpy as np
 
 from tiwcli.errors import InputError
-from tiwcli.io.files import check_writable_folder, write_error
+from tiwcli.io.files import check_writable_folder, move_into_place, write_error
 
 # containers read as videos (datasets, `tiw preprocess` inputs, `tiw eval --pred/--real`)
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -180,6 +180,7 @@ class VideoWriter:
         check_output_path(self.path, overwrite)
         self.fps = Fraction(fps).limit_denominator(1001 * 1000)
         self.crf = crf
+        self.overwrite = overwrite
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.frames_written = 0
         self._temporary = temporary_path_for(self.path)
@@ -246,7 +247,7 @@ class VideoWriter:
             finally:
                 self._close()
             if exc_type is None:
-                os.replace(self._temporary, self.path)
+                move_into_place(self._temporary, self.path, self.overwrite)
                 renamed = True
         except (av.error.FFmpegError, OSError) as error:
             if exc_type is None:  # after another error, that one is the one to report
