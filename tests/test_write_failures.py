@@ -269,7 +269,7 @@ def test_writer_creates_the_final_name_exclusively(tmp_path, monkeypatch, hard_l
     with VideoWriter(target, 25) as writer:  # a free name: written
         writer.write_batch(FRAMES)
     assert VideoReader(target).info.num_frames == 3
-    with pytest.raises(OutputError, match="appeared while.*saved as late.1.mp4"):
+    with pytest.raises(OutputError, match=r"appeared while.*saved as late\.1\.mp4"):
         with VideoWriter(tmp_path / "late.mp4", 25) as writer:
             writer.write_batch(FRAMES)
             (tmp_path / "late.mp4").write_bytes(b"keep me")
