@@ -42,6 +42,7 @@ PRIOR_FIELDS = (
     "source_selection_tau",
     "landmark_flow_full_resolution",
     "motion_gate",
+    "mouth_mask_logit",
 )
 
 
@@ -94,6 +95,11 @@ class ModelConfig(JsonConfig):
     # far the nearest source's spline moves the pixel, s this scale in [-1, 1] units; standing still
     # then gives the nearest source back exactly. Needs landmark_flow_full_resolution. 0 = off.
     motion_gate: float = 0.0
+    # the mouth prior on the blend mask (models/mouth_prior.py): inside the driving frame's inner
+    # lips, where its mouth opens wider than the nearest source's, the mask's logit is lowered by this
+    # times the excess, so the generator paints the inside of the mouth. Needs the full-resolution
+    # warp and landmarks. 0 = off.
+    mouth_mask_logit: float = 0.0
 
     def __post_init__(self) -> None:
         upscale = self.image_size // self.feature_size
@@ -117,6 +123,10 @@ class ModelConfig(JsonConfig):
             raise InputError("landmark_flow_full_resolution needs landmark_flow and full_resolution_warp")
         if self.motion_gate < 0 or (self.motion_gate > 0 and not self.landmark_flow_full_resolution):
             raise InputError("motion_gate must be >= 0 and needs landmark_flow_full_resolution (0 = off)")
+        if self.mouth_mask_logit < 0 or (
+            self.mouth_mask_logit > 0 and not (self.full_resolution_warp and self.uses_landmarks)
+        ):
+            raise InputError("mouth_mask_logit must be >= 0 and needs the full-resolution warp and landmarks")
 
     def same_weights_as(self, other: ModelConfig) -> bool:
         """Equal up to the attention priors, which own no weights: weights of one load into the other

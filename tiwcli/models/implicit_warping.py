@@ -46,7 +46,8 @@ from tiwcli.models.keypoints import KeypointDetector, Keypoints
 from tiwcli.models.landmark_prior import landmark_bias, spline_flow_base
 from tiwcli.models.layers import resize
 from tiwcli.models.locality_prior import locality_bias
-from tiwcli.models.motion_gate import MotionGate, motion_gate
+from tiwcli.models.motion_gate import MotionGate, motion_gate, nearest_source
+from tiwcli.models.mouth_prior import mouth_bias
 from tiwcli.models.positional_encoding import FourierPositionalEncoding
 from tiwcli.models.source_encoder import SourceEncoder
 from tiwcli.models.warper import CrossModalAttentionWarper
@@ -231,7 +232,20 @@ class ImplicitWarping(nn.Module):
         generated = self.generator(rearrange(warped.feature, "b (h w) c -> b c h w", h=h))
         if warped_sources is None or generated.mask is None:
             return Rendered(image=generated.image, warped_sources=None, mask=None)
-        mask = gated_mask(generated.mask, None if gate is None else gate.gate)
+        mask = generated.mask
+        if (
+            self.config.mouth_mask_logit > 0
+            and source_landmarks is not None
+            and driving_landmarks is not None
+        ):
+            nearest = (
+                gate.nearest if gate is not None else nearest_source(driving_landmarks, source_landmarks)
+            )
+            bias = mouth_bias(
+                driving_landmarks, source_landmarks, nearest, self.config.mouth_mask_logit, mask.shape[-1]
+            )
+            mask = torch.sigmoid(torch.logit(mask.float(), eps=1e-6) - bias).to(mask.dtype)
+        mask = gated_mask(mask, None if gate is None else gate.gate)
         image = blend(mask, warped_sources, generated.image)
         return Rendered(image=image, warped_sources=warped_sources, mask=mask)
 
