@@ -323,3 +323,60 @@ def test_overwrite_never_replaces_an_input(tmp_path, weights, clip, monkeypatch,
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "is also an input" in lines[0], result.stderr
     assert {path: path.read_bytes() for path in before} == before
+
+
+# a phone-like variable frame rate: 1 s at 50 fps, then 1 s at about 6.7 fps
+VFR_TIMES = [index / 50 for index in range(50)] + [1 + index * 0.15 for index in range(7)]
+
+
+def make_vfr_clip(path: Path, wolfgang: Path) -> Path:
+    """Real face frames at VFR_TIMES (a 1/1000 s time base) with 2 s of AAC audio."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=50)
+        video.width, video.height, video.pix_fmt = 320, 180, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 1000)
+        audio = container.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        with VideoReader(wolfgang) as reader:
+            for seconds, image in zip(VFR_TIMES, reader.frames(), strict=False):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[::2, ::2]), format="rgb24")
+                frame.pts, frame.time_base = round(seconds * 1000), Fraction(1, 1000)
+                for packet in video.encode(frame):
+                    container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for start in range(0, 32000, 1024):
+            tone = np.sin(np.arange(start, start + 1024) / 16000 * 2 * np.pi * 440).astype(np.float32)
+            samples = av.AudioFrame.from_ndarray(tone[None], format="fltp", layout="mono")
+            samples.sample_rate, samples.pts = 16000, start
+            for packet in audio.encode(samples):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    return path
+
+
+def stream_times(path: Path) -> tuple[list[float], float]:
+    """The video frames' times in seconds, and the audio's end in seconds."""
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        times = sorted(
+            float(packet.pts * video.time_base) for packet in container.demux(video) if packet.size
+        )
+        container.seek(0)
+        ends = [float((p.pts + p.duration) * audio.time_base) for p in container.demux(audio) if p.size]
+    return times, max(ends)
+
+
+def test_variable_frame_rate_keeps_its_timing_and_audio(tmp_path, weights, face_photo, wolfgang):
+    """D1: a 2 s VFR driving clip comes out 2 s long, each frame at its driving frame's time, with
+    all its audio (before: 57 frames at the average rate, 1.0 s shorter... and the audio cut)."""
+    driving = make_vfr_clip(tmp_path / "vfr.mp4", wolfgang)
+    out = tmp_path / "out.mp4"
+    result = run(face_photo, driving, "-o", out, "--weights", weights, "--no-crop")
+    assert result.exit_code == 0, result.output
+    times, audio_end = stream_times(out)
+    assert len(times) == len(VFR_TIMES)
+    assert np.allclose(np.array(times) - times[0], VFR_TIMES, atol=0.002), times
+    assert audio_end > 1.9, audio_end
+    assert "2.0 s at" in result.stdout or "2.1 s at" in result.stdout, result.stdout

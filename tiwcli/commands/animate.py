@@ -211,7 +211,7 @@ def _print_summary(
     from_video: bool,
 ) -> None:
     width, height = summary.output_size
-    seconds = summary.frames / float(driving.fps)
+    seconds = summary.video_seconds or summary.frames / float(driving.fps)
     parts = [
         f"wrote {output}: {summary.frames} frames, {width // 2 * 2}x{height // 2 * 2}, "
         f"{seconds:.1f} s at {_format_fps(driving.fps)} fps",

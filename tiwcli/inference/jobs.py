@@ -10,6 +10,7 @@ leaves a partial output or preview.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,10 +96,11 @@ def run_job(
         names = [str(path) for path in prepared.job.sources]
         sources = animator.sources_from_images(prepared.source_images, names=names)
     job = prepared.job
-    write_videos(
+    seconds = write_videos(
         animator, sources, prepared.driving, job.output, prepared.preview_path, job.overwrite, job.crf
     )
-    return animator.settled_summary()  # the encoder thread has finished: its time counts
+    summary = animator.settled_summary()  # the encoder thread has finished: its time counts
+    return dataclasses.replace(summary, video_seconds=seconds)
 
 
 def different_people_warning(prepared: PreparedJob, analyzer: FaceAnalyzer | None) -> str | None:
@@ -214,20 +216,23 @@ def write_videos(
     preview_path: Path | None,
     overwrite: bool,
     crf: int,
-) -> None:
-    """Animate into OUT (and OUT.preview): both appear only when everything succeeded."""
+) -> float:
+    """Animate into OUT (and OUT.preview): both appear only when everything succeeded. Frames keep
+    the driving video's timestamps (a variable frame rate stays in sync with the audio). Returns
+    the output's length in seconds."""
     from tiwcli.io.streaming import BackgroundConsumer
-    from tiwcli.io.video import VideoWriter
+    from tiwcli.io.video import VideoWriter, frame_times
 
     audio = driving.path if driving.has_audio else None
+    times = frame_times(driving.path)
     preview_done = False
     try:
-        with VideoWriter(output, driving.fps, audio_from=audio, crf=crf, overwrite=overwrite) as writer:
+        with VideoWriter(output, driving.fps, audio, crf, overwrite, times) as writer:
             with contextlib.ExitStack() as stack:
                 preview_writer = None
                 if preview_path is not None:
                     preview_writer = stack.enter_context(
-                        VideoWriter(preview_path, driving.fps, audio_from=audio, crf=crf, overwrite=overwrite)
+                        VideoWriter(preview_path, driving.fps, audio, crf, overwrite, times)
                     )
                     strip = source_strip_for(animator, sources)
 
@@ -248,6 +253,7 @@ def write_videos(
         if preview_done and preview_path is not None:
             preview_path.unlink(missing_ok=True)  # the main output failed while closing
         raise
+    return float(writer.seconds)
 
 
 def preview_frames(strip: np.ndarray, batch: AnimatedBatch) -> Iterator[np.ndarray]:

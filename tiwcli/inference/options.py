@@ -96,6 +96,7 @@ class AnimationSummary:
     output_size: tuple[int, int]  # (width, height) of the output frames
     # seconds per stage (tiwcli.timing.STAGES) of this animation; stages on other threads overlap
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    video_seconds: float | None = None  # the output video's length (None: frames / fps)
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,51 @@ def read_all_frames(path: Path | str, max_frames: int | None = None) -> np.ndarr
     return np.stack(frames)
 
 
+@dataclass(frozen=True)
+class FrameTimes:
+    """When each frame of a video is shown: `pts[i]` ticks of `time_base` after the first frame.
+
+    A variable-frame-rate clip (most phone videos) keeps its timing and its length through these,
+    where frame number / fps would squeeze it (and cut its audio)."""
+
+    pts: tuple[int, ...]  # sorted, starting at 0
+    time_base: Fraction
+
+    def span(self, index: int, fps: Fraction) -> tuple[Fraction, Fraction]:
+        """(start, end) of frame `index` in seconds; past the known frames, one 1/fps apart."""
+        count = len(self.pts)
+        if index < count:
+            start = self.pts[index] * self.time_base
+        else:
+            start = self.pts[-1] * self.time_base + (index - count + 1) / fps
+        if index + 1 < count:
+            return start, self.pts[index + 1] * self.time_base
+        last = (self.pts[-1] - self.pts[-2]) * self.time_base if count >= 2 else 1 / fps
+        return start, start + (last if index == count - 1 and last > 0 else 1 / fps)
+
+
+def frame_times(path: Path | str) -> FrameTimes | None:
+    """The presentation times of a video's frames, read from its packets (no decoding); None when
+    the container does not give every packet a timestamp (old AVI files)."""
+    with _open_input(Path(path)) as container:
+        if not container.streams.video:
+            return None
+        stream = container.streams.video[0]
+        pts = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size:  # the empty packet at the end flushes the decoder
+                    if packet.pts is None:
+                        return None
+                    pts.append(packet.pts)
+        except av.error.FFmpegError:
+            pass  # the decoder reports corrupt data; the times read so far are still right
+        if not pts or stream.time_base is None:
+            return None
+        pts.sort()
+        return FrameTimes(tuple(value - pts[0] for value in pts), Fraction(stream.time_base))
+
+
 def temporary_path_for(path: Path) -> Path:
     """A hidden sibling of `path`, same suffix, so the final rename never crosses filesystems."""
     return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
@@ -175,7 +220,9 @@ class VideoWriter:
         audio_from: Path | str | None = None,
         crf: int = 18,
         overwrite: bool = False,
+        times: FrameTimes | None = None,
     ) -> None:
+        """`times`: each frame's time (a driving video's own timestamps); None: frame number / fps."""
         self.path = Path(path)
         check_output_path(self.path, overwrite)
         self.fps = Fraction(fps).limit_denominator(1001 * 1000)
@@ -183,6 +230,10 @@ class VideoWriter:
         self.overwrite = overwrite
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.frames_written = 0
+        self.times = times
+        self.seconds = Fraction(0)  # the end of the last frame written
+        self._time_base = times.time_base if times is not None else 1 / self.fps
+        self._last_pts = -1
         self._temporary = temporary_path_for(self.path)
         self._container: av.container.OutputContainer | None = None
         self._video: av.video.stream.VideoStream | None = None
@@ -199,6 +250,7 @@ class VideoWriter:
     def _start_video(self, height: int, width: int) -> None:
         assert self._container is not None
         stream = self._container.add_stream("libx264", rate=self.fps)
+        stream.codec_context.time_base = self._time_base
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": "veryfast"}
@@ -217,16 +269,27 @@ class VideoWriter:
             raise InputError(f"frame size {width}x{height} differs from the video's")
         image = np.ascontiguousarray(frame[:height, :width])
         video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        video_frame.pts = self.frames_written
-        video_frame.time_base = 1 / self.fps
+        self._stamp(video_frame)
         try:
             for packet in self._video.encode(video_frame):
                 self._container.mux(packet)
             self.frames_written += 1
             if self._audio is not None:
-                self._audio.copy_until(self.frames_written / self.fps)
+                self._audio.copy_until(self.seconds)
         except (av.error.FFmpegError, OSError) as error:  # a full disk, a vanished folder...
             raise write_error(self.path, error) from None
+
+    def _stamp(self, frame: av.VideoFrame) -> None:
+        """Give the next frame its timestamp, and move `seconds` to its end."""
+        if self.times is None:
+            start, end = self.frames_written / self.fps, (self.frames_written + 1) / self.fps
+        else:
+            start, end = self.times.span(self.frames_written, self.fps)
+        pts = max(round(start / self._time_base), self._last_pts + 1)  # strictly increasing
+        frame.pts, frame.time_base = pts, self._time_base
+        frame.duration = max(round(end / self._time_base) - pts, 1)
+        self._last_pts = pts
+        self.seconds = max(end, (pts + 1) * self._time_base)
 
     def write_batch(self, frames: np.ndarray) -> None:
         for frame in frames:
@@ -264,7 +327,7 @@ class VideoWriter:
         for packet in self._video.encode():
             self._container.mux(packet)
         if self._audio is not None:  # audio stops where the video does
-            self._audio.copy_until(self.frames_written / self.fps, final=True)
+            self._audio.copy_until(self.seconds, final=True)
 
     def _close(self) -> None:
         assert self._container is not None
