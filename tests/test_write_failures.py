@@ -73,8 +73,6 @@ def fail_with_full_disk(*args, **kwargs):
 def test_writer_failure_leaves_nothing(tmp_path, monkeypatch, stage):
     import av
 
-    import tiwcli.io.video
-
     target = tmp_path / "out.mp4"
     if stage == "open":
         monkeypatch.setattr(av, "open", fail_with_full_disk)
@@ -91,8 +89,8 @@ def test_writer_failure_leaves_nothing(tmp_path, monkeypatch, stage):
 
         monkeypatch.setattr(VideoWriter, "_close", close_then_fail)
     else:  # the final move is a hard link (or os.replace where there are none)
-        monkeypatch.setattr(tiwcli.io.video.os, "replace", fail_with_full_disk)
-        monkeypatch.setattr(tiwcli.io.video.os, "link", fail_with_full_disk)
+        monkeypatch.setattr(os, "replace", fail_with_full_disk)
+        monkeypatch.setattr(os, "link", fail_with_full_disk)
     with pytest.raises(OutputError, match="No space left on device"):
         with VideoWriter(target, 25) as writer:
             writer.write_batch(FRAMES)
@@ -278,3 +276,24 @@ def test_writer_creates_the_final_name_exclusively(tmp_path, monkeypatch, hard_l
         writer.write_batch(FRAMES)
     assert VideoReader(tmp_path / "late.mp4").info.num_frames == 3
     assert everything_in(tmp_path) == ["late.1.mp4", "late.mp4", "out.mp4"]
+
+
+def test_a_long_output_name_is_written(tmp_path, weights, clip, face_photo):
+    """D4: a 246-character name (and its 254-character preview) is written: the temporaries' names
+    are short, whatever the output's (before: a traceback after all the work)."""
+    out = tmp_path / ("o" * 242 + ".mp4")
+    result = run_animate(face_photo, clip, "-o", out, "--weights", weights, "--no-crop", "--preview")
+    assert result.exit_code == 0, result.output
+    assert everything_in(tmp_path) == sorted([out.name, "o" * 242 + ".preview.mp4"])
+
+
+def test_a_too_long_output_name_is_refused_before_any_work(tmp_path, monkeypatch, weights, clip, face_photo):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output name was checked")
+
+    monkeypatch.setattr("tiwcli.inference.jobs.load_model_and_faces", no_model)
+    out = tmp_path / ("o" * 252 + ".mp4")
+    result = run_animate(face_photo, clip, "-o", out, "--weights", weights, "--overwrite")
+    assert result.exit_code == 2, result.output
+    assert "file name is 256 bytes, over this folder's limit of 255" in one_error_line(result)
+    assert everything_in(tmp_path) == []

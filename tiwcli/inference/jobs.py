@@ -60,13 +60,14 @@ class PreparedJob:
 
 def prepare_job(job: AnimationJob) -> PreparedJob:
     """Check every input and output before any work is done."""
-    from tiwcli.io.files import check_not_an_input
+    from tiwcli.io.files import check_name_length, check_not_an_input
     from tiwcli.io.video import check_output_path, probe_video
 
     preview_path = preview_path_for(job.output) if job.preview else None
     for path in (job.output, preview_path):
         if path is not None:
             check_video_suffix(path)
+            check_name_length(path)
             check_not_an_input(path, [*job.sources, job.driving, *([job.weights] if job.weights else [])])
             check_output_path(path, job.overwrite)
     from tiwcli.checkpoint import resolve_weights

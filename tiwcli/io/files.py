@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import signal
 import tempfile
 import threading
@@ -55,6 +56,25 @@ def check_output_folder(folder: Path) -> None:
     if not existing.is_dir():
         raise InputError(f"{existing}: is a file, not a folder")
     check_writable_folder(existing)
+
+
+def temporary_sibling(path: Path) -> Path:
+    """A short hidden name beside `path` (same folder, so the final rename never crosses file
+    systems; same suffix, so writers pick the same format): `.tiw-PID-RANDOM.partial.mp4`. Its
+    length does not grow with `path`'s, so any name the folder accepts can be written."""
+    return path.with_name(f".tiw-{os.getpid()}-{secrets.token_hex(4)}.partial{path.suffix}")
+
+
+def check_name_length(path: Path) -> None:
+    """`path`'s file name fits its folder's file system (usually 255 bytes): checked before any work."""
+    try:
+        limit = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    size = len(os.fsencode(path.name))
+    if size > limit:
+        shown = f"{path.name[:40]}...{path.suffix}"
+        raise InputError(f"{shown}: file name is {size} bytes, over this folder's limit of {limit}")
 
 
 def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:

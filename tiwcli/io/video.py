@@ -11,7 +11,6 @@ close, rename) become one-line `OutputError`s, and the temporary file is removed
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,7 +22,13 @@ import av.error
 import numpy as np
 
 from tiwcli.errors import InputError
-from tiwcli.io.files import check_writable_folder, move_into_place, write_error
+from tiwcli.io.files import (
+    check_name_length,
+    check_writable_folder,
+    move_into_place,
+    temporary_sibling,
+    write_error,
+)
 
 # containers read as videos (datasets, `tiw preprocess` inputs, `tiw eval --pred/--real`)
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -194,13 +199,9 @@ def frame_times(path: Path | str) -> FrameTimes | None:
         return FrameTimes(tuple(value - pts[0] for value in pts), Fraction(stream.time_base))
 
 
-def temporary_path_for(path: Path) -> Path:
-    """A hidden sibling of `path`, same suffix, so the final rename never crosses filesystems."""
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
-
-
 def check_output_path(path: Path, overwrite: bool) -> None:
     """`path` may be written: not there (or `overwrite`), not a folder, in a writable folder."""
+    check_name_length(path)
     if path.exists() and not overwrite:
         raise InputError(f"{path}: already exists (pass --overwrite to replace it)")
     if not path.parent.exists():
@@ -234,7 +235,7 @@ class VideoWriter:
         self.seconds = Fraction(0)  # the end of the last frame written
         self._time_base = times.time_base if times is not None else 1 / self.fps
         self._last_pts = -1
-        self._temporary = temporary_path_for(self.path)
+        self._temporary = temporary_sibling(self.path)
         self._container: av.container.OutputContainer | None = None
         self._video: av.video.stream.VideoStream | None = None
         self._audio: _AudioCopier | None = None
