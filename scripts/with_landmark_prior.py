@@ -1,7 +1,7 @@
 """Copy a checkpoint with the landmark prior of a preset switched on (the weights unchanged).
 
     .venv/bin/python scripts/with_landmark_prior.py IN.safetensors OUT.safetensors [--preset landmark-256] \
-        [--full-resolution-spline]
+        [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L]
 
 The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
 the plain locality prior load into the same architecture with the landmark flow prior and
@@ -9,6 +9,8 @@ source selection on. This is how weights/tiw-landmark-256.safetensors was made f
 tiw-warp-256's weights; see weights/README.md for what it measured. --full-resolution-spline also
 switches on `ModelConfig.landmark_flow_full_resolution` (the spline read at full resolution in the
 warp; no weights either): that is how the shipped file was made from stage 2's checkpoint.
+--motion-gate and --mouth-mask-logit set `ModelConfig.motion_gate` and `mouth_mask_logit` (no
+weights either; models/motion_gate.py, models/mouth_prior.py): the start of the expressions run.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--preset", default="landmark-256")
     parser.add_argument("--full-resolution-spline", action="store_true")
+    parser.add_argument("--motion-gate", type=float, default=0.0, help="motion gate scale (0 = off)")
+    parser.add_argument("--mouth-mask-logit", type=float, default=0.0, help="mouth prior (0 = off)")
     args = parser.parse_args(argv)
     model = load_model(args.weights)
     config = model_preset(args.preset)
     if args.full_resolution_spline:
         config = dataclasses.replace(config, landmark_flow_full_resolution=True)
+    config = dataclasses.replace(config, motion_gate=args.motion_gate, mouth_mask_logit=args.mouth_mask_logit)
     if not config.same_weights_as(model.config):
         print(f"error: {args.weights} is not of preset {args.preset}'s architecture", file=sys.stderr)
         return 1

@@ -150,3 +150,15 @@ def test_track_in_progress_without_a_face_raises_when_a_box_is_asked(analyzer):
     with TrackInProgress(iter(np.zeros((6, 120, 160, 3), np.uint8)), analyzer, name="blank.mp4") as track:
         with pytest.raises(InputError, match=r"blank\.mp4: no face found"):
             track.box(0)
+
+
+def test_a_repeated_frame_keeps_its_landmarks(analyzer, wolfgang_frames):
+    """A still (the same frame again and again) must not drift: the predictor, seeded from the last
+    landmarks, would move them on the same pixels, and that would animate a face that stands still."""
+    frame = wolfgang_frames[0]
+    follower = FaceFollower(analyzer, detect_every=8)
+    faces = [follower.update(frame.copy()) for _ in range(6)]
+    assert all(np.array_equal(face.landmarks, faces[0].landmarks) for face in faces)
+    assert follower.stats.detections == 1
+    moved = follower.update(wolfgang_frames[1])  # a new frame is tracked as before
+    assert moved is not None and follower.stats.detections == 1

@@ -19,6 +19,9 @@ most webcam filters):
   cross-correlation): on the sample clips, consecutive frames of a followed face score
   0.62-0.98, the same box after the face moved 40-150 px scores below 0.26; the threshold
   `min_similarity` is 0.45. The detector then runs on that frame.
+- a frame identical to the previous one (a still, a duplicated frame) keeps the previous
+  landmarks: the predictor, seeded from them, would move them a little on the same pixels, and
+  that drift would animate a face that does not move.
 
 `FaceFollower` is online (one frame in, one face out: `tiw live`); `follow_faces` runs it
 over a whole video and smooths the crop boxes exactly as `track_faces` does; `TrackInProgress`
@@ -129,15 +132,22 @@ class FaceFollower:
     def reset(self) -> None:
         self._previous: Face | None = None
         self._previous_patch: np.ndarray | None = None  # appearance of the previous face
+        self._previous_frame: np.ndarray | None = None  # a copy: identical frames keep their face
         self._box_from_landmarks: _BoxFromLandmarks | None = None
         self._since_detection = 0
 
     def update(self, frame: np.ndarray) -> Face | None:
         face = None
         if self._previous is not None and self._since_detection + 1 < self.detect_every:
-            face = self._track(frame, self._previous)
+            if self._previous_frame is not None and np.array_equal(frame, self._previous_frame):
+                self._since_detection += 1
+                self.stats.tracked += 1
+                face = self._previous
+            else:
+                face = self._track(frame, self._previous)
         if face is None:
             face = self._detect(frame)
+        self._previous_frame = None if face is None else frame.copy()
         self._previous = face
         self._previous_patch = None if face is None else appearance_patch(frame, face.landmarks)
         if face is None:
