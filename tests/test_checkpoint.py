@@ -100,3 +100,65 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
         save_tensors(path, {"x": torch.zeros(3)}, {})
     assert torch.equal(load_tensors(path)[0]["x"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["out.safetensors"]
+
+
+def _with_config(path, tmp_path, name, **changes):
+    """A copy of the checkpoint at `path` whose stored config has `changes` (raw JSON values)."""
+    import json
+
+    tensors, metadata = load_tensors(path)
+    config = json.loads(metadata["config"])
+    config.update(changes)
+    metadata["config"] = json.dumps(config)
+    edited = tmp_path / name
+    save_tensors(edited, tensors, metadata)
+    return edited
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"feature_size": 0}, "feature_size must be a whole number from 1"),
+        ({"num_keypoints": -5}, "num_keypoints must be a whole number from 1 to 256"),
+        ({"image_size": "64"}, "image_size must be a whole number"),
+        ({"key_dim": 10**9}, "key_dim must be a whole number from 1 to 4096"),
+        ({"encoder_depth": 2.5}, "encoder_depth must be a whole number"),
+        ({"heatmap_sigma": 0}, "heatmap_sigma must be > 0"),
+        ({"locality_sigma": None}, "locality_sigma must be a finite number"),
+        ({"full_resolution_warp": "yes"}, "full_resolution_warp must be true or false"),
+    ],
+)
+def test_absurd_config_values_are_one_line(saved, tmp_path, changes, message):
+    """D5: a checkpoint config with zero, negative, huge or mistyped values is an InputError naming
+    the file and the field (before: ZeroDivisionError and other tracebacks)."""
+    _, path = saved
+    edited = _with_config(path, tmp_path, "edited.safetensors", **changes)
+    with pytest.raises(InputError, match=message) as error:
+        load_model(edited)
+    assert str(edited) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_config_bigger_than_its_tensors_allocates_nothing(saved, tmp_path, monkeypatch):
+    """D6: a small file whose config asks for wide layers is refused after comparing shapes on the
+    meta device: no real model is built (before: the model was allocated first, 2.1 GB for a
+    730-byte file whose config said 12000)."""
+    import tiwcli.checkpoint
+    from tiwcli.models.implicit_warping import ImplicitWarping as Model
+
+    built_on = []
+
+    class Spy(Model):
+        def __init__(self, config):
+            super().__init__(config)
+            built_on.append(next(self.parameters()).device.type)
+
+    monkeypatch.setattr(tiwcli.checkpoint, "ImplicitWarping", Spy)
+    _, path = saved
+    wide = _with_config(
+        path, tmp_path, "wide.safetensors", key_dim=1024, value_dim=1024, residual_hidden=2048
+    )
+    with pytest.raises(InputError, match="has shape"):
+        load_model(wide)
+    assert built_on == ["meta"]
+    load_model(path)  # the untouched file: compared on meta, then built for real
+    assert built_on == ["meta", "meta", "cpu"]

@@ -123,8 +123,10 @@ def read_model_file(path: Path | str) -> tuple[ModelConfig, dict[str, torch.Tens
         raise InputError(f"{path}: not a tiw model checkpoint (format {metadata.get('format')!r})")
     try:
         config = ModelConfig.from_json(metadata["config"])
-    except (KeyError, json.JSONDecodeError, TypeError) as error:
+    except (KeyError, json.JSONDecodeError, TypeError, AttributeError, ValueError) as error:
         raise InputError(f"{path}: checkpoint config is missing or malformed ({error})") from None
+    except InputError as error:  # a value out of range: feature_size 0, num_keypoints -5...
+        raise InputError(f"{path}: checkpoint config: {error}") from None
     check_weights(path, tensors)  # NaN/inf here; dtypes against the model where one is built
     return config, _remap_legacy_keys(tensors), metadata
 
@@ -132,8 +134,8 @@ def read_model_file(path: Path | str) -> tuple[ModelConfig, dict[str, torch.Tens
 def load_model(path: Path | str, device: torch.device | str = "cpu") -> ImplicitWarping:
     """Rebuild the model from a checkpoint, strictly, in eval mode on `device`."""
     config, tensors, _ = read_model_file(path)
-    model = ImplicitWarping(config)
-    expected = model.state_dict()
+    with torch.device("meta"):  # shapes and dtypes only: nothing is allocated before they match
+        expected = ImplicitWarping(config).state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -148,6 +150,7 @@ def load_model(path: Path | str, device: torch.device | str = "cpu") -> Implicit
                 f"expected {tuple(expected[name].shape)}"
             )
     check_weights(path, tensors, expected)
+    model = ImplicitWarping(config)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:  # defensive: anything the checks above missed

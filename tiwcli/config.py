@@ -102,6 +102,7 @@ class ModelConfig(JsonConfig):
     mouth_mask_logit: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_value_ranges(self)  # first: a hand-edited or hostile checkpoint config
         upscale = self.image_size // self.feature_size
         if self.image_size % self.feature_size or upscale & (upscale - 1):
             raise InputError(
@@ -138,6 +139,42 @@ class ModelConfig(JsonConfig):
     def uses_landmarks(self) -> bool:
         """Whether the model reads 68-point face landmarks beside the images."""
         return self.landmark_flow or self.source_selection_tau > 0
+
+
+# Inclusive bounds of ModelConfig's whole-number fields; the rest must lie in 1..MAX_WIDTH. The
+# upper bounds are far above any preset but keep a config from asking for gigabytes of weights.
+MAX_WIDTH = 4096
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "image_size": (8, 4096),
+    "num_keypoints": (1, 256),
+    "keypoint_depth": (1, 8),
+    "encoder_depth": (1, 8),
+    "positional_frequencies": (0, 64),
+    "extra_key_values": (0, 1024),
+    "attention_reduction": (1, 64),
+    "generator_blocks": (0, 64),
+}
+
+
+def _check_value_ranges(config: Any) -> None:
+    """Each whole-number field is an int within its bounds, each other number finite: one-line
+    InputErrors instead of a division by zero, or a model of many gigabytes, further on."""
+    import math
+
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.type in ("int", int):
+            low, high = _INT_RANGES.get(field.name, (1, MAX_WIDTH))
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(f"{field.name} must be a whole number from {low} to {high}, not {value!r}")
+        elif field.type in ("float", float) and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+        ):
+            raise InputError(f"{field.name} must be a finite number, not {value!r}")
+        elif field.type in ("bool", bool) and not isinstance(value, bool):
+            raise InputError(f"{field.name} must be true or false, not {value!r}")
+    if getattr(config, "heatmap_sigma", 1) <= 0 or not 0 <= getattr(config, "source_dropout", 0) < 1:
+        raise InputError("heatmap_sigma must be > 0 and source_dropout from 0 to below 1")
 
 
 def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
