@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -176,6 +179,29 @@ def check_weights(
                 f"{path}: tensor {name} holds {bad} NaN or infinite values: the run that wrote it "
                 "diverged; use an earlier checkpoint"
             )
+
+
+def load_torch_weights(path: Path, what: str) -> dict[str, torch.Tensor]:
+    """A third-party `.pth` state dict (torchvision's VGG-19 or AlexNet, LPIPS's heads), read with
+    `weights_only=True` so that nothing in it runs. A pickle of anything else, random bytes or a
+    truncated download is a one-line InputError (torch's own message advises weights_only=False)."""
+    try:
+        with warnings.catch_warnings():  # torch's notes on odd pickles: the error below says it
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (
+        pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError, KeyError,
+        AttributeError, TypeError, IndexError, UnicodeDecodeError, zipfile.BadZipFile,
+    ) as error:  # fmt: skip
+        raise InputError(
+            f"{path}: not a readable {what} file, truncated, corrupt or not plain tensors "
+            f"({error.__class__.__name__}); delete it and download it again"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(name, str) and isinstance(tensor, torch.Tensor) for name, tensor in state.items()
+    ):
+        raise InputError(f"{path}: not a {what} file (it holds no named tensors)")
+    return state
 
 
 def _remap_legacy_keys(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

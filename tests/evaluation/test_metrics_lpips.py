@@ -111,3 +111,42 @@ def test_missing_backbone_through_the_cli(tmp_path, monkeypatch, carphone):
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     assert f"LPIPS unavailable: ImageNet AlexNet weights {ALEXNET_FILE} not found" in result.output
+
+
+@pytest.mark.parametrize("kind", ["truncated", "hostile pickle"])
+def test_a_broken_backbone_file_is_one_line(tmp_path, monkeypatch, carphone, kind):
+    """D10: a partial download (or a hostile pickle) of the AlexNet file under $TORCH_HOME is one
+    line naming it, exit 2 (before: a traceback)."""
+    import pickle
+
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    path = folder / ALEXNET_FILE
+    if kind == "truncated":
+        state = {
+            f"features.{key}": value for key, value in random_lpips(1).backbone.features.state_dict().items()
+        }
+        torch.save(state, path)
+        path.write_bytes(path.read_bytes()[:3000])
+    else:
+        path.write_bytes(pickle.dumps({"features.0.weight": _Hostile()}))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    for name in ("pred", "real"):
+        (tmp_path / name).mkdir()
+        with VideoWriter(tmp_path / name / "clip.mp4", 25) as writer:
+            writer.write_batch(read_all_frames(carphone, max_frames=3))
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--pred", str(tmp_path / "pred"), "--real", str(tmp_path / "real"), "--metrics", "lpips"],
+    )
+    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and ALEXNET_FILE in lines[0] and "not a readable AlexNet file" in lines[0], lines
+
+
+class _Hostile:
+    def __reduce__(self):
+        import os
+
+        return (os.getcwd, ())

@@ -99,3 +99,51 @@ def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, sample_dataset, 
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     assert any(line.startswith("train: 3/3 steps") for line in lines), result.stderr
+
+
+class _Hostile:
+    """Unpickling this would call a function: `weights_only` loading must refuse it."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.getcwd, ())
+
+
+@pytest.mark.parametrize("kind", ["pickle", "random bytes", "truncated", "empty", "a list of tensors"])
+def test_unreadable_vgg_weights_are_one_line(tmp_path, kind):
+    """D7: a --vgg-weights file that is a pickle of other things, random bytes or a cut download is
+    an InputError naming the file (before: an UnpicklingError traceback advising weights_only=False)."""
+    import pickle
+
+    import torch
+
+    from tiwcli.errors import InputError
+    from tiwcli.training.perceptual import load_vgg19
+
+    path = tmp_path / "vgg19.pth"
+    if kind == "pickle":
+        path.write_bytes(pickle.dumps({"features.0.weight": _Hostile()}))
+    elif kind == "random bytes":
+        path.write_bytes(bytes(range(256)) * 40)
+    elif kind == "truncated":
+        torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, path)
+        path.write_bytes(path.read_bytes()[:700])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        torch.save([torch.zeros(2)], path)
+    with pytest.raises(InputError) as error:
+        load_vgg19(path)
+    message = str(error.value)
+    assert str(path) in message and "\n" not in message and "weights_only" not in message
+
+
+def test_missing_vgg_weights_is_reported_before_training(tmp_path, sample_dataset, no_training):
+    """D8: an explicit --vgg-weights that does not exist is exit 2, like a missing --init (before: a
+    note, and training silently without the perceptual loss)."""
+    result = run_train(
+        "--data", sample_dataset, "--out", tmp_path / "run", "--vgg-weights", tmp_path / "vgg19-typo.pth"
+    )
+    assert result.exit_code == 2 and "vgg19-typo.pth: no such file" in error_line(result)
+    assert not (tmp_path / "run").exists()

@@ -137,7 +137,7 @@ def train(
     max_sources_old: Annotated[options.OptionalInt, options.hidden("--max-sources", min=1)] = None,
 ) -> None:
     """Train an Implicit Warping model on a preprocessed face dataset."""
-    _check_paths(data, out, init)  # before the slow imports, the data and the model
+    _check_paths(data, out, init, vgg_weights)  # before the slow imports, the data and the model
     from tiwcli.training.loop import train as run_training
     from tiwcli.training.run import RunOptions, resolve_settings
 
@@ -188,14 +188,14 @@ def train(
         typer.echo(f"trained to step {result.step}: {result.model_path}")
 
 
-def _check_paths(data: Path, out: Path, init: Path | None) -> None:
-    """The dataset folder and --init exist, and the run folder is (or can be made) a writable folder."""
+def _check_paths(data: Path, out: Path, init: Path | None, vgg_weights: Path | None) -> None:
+    """The dataset folder, --init and --vgg-weights exist (a typo must not silently train without
+    the perceptual loss), and the run folder is (or can be made) a writable folder."""
     from tiwcli.io.files import check_input_files, check_output_folder
 
     if not data.is_dir():
         raise InputError(f"{data}: no such dataset folder")
-    if init is not None:
-        check_input_files([init])
+    check_input_files([path for path in (init, vgg_weights) if path is not None])
     check_output_folder(out)
 
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tiwcli.checkpoint import load_torch_weights
 from tiwcli.errors import InputError, MissingWeightsError
 from tiwcli.paths import package_folder, torch_hub_checkpoints
 
@@ -75,17 +76,19 @@ def load_vgg19(path: Path | None = None) -> VGG19Features:
             f"VGG-19 weights {path.name} not found in {path.parent}; the perceptual loss is off "
             "(copy torchvision's file there to turn it on)"
         )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, ValueError) as error:
-        raise InputError(f"{path}: not a readable VGG-19 file ({error.__class__.__name__})") from None
+    state = load_torch_weights(path, "VGG-19")
     network = VGG19Features()
     wanted = {key: value for key, value in state.items() if key.startswith("features.")}
     own = set(network.state_dict())
     missing = own - set(wanted)
     if missing:
         raise InputError(f"{path}: not torchvision's VGG-19 (missing {sorted(missing)[0]})")
-    network.load_state_dict({key: wanted[key] for key in own})
+    try:
+        network.load_state_dict({key: wanted[key] for key in own})
+    except RuntimeError as error:  # a tensor of another shape
+        raise InputError(
+            f"{path}: not torchvision's VGG-19 ({str(error).splitlines()[-1].strip()})"
+        ) from None
     return network.eval().requires_grad_(False)
 
 

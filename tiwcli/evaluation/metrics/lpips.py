@@ -23,6 +23,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from tiwcli.checkpoint import load_torch_weights
 from tiwcli.errors import InputError, MissingWeightsError
 from tiwcli.paths import package_folder, torch_hub_checkpoints
 
@@ -116,10 +117,15 @@ class LPIPS(nn.Module):
                 "`pip install --no-deps lpips`)"
             )
         model = cls()
-        model.load_weights(
-            torch.load(alexnet_path, map_location="cpu", weights_only=True),
-            torch.load(heads_path, map_location="cpu", weights_only=True),
-        )
+        alexnet = load_torch_weights(alexnet_path, "AlexNet")
+        heads = load_torch_weights(heads_path, "LPIPS heads")
+        try:
+            model.load_weights(alexnet, heads)
+        except (RuntimeError, KeyError) as error:  # missing or mis-shaped tensors
+            reason = str(error).splitlines()[-1].strip()
+            raise InputError(
+                f"{alexnet_path} or {heads_path}: not the weights LPIPS expects ({reason})"
+            ) from None
         return model.eval()
 
     def per_frame(self, pred: np.ndarray, real: np.ndarray, batch_size: int = 16) -> np.ndarray:
