@@ -221,3 +221,18 @@ def test_crop_landmarks_maps_the_box_to_minus_one_one():
     mapped = crop_landmarks(points, boxes)
     assert np.allclose(mapped[0, :3], [[-1, -1], [1, 1], [0, 0]])
     assert np.isnan(mapped[0, 3]).all()
+
+
+def test_landmarks_move_with_their_clip_to_test(sample_dataset):
+    """D9: the clip moved to test/ (the sample set, default options) takes its .landmarks.npy along:
+    every clip has its landmarks beside it and no landmark file is left without its clip (before:
+    the test clip's landmarks stayed in train/)."""
+    from tiwcli.dataset.layout import landmarks_path
+
+    manifest = json.loads((sample_dataset / "manifest.json").read_text())
+    clips = {sample_dataset / clip["file"] for clip in manifest["clips"]}
+    assert any(clip.parent.name == "test" for clip in clips)
+    for clip in clips:
+        assert landmarks_path(clip).exists(), clip
+    for landmarks in sample_dataset.rglob("*.landmarks.npy"):
+        assert landmarks.with_name(landmarks.name.replace(".landmarks.npy", ".mp4")) in clips, landmarks

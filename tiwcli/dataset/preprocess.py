@@ -126,6 +126,8 @@ def ensure_test_split(out_dir: Path, manifest: dict[str, Any], options: Preproce
         if clip["source"] == chosen:
             moved = Path("test") / Path(clip["file"]).name
             os.replace(out_dir / clip["file"], out_dir / moved)
+            if (out_dir / landmarks_path(Path(clip["file"]))).exists():  # the clip's landmarks go with it
+                os.replace(out_dir / landmarks_path(Path(clip["file"])), out_dir / landmarks_path(moved))
             clip["file"], clip["split"] = moved.as_posix(), "test"
     done[chosen]["split"] = "test"
     return chosen
