@@ -223,16 +223,32 @@ def test_crop_landmarks_maps_the_box_to_minus_one_one():
     assert np.isnan(mapped[0, 3]).all()
 
 
-def test_landmarks_move_with_their_clip_to_test(sample_dataset):
-    """D9: the clip moved to test/ (the sample set, default options) takes its .landmarks.npy along:
-    every clip has its landmarks beside it and no landmark file is left without its clip (before:
-    the test clip's landmarks stayed in train/)."""
-    from tiwcli.dataset.layout import landmarks_path
+def test_landmarks_move_with_their_clip_to_test(sample_dataset, tmp_path):
+    """D9: when two videos' clips all went to train, the one moved to test/ takes its
+    .landmarks.npy along (before: the landmarks stayed in train/, and the test clip had none).
+    Real clips and landmark files from the sample dataset."""
+    import shutil
 
-    manifest = json.loads((sample_dataset / "manifest.json").read_text())
-    clips = {sample_dataset / clip["file"] for clip in manifest["clips"]}
+    from tiwcli.dataset.layout import landmarks_path
+    from tiwcli.dataset.preprocess import ensure_test_split
+
+    (tmp_path / "train").mkdir()
+    manifest = {"clips": [], "sources": {}}
+    real = sorted(path for path in sample_dataset.rglob("*.mp4") if landmarks_path(path).exists())[:2]
+    assert len(real) == 2
+    for index, clip in enumerate(real):
+        name = f"video{index}_000.mp4"
+        shutil.copy(clip, tmp_path / "train" / name)
+        shutil.copy(landmarks_path(clip), landmarks_path(tmp_path / "train" / name))
+        manifest["clips"].append(
+            {"file": f"train/{name}", "source": f"/raw/video{index}.mp4", "split": "train"}
+        )
+        manifest["sources"][f"/raw/video{index}.mp4"] = {"status": "done", "split": "train", "clips": 1}
+    moved = ensure_test_split(tmp_path, manifest, PreprocessOptions(test_fraction=0.1))
+    assert moved is not None
+    clips = {tmp_path / clip["file"] for clip in manifest["clips"]}
     assert any(clip.parent.name == "test" for clip in clips)
     for clip in clips:
         assert landmarks_path(clip).exists(), clip
-    for landmarks in sample_dataset.rglob("*.landmarks.npy"):
+    for landmarks in tmp_path.rglob("*.landmarks.npy"):
         assert landmarks.with_name(landmarks.name.replace(".landmarks.npy", ".mp4")) in clips, landmarks
