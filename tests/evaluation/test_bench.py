@@ -118,3 +118,19 @@ def test_a_landmark_model_is_timed_with_landmarks(tiny_config):
     row = time_model(model, "tiny-landmarks", 2, batch_size=2, frames=2)
     assert row.latency_ms > 0
     assert given and all(landmarks is not None and landmarks.shape[1:] == (68, 2) for landmarks in given)
+
+
+@pytest.mark.parametrize("where", ["a folder", "a missing folder"])
+def test_bench_json_destination_is_checked_before_the_benchmark(tmp_path, monkeypatch, where):
+    """D12: --json to a folder or into a missing folder is exit 2 before any timing (before: a
+    traceback after the whole benchmark, and its results lost)."""
+
+    def no_benchmark():
+        raise AssertionError("the benchmark started before --json was checked")
+
+    monkeypatch.setattr("tiwcli.evaluation.bench.machine_state", no_benchmark)
+    target = tmp_path if where == "a folder" else tmp_path / "missing" / "r.json"
+    result = CliRunner().invoke(app, ["bench", "--presets", "tiny", "--json", str(target)])
+    assert "Traceback" not in result.output and result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: --json"), lines

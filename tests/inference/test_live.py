@@ -291,3 +291,26 @@ def test_a_landmark_model_gets_each_frames_landmarks_moved_from_the_anchor(
 
     assert session.mouth_least is not None
     assert session.mouth_least <= mouth_openings(session.reference_landmarks.astype(np.float64)) + 1e-9
+
+
+@pytest.mark.parametrize("where", ["a folder", "a missing folder"])
+def test_live_stats_json_destination_is_checked_before_the_run(
+    tmp_path, monkeypatch, face_photo, carphone, where
+):
+    """D11: --stats-json to a folder or into a missing folder is exit 2 before the camera (or file)
+    is opened (before: a traceback after the run, the video written, exit 1)."""
+    from typer.testing import CliRunner
+
+    from tiwcli.cli import app
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the live run started before --stats-json was checked")
+
+    monkeypatch.setattr("tiwcli.inference.live_capture.input_rate", no_run)
+    target = tmp_path if where == "a folder" else tmp_path / "missing" / "stats.json"
+    arguments = ["live", str(face_photo), "--camera", str(carphone), "-o", str(tmp_path / "out.mp4")]
+    result = CliRunner().invoke(app, [*arguments, "--stats-json", str(target)])
+    assert "Traceback" not in result.output and result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: --stats-json"), lines
+    assert not (tmp_path / "out.mp4").exists()

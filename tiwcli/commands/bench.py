@@ -61,6 +61,10 @@ def bench(
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON.")] = None,
 ) -> None:
     """Time the model alone (latency at batch 1, throughput in batches) and end to end."""
+    from tiwcli.io.files import check_output_file, write_text_atomically
+
+    if json_path is not None:
+        check_output_file(json_path, "--json")  # before the benchmark, whose results it holds
     import torch
 
     from tiwcli.checkpoint import save_model
@@ -139,7 +143,7 @@ def bench(
             "profile": as_dicts(profile_rows),
             "end_to_end": as_dicts(end_to_end_rows),
         }
-        json_path.write_text(json.dumps(report, indent=2))
+        write_text_atomically(json_path, json.dumps(report, indent=2))
 
 
 def _describe(knobs) -> str:  # type: ignore[no-untyped-def]

@@ -94,6 +94,7 @@ def live(
     from tiwcli.inference.live_capture import LiveOptions, input_rate
     from tiwcli.inference.live_outputs import FileOutput, VirtualCameraOutput, WindowOutput, check_available
     from tiwcli.inference.options import AnimateOptions
+    from tiwcli.io.files import check_output_file, write_text_atomically
     from tiwcli.io.video import check_output_path
     from tiwcli.runtime import resolve_device
 
@@ -103,6 +104,8 @@ def live(
     if output is not None:
         check_video_suffix(output)
         check_output_path(output, overwrite)
+    if stats_json is not None:
+        check_output_file(stats_json, "--stats-json")  # before the run, not after it
     live_options = LiveOptions(
         camera=camera, camera_size=camera_size, camera_fps=camera_fps, loop=loop, overlay=overlay,
         anchor_after=anchor_after, max_seconds=max_seconds, max_frames=max_frames, detect_every=detect_every,
@@ -141,7 +144,7 @@ def live(
         summary = run_live(session, outputs)
     _print_summary(summary, output)
     if stats_json is not None:
-        stats_json.write_text(json.dumps(summary.as_dict(), indent=2))
+        write_text_atomically(stats_json, json.dumps(summary.as_dict(), indent=2))
 
 
 def _print_summary(summary: LiveSummary, output: Path | None) -> None:

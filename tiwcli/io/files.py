@@ -77,6 +77,29 @@ def check_name_length(path: Path) -> None:
         raise InputError(f"{shown}: file name is {size} bytes, over this folder's limit of {limit}")
 
 
+def check_output_file(path: Path, option: str) -> None:
+    """A report file (`--json`, `--stats-json`) can be written: checked before the long run, so
+    its results are not lost to a missing folder or a folder given as the file."""
+    if not path.parent.exists():
+        raise InputError(f"{option} {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder")
+    check_writable_folder(path.parent)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write `text` to a temporary sibling and rename it into place: a failure (a full disk) is a
+    one-line OutputError and leaves no partial file."""
+    temporary = temporary_sibling(path)
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise write_error(path, error) from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:
     """`output` is none of `inputs`: not the same path, nor the same file through a hard link or a
     symlink (`--overwrite` must never replace the video or photo being read)."""
