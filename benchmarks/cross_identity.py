@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,48 +41,95 @@ from tiwcli.io.images import load_image, save_image
 from tiwcli.io.video import read_all_frames
 
 
-def score_portrait(animator: Animator, portrait: Path, driving: np.ndarray) -> tuple[dict, np.ndarray]:
+@dataclass
+class PortraitRun:
+    """One portrait animated by one driving clip, with what dlib saw in every frame."""
+
+    source_crop: np.ndarray  # (S, S, 3) the portrait as the model sees it
+    outputs: list[np.ndarray]  # (S, S, 3) per driving frame
+    drivers: list[np.ndarray]  # (S, S, 3) the driving crop of each frame
+    output_landmarks: list[np.ndarray | None]  # (68, 2) per output frame; None: no face found
+    driver_landmarks: list[np.ndarray | None]  # (68, 2) per driving crop; None: no face found
+    identity_distances: list[float]  # per output frame with a face (when the source has one)
+
+
+def animate_portrait(animator: Animator, portrait: Path, driving: np.ndarray) -> PortraitRun:
+    """Drive `portrait` with `driving` frames through `animator`; dlib on every output and driving crop."""
     analyzer = animator.analyzer
     sources = animator.sources_from_images([load_image(portrait)], [portrait.name])
     source_crop = sources.crops[0]
     source_faces = analyzer.detect(source_crop)
     source_embedding = analyzer.embedding(source_crop, source_faces[0]) if source_faces else None
-    outputs, distances, found = [], [], []
-    driver_mouth, output_mouth = [], []
+    run = PortraitRun(source_crop, [], [], [], [], [])
     for batch in animator.animate(sources, lambda: iter(driving), portrait.name):
         for result, drive in zip(batch.results, batch.driving, strict=True):
-            outputs.append(result)
+            run.outputs.append(result)
+            run.drivers.append(drive)
             faces = analyzer.detect(result)
-            found.append(bool(faces))
-            if not faces:
-                continue
-            if source_embedding is not None:
-                distances.append(
-                    float(np.linalg.norm(analyzer.embedding(result, faces[0]) - source_embedding))
-                )
-            driver_faces = analyzer.detect(drive)
-            if driver_faces:
-                driver_mouth.append(mouth_opening(driver_faces[0].landmarks))
-                output_mouth.append(mouth_opening(faces[0].landmarks))
-    correlation = (
-        float(np.corrcoef(driver_mouth, output_mouth)[0, 1])
-        if len(driver_mouth) > 2 and np.std(output_mouth) > 0
-        else float("nan")
-    )
-    gain = (
-        float(np.polyfit(driver_mouth, output_mouth, 1)[0])
-        if len(driver_mouth) > 2 and np.std(driver_mouth) > 0
-        else float("nan")
-    )
-    record = {
-        "portrait": portrait.name,
-        "frames": len(outputs),
-        "face_found": float(np.mean(found)),
+            run.output_landmarks.append(faces[0].landmarks if faces else None)
+            driver_faces = analyzer.detect(drive) if faces else []  # only frames with an output face count
+            run.driver_landmarks.append(driver_faces[0].landmarks if driver_faces else None)
+            if faces and source_embedding is not None:
+                embedding = analyzer.embedding(result, faces[0])
+                run.identity_distances.append(float(np.linalg.norm(embedding - source_embedding)))
+    return run
+
+
+def both_faces(run: PortraitRun) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(driver landmarks, output landmarks) of the frames where both have a face."""
+    pairs = zip(run.driver_landmarks, run.output_landmarks, strict=True)
+    return [(driver, output) for driver, output in pairs if driver is not None and output is not None]
+
+
+def correlation(driver: list[float], output: list[float]) -> float:
+    """Pearson correlation over frames; NaN with fewer than 3 frames or a side that never changes."""
+    if len(driver) > 2 and np.std(driver) > 0 and np.std(output) > 0:
+        return float(np.corrcoef(driver, output)[0, 1])
+    return float("nan")
+
+
+def gain(driver: list[float], output: list[float]) -> float:
+    """Least-squares slope of the output's values on the driver's; NaN where the driver never changes."""
+    if len(driver) > 2 and np.std(driver) > 0:
+        return float(np.polyfit(driver, output, 1)[0])
+    return float("nan")
+
+
+def portrait_record(name: str, run: PortraitRun) -> dict:
+    """The figures of one portrait: face found, identity distance, mouth correlation and gain."""
+    pairs = both_faces(run)
+    driver_mouth = [mouth_opening(driver) for driver, _ in pairs]
+    output_mouth = [mouth_opening(output) for _, output in pairs]
+    distances = run.identity_distances
+    return {
+        "portrait": name,
+        "frames": len(run.outputs),
+        "face_found": float(np.mean([points is not None for points in run.output_landmarks])),
         "identity_distance": float(np.mean(distances)) if distances else float("nan"),
-        "mouth_correlation": correlation,
-        "mouth_gain": gain,
+        "mouth_correlation": correlation(driver_mouth, output_mouth),
+        "mouth_gain": gain(driver_mouth, output_mouth),
     }
-    return record, np.stack([source_crop, *outputs])
+
+
+def score_portrait(animator: Animator, portrait: Path, driving: np.ndarray) -> tuple[dict, np.ndarray]:
+    run = animate_portrait(animator, portrait, driving)
+    return portrait_record(portrait.name, run), np.stack([run.source_crop, *run.outputs])
+
+
+def portrait_animator(
+    weights: Path,
+    find_best_frame: bool = False,
+    mouth_reference: str = AnimateOptions.mouth_reference,
+) -> Animator:
+    """`tiw animate`'s Animator on the CPU with dlib: face crop on, relative motion, no paste-back."""
+    options = AnimateOptions(
+        paste_back=False,
+        face_backend="dlib",
+        device="cpu",
+        find_best_frame=find_best_frame,
+        mouth_reference=mouth_reference,
+    )
+    return Animator(load_model(weights), options, load_face_analyzer("dlib"))
 
 
 def grid(rows: list[np.ndarray], driving: np.ndarray, columns: int = 6) -> np.ndarray:
@@ -126,14 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     driving = read_all_frames(driving_path, max_frames=args.start_frame + args.max_frames)[args.start_frame :]
     if len(driving) < 3:
         parser.error(f"{driving_path}: fewer than 3 frames after --start-frame {args.start_frame}")
-    options = AnimateOptions(
-        paste_back=False,
-        face_backend="dlib",
-        device="cpu",
-        find_best_frame=args.find_best_frame,
-        mouth_reference=args.mouth_reference,
-    )
-    animator = Animator(load_model(args.weights), options, load_face_analyzer("dlib"))
+    animator = portrait_animator(args.weights, args.find_best_frame, args.mouth_reference)
     records, rows = [], []
     for portrait in sorted((args.portraits or args.data / "portraits").glob("*.jpg")):
         record, row = score_portrait(animator, portrait, driving)
