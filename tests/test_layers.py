@@ -15,6 +15,7 @@ LAYERS: list[set[str]] = [
     {"dataset"},
     {"inference", "training"},
     {"evaluation"},
+    {"app"},
     {"commands"},
     {"cli"},
     {"__main__"},

@@ -5,7 +5,7 @@ Each command lives in `tiwcli/commands/<name>.py` as a plain function with
 project exception (`TiwError`) becomes a one-line message and an exit code.
 
 Layers (imports only point down; tests/test_layers.py checks):
-    cli.py -> commands/ -> evaluation/ -> inference/, training/ -> dataset/ -> faces/, checkpoint.py
+    cli.py -> commands/ -> app/ -> evaluation/ -> inference/, training/ -> dataset/ -> faces/, checkpoint.py
     -> io/, models/ -> runtime.py, choices.py, config.py, paths.py, errors.py (and the other root modules)
 """
 
@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from tiwcli import __version__
 from tiwcli.commands.animate import animate
+from tiwcli.commands.app import app as app_command
 from tiwcli.commands.bench import bench
 from tiwcli.commands.evaluate import evaluate
 from tiwcli.commands.live import live
@@ -45,6 +46,7 @@ _COMMANDS: dict[str, Callable[..., Any]] = {
     "eval": evaluate,
     "bench": bench,
     "live": live,
+    "app": app_command,
 }
 
 

@@ -1,0 +1,34 @@
+"""The `/animate` endpoint through gradio_client, called as the README shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio_client", reason='the API test needs gradio_client: pip install -e ".[app]"')
+
+
+def test_animate_endpoint_returns_the_video(app_url, app_inputs, face_photo, cli_frames, count_frames):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    video = client.predict(
+        handle_file(str(face_photo)),
+        {"video": handle_file(str(app_inputs / "clip.mp4"))},
+        api_name="/animate",
+    )
+    assert Path(video).suffix == ".mp4"
+    assert count_frames(Path(video)) == cli_frames
+
+
+def test_animate_endpoint_error_is_the_cli_message(app_url, app_inputs):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    with pytest.raises(Exception, match=r"grey\.jpg: no face found"):
+        client.predict(
+            handle_file(str(app_inputs / "grey.jpg")),
+            handle_file(str(app_inputs / "clip.mp4")),
+            api_name="/animate",
+        )
