@@ -80,12 +80,18 @@ def build_page(animations: Animations) -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
-                source = gr.File(label="Source photo, or one source video", file_count="single")
+                source = gr.File(
+                    label="Source photo, or one source video", file_count="single", elem_id="source"
+                )
                 more_photos = gr.File(
-                    label="More photos of the same person (optional)", file_count="multiple"
+                    label="More photos of the same person (optional)",
+                    file_count="multiple",
+                    elem_id="more-photos",
                 )
                 driving = gr.Video(
-                    label="Driving video: upload one or record it", sources=["upload", "webcam"]
+                    label="Driving video: upload one or record it",
+                    sources=["upload", "webcam"],
+                    elem_id="driving",
                 )
                 driving.data_model = _VideoPayload  # type: ignore[assignment]
                 with gr.Accordion("Options", open=True):
@@ -111,13 +117,16 @@ def build_page(animations: Animations) -> gr.Blocks:
                     sources_from_video = gr.Slider(
                         1, 8, value=3, step=1, label="With a source video: frames to use as sources"
                     )
-                button = gr.Button("Animate", variant="primary")
+                button = gr.Button("Animate", variant="primary", elem_id="animate")
             with gr.Column():
-                result = gr.Video(label="Result", interactive=False, buttons=["download"])
+                result = gr.Video(label="Result", interactive=False, buttons=["download"], elem_id="result")
                 preview = gr.Video(
-                    label="Side by side: sources | driving | result", interactive=False, buttons=["download"]
+                    label="Side by side: sources | driving | result",
+                    interactive=False,
+                    buttons=["download"],
+                    elem_id="preview",
                 )
-                summary = gr.Markdown()
+                summary = gr.Markdown(elem_id="summary")
         rows = example_rows()
         if rows:
             gr.Examples(rows, inputs=[source, driving], label="Examples: one click to fill the inputs")

@@ -33,7 +33,7 @@ def app(
     weights: options.Weights = None,
 ) -> None:
     """Serve a web page to animate photos: upload, press Animate, watch and download."""
-    if importlib.util.find_spec("gradio") is None:
+    if not gradio_installed():
         raise InputError(INSTALL_HINT)
     from tiwcli.app.jobs import AppSettings
     from tiwcli.checkpoint import resolve_weights
@@ -44,3 +44,7 @@ def app(
     from tiwcli.app.page import serve
 
     serve(settings, host, port, share)
+
+
+def gradio_installed() -> bool:
+    return importlib.util.find_spec("gradio") is not None
