@@ -30,7 +30,7 @@ from safetensors.torch import save_file
 from tiwcli import __version__
 from tiwcli.config import ModelConfig
 from tiwcli.errors import InputError, MissingWeightsError, TiwError
-from tiwcli.io.files import write_error
+from tiwcli.io.files import missing_reason, write_error
 from tiwcli.models.implicit_warping import ImplicitWarping
 
 MODEL_FORMAT = "tiw-model-v1"
@@ -71,6 +71,9 @@ def resolve_weights(weights: Path | None = None) -> Path:
     if path.is_file():
         return path
     if weights is not None:
+        reason = missing_reason(path, "")
+        if reason:  # a symlink loop or a broken link: the file is there, but wrong
+            raise InputError(f"{path}: {reason}")
         raise MissingWeightsError(f"{path}: no such weights file")
     if os.environ.get(WEIGHTS_ENV):
         raise MissingWeightsError(

@@ -20,6 +20,9 @@ PerceptualNetwork = Literal["vgg19", "auto"]  # auto: VGG-19 when on disk, else 
 Knob = Literal["off", "on", "both"]  # a speed knob of `tiw bench`; both: a row with and without
 
 DEVICES = "auto, cpu, cuda or cuda:N"  # the device vocabulary, in words
+# upper bounds of counts: larger values only take memory (--batch-size 100000 took 3.5 GB)
+MAX_BATCH_SIZE = 256  # driving frames per model call
+MAX_SOURCES_FROM_VIDEO = 64  # frames of a source video used as sources (the model attends to all)
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 T = TypeVar("T", bound=str)

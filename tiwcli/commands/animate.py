@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tiwcli.choices import MAX_SOURCES_FROM_VIDEO
 from tiwcli.commands import options
 
 if TYPE_CHECKING:
@@ -44,7 +45,13 @@ def animate(
     ],
     weights: options.Weights = None,
     sources_from_video: Annotated[
-        int, typer.Option(min=1, help="With a source video: how many of its frames to use as sources.")
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_SOURCES_FROM_VIDEO,
+            help=f"With a source video: how many of its frames to use as sources (1 to "
+            f"{MAX_SOURCES_FROM_VIDEO}).",
+        ),
     ] = 3,
     mode: Annotated[
         options.MotionModeChoice,  # type: ignore[valid-type]
@@ -93,7 +100,9 @@ def animate(
         ),
     ] = False,
     threads: options.Threads = None,
-    num_sources_old: Annotated[options.OptionalInt, options.hidden("--num-sources", min=1)] = None,
+    num_sources_old: Annotated[
+        options.OptionalInt, options.hidden("--num-sources", min=1, max=MAX_SOURCES_FROM_VIDEO)
+    ] = None,
     landmarks_old: Annotated[options.FaceBackendOld, options.hidden("--landmarks")] = None,
 ) -> None:
     """Animate source portrait(s) with the motion of a driving video."""

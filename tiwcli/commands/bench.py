@@ -65,6 +65,10 @@ def bench(
 
     if json_path is not None:
         check_output_file(json_path, "--json")  # before the benchmark, whose results it holds
+    if not any(name.strip() for name in presets.split(",")):
+        from tiwcli.errors import InputError
+
+        raise InputError(f"--presets: expected preset names separated by commas, got {presets!r}")
     import torch
 
     from tiwcli.checkpoint import save_model

@@ -15,6 +15,7 @@ import typer
 
 from tiwcli.choices import (
     DEVICES,
+    MAX_BATCH_SIZE,
     FaceBackend,
     Knob,
     MotionMode,
@@ -83,7 +84,10 @@ FaceBackendOption = Annotated[
     typer.Option("--face-backend", help="Face detector and landmarks (auto: fan if installed, else dlib)."),
 ]
 FaceBackendOld = Optional[FaceBackendChoice]  # type: ignore[valid-type]  # noqa: UP045
-BatchSize = Annotated[int, typer.Option(min=1, help="Driving frames per model call.")]
+BatchSize = Annotated[
+    int,
+    typer.Option(min=1, max=MAX_BATCH_SIZE, help=f"Driving frames per model call (1 to {MAX_BATCH_SIZE})."),
+]
 Threads = Annotated[
     OptionalInt, typer.Option(min=1, help="torch threads for the model (default: torch's, one per core).")
 ]

@@ -46,11 +46,11 @@ def preprocess(
     backend_old: Annotated[options.FaceBackendOld, options.hidden("--backend")] = None,
 ) -> None:
     """Cut raw videos into square face clips for `tiw train` (split by source video)."""
-    from tiwcli.io.files import check_output_folder
+    from tiwcli.io.files import check_output_folder, missing_reason
 
     for item in inputs:  # before loading the face detector
         if not item.exists():
-            raise InputError(f"{item}: no such file or folder")
+            raise InputError(f"{item}: {missing_reason(item, 'no such file or folder')}")
     check_output_folder(out_dir)
     from rich.console import Console
     from rich.markup import escape

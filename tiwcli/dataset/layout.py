@@ -47,7 +47,7 @@ def stored_landmarks(clip: Path, num_frames: int, image_size: int) -> list[np.nd
         return None
     try:
         landmarks = np.load(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):  # EOFError: an empty file
         return None
     if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2) or len(landmarks) < num_frames:
         return None

@@ -29,6 +29,8 @@ has no usable face is skipped with its reason and does not stop the run.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import itertools
 import json
@@ -45,6 +47,7 @@ from tiwcli.errors import InputError
 from tiwcli.faces.backends import FaceAnalyzer
 from tiwcli.faces.crop import CropBox, crop_face
 from tiwcli.faces.track import FaceTrack, crop_jitter, smooth_crop_boxes, track_faces
+from tiwcli.io.files import missing_reason
 from tiwcli.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
 
 DATASET_FORMAT = "tiw-dataset-v1"
@@ -88,7 +91,7 @@ def find_videos(inputs: list[Path], exclude: Path | None = None) -> list[Path]:
     excluded = exclude.resolve() if exclude is not None else None
     for item in inputs:
         if not item.exists():
-            raise InputError(f"{item}: no such file or folder")
+            raise InputError(f"{item}: {missing_reason(item, 'no such file or folder')}")
         if item.is_dir():
             candidates = sorted(
                 p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
@@ -286,10 +289,60 @@ def read_manifest(out_dir: Path, options: PreprocessOptions) -> dict[str, Any]:
 
 
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write `manifest`, merged with what another `tiw preprocess` into the same folder wrote
+    meanwhile (its sources and clips are kept, and `manifest` takes them in): the folder is locked
+    while the file is read, merged and replaced, so two runs never lose each other's updates."""
     path = out_dir / MANIFEST_FILE
-    temporary = path.with_name(f".{MANIFEST_FILE}.partial-{os.getpid()}")
-    temporary.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(temporary, path)
+    with _folder_lock(out_dir):
+        if path.exists():
+            try:
+                on_disk = json.loads(path.read_text())
+            except (OSError, ValueError):
+                on_disk = None  # replaced by ours, as before
+            if isinstance(on_disk, dict) and on_disk.get("format") == manifest.get("format"):
+                merged = _merge_manifests(on_disk, manifest, out_dir)
+                manifest.clear()
+                manifest.update(merged)
+        temporary = path.with_name(f".{MANIFEST_FILE}.partial-{os.getpid()}")
+        temporary.write_text(json.dumps(manifest, indent=1) + "\n")
+        os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on `folder` itself (flock on its descriptor: no lock file is left)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield  # a file system that cannot open folders: unlocked, as before
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _merge_manifests(on_disk: dict[str, Any], ours: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """`ours` plus the sources, clips and skipped inputs that only `on_disk` has. A clip is known
+    by its file name (moving it to test/ keeps the name); of two records, the one whose file is
+    there wins."""
+    merged = dict(ours)
+    merged["sources"] = {**on_disk.get("sources", {}), **ours["sources"]}
+    theirs = {Path(clip["file"]).name: clip for clip in on_disk.get("clips", [])}
+    merged["clips"] = []
+    for clip in ours["clips"]:
+        other = theirs.pop(Path(clip["file"]).name, None)
+        if other is not None and not (out_dir / clip["file"]).exists() and (out_dir / other["file"]).exists():
+            clip = other
+        merged["clips"].append(clip)
+    merged["clips"].extend(theirs.values())
+    skipped = {entry["source"]: entry for entry in on_disk.get("skipped", [])}
+    skipped.update({entry["source"]: entry for entry in ours["skipped"]})
+    done = {source for source, entry in merged["sources"].items() if entry.get("status") == "done"}
+    merged["skipped"] = [entry for source, entry in skipped.items() if source not in done]
+    return merged
 
 
 def preprocess(

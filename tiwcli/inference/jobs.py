@@ -144,9 +144,9 @@ def check_video_suffix(path: Path) -> None:
 
 
 def probe_driving(path: Path, probe: Callable[[Path], VideoInfo]) -> VideoInfo:
-    from tiwcli.io.images import is_image_path
+    from tiwcli.io.images import animated_frames, is_image_path
 
-    if is_image_path(path) and path.exists():
+    if is_image_path(path) and path.exists() and animated_frames(path) == 1:
         raise InputError(f"{path}: the driving input must be a video, not an image")
     return probe(path)
 
@@ -165,9 +165,18 @@ def source_video_info(sources: list[Path], probe: Callable[[Path], VideoInfo]) -
 
 def load_source(path: Path) -> np.ndarray:
     """A source photo as RGB uint8, downscaled to at most MAX_SOURCE_SIDE on its longer side."""
-    from tiwcli.io.images import load_image, resize_image
+    import sys
+
+    from tiwcli.io.images import animated_frames, load_image, resize_image
 
     image = load_image(path)
+    frames = animated_frames(path)
+    if frames > 1:  # an animated GIF or WebP: the same for both formats
+        print(
+            f"note: {path}: an animated image of {frames} frames; its first frame is the source "
+            f"(to take sources from its frames, convert it to a video: ffmpeg -i {path.name} source.mp4)",
+            file=sys.stderr,
+        )
     height, width = image.shape[:2]
     scale = MAX_SOURCE_SIDE / max(height, width)
     if scale < 1:

@@ -7,6 +7,8 @@ one-slot "latest frame only" queue that joins the threads of the live pipeline (
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,12 +37,17 @@ class LiveOptions:
     workers: int = 1  # model threads, each on the newest frame (with --threads 1: frame-parallel)
 
     def __post_init__(self) -> None:
-        if self.anchor_after < 0:
-            raise InputError("--anchor-after must be 0 or more seconds")
+        # `not x >= 0` rather than `x < 0`: NaN fails every comparison, so it is refused too
+        if not math.isfinite(self.anchor_after) or not self.anchor_after >= 0:
+            raise InputError(f"--anchor-after must be 0 or more seconds, not {self.anchor_after}")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError("--max-frames must be at least 1")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise InputError("--max-seconds must be more than 0")
+        if self.max_seconds is not None and not (self.max_seconds > 0 and math.isfinite(self.max_seconds)):
+            raise InputError(f"--max-seconds must be a number of seconds above 0, not {self.max_seconds}")
+        if self.camera_size is not None and not re.fullmatch(r"[1-9]\d{0,4}x[1-9]\d{0,4}", self.camera_size):
+            raise InputError(f"--camera-size {self.camera_size!r}: expected WIDTHxHEIGHT, e.g. 640x480")
+        if self.camera_fps is not None and not 1 <= self.camera_fps <= 1000:
+            raise InputError(f"--camera-fps must be from 1 to 1000, not {self.camera_fps}")
         if self.workers < 1:
             raise InputError("--workers must be at least 1")
 

@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tiwcli.choices import FaceBackend, MotionMode, MouthReference, Precision, check_choice, check_device
+from tiwcli.choices import (
+    MAX_BATCH_SIZE,
+    MAX_SOURCES_FROM_VIDEO,
+    FaceBackend,
+    MotionMode,
+    MouthReference,
+    Precision,
+    check_choice,
+    check_device,
+)
 from tiwcli.errors import InputError
 from tiwcli.inference.motion import KeypointArrays
 
@@ -51,10 +60,12 @@ class AnimateOptions:
         check_choice(self.precision, Precision, "precision")
         check_choice(self.face_backend, FaceBackend, "face backend")
         check_device(self.device)
-        if self.batch_size < 1:
-            raise InputError("batch size must be at least 1")
-        if self.num_sources < 1:
-            raise InputError("number of sources must be at least 1")
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise InputError(f"batch size must be from 1 to {MAX_BATCH_SIZE}, not {self.batch_size}")
+        if not 1 <= self.num_sources <= MAX_SOURCES_FROM_VIDEO:
+            raise InputError(
+                f"number of sources must be from 1 to {MAX_SOURCES_FROM_VIDEO}, not {self.num_sources}"
+            )
         if self.detect_every < 1:
             raise InputError("detect-every must be at least 1")
         if self.paste_back and not self.crop:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -20,11 +22,27 @@ from pathlib import Path
 from tiwcli.errors import InputError, OutputError
 
 
+def missing_reason(path: Path, default: str = "no such file") -> str:
+    """Why `path`, which does not exist, does not: a symbolic link loop or a broken link are named
+    as such (not reported as a missing file), else `default`."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop (the link leads back to itself); point it at a real file"
+    if path.is_symlink():
+        try:
+            return f"a broken symbolic link (to {os.readlink(path)}, which does not exist)"
+        except OSError:
+            pass
+    return default
+
+
 def check_input_files(paths: Iterable[Path]) -> None:
     """Each path exists, is a file and can be opened for reading (cheap: nothing is decoded)."""
     for path in paths:
         if not path.exists():
-            raise InputError(f"{path}: no such file")
+            raise InputError(f"{path}: {missing_reason(path)}")
         if not path.is_file():
             raise InputError(f"{path}: not a file")
         try:
@@ -65,6 +83,54 @@ def temporary_sibling(path: Path) -> Path:
     return path.with_name(f".tiw-{os.getpid()}-{secrets.token_hex(4)}.partial{path.suffix}")
 
 
+# temporaries of `temporary_sibling` (.tiw-PID-RANDOM.partial.mp4) and of releases before it
+# (.out.partial-PID.mp4): the PID says which process was writing
+_TEMPORARY_NAMES = (
+    re.compile(r"^\.tiw-(\d+)-[0-9a-f]{8}\.partial(\.[^.]+)?$"),
+    re.compile(r"^\..+\.partial-(\d+)(\.[^.]+)?$"),
+)
+
+
+def remove_stale_temporaries(folder: Path) -> list[str]:
+    """Remove the temporaries that a killed run (SIGKILL, a power cut) left in `folder`: those
+    whose process is no longer running. A running process's are left alone (a second run writing
+    there now). Prints one note naming what was removed, and returns the names."""
+    removed = []
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        pid = next((int(m.group(1)) for p in _TEMPORARY_NAMES if (m := p.match(entry.name))), None)
+        if pid is None or _process_running(pid) or entry.is_symlink() or not entry.is_file():
+            continue
+        try:
+            entry.unlink()
+        except OSError:
+            continue
+        removed.append(entry.name)
+    if removed:
+        shown = ", ".join(removed[:3]) + (f" and {len(removed) - 3} more" if len(removed) > 3 else "")
+        print(
+            f"note: removed {len(removed)} unfinished temporary file(s) of an earlier tiw run that "
+            f"was killed, from {folder}: {shown}",
+            file=sys.stderr,
+        )
+    return removed
+
+
+def _process_running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or a number no process can have: leave it)
+    return True
+
+
 def check_name_length(path: Path) -> None:
     """`path`'s file name fits its folder's file system (usually 255 bytes): checked before any work."""
     try:
@@ -90,6 +156,7 @@ def check_output_file(path: Path, option: str) -> None:
 def write_text_atomically(path: Path, text: str) -> None:
     """Write `text` to a temporary sibling and rename it into place: a failure (a full disk) is a
     one-line OutputError and leaves no partial file."""
+    remove_stale_temporaries(path.parent)
     temporary = temporary_sibling(path)
     try:
         temporary.write_text(text)
@@ -103,9 +170,9 @@ def write_text_atomically(path: Path, text: str) -> None:
 def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:
     """`output` is none of `inputs`: not the same path, nor the same file through a hard link or a
     symlink (`--overwrite` must never replace the video or photo being read)."""
-    resolved = output.resolve()
+    resolved = _resolved(output)
     for path in inputs:
-        same = resolved == path.resolve()
+        same = resolved == _resolved(path)
         if not same and output.exists() and path.exists():
             try:
                 same = os.path.samefile(output, path)
@@ -113,6 +180,14 @@ def check_not_an_input(output: Path, inputs: Iterable[Path]) -> None:
                 same = False
         if same:
             raise InputError(f"{output}: is also an input ({path}); choose another output name")
+
+
+def _resolved(path: Path) -> Path:
+    """`path` with its symbolic links followed; as it is (made absolute) when they loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+        return Path(os.path.abspath(path))
 
 
 def move_into_place(temporary: Path, path: Path, overwrite: bool) -> None:

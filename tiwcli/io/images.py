@@ -12,22 +12,54 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tiwcli.errors import InputError
+from tiwcli.io.files import missing_reason
 
 MAX_PIXELS = 50_000_000  # 50 megapixels: larger is almost surely a mistake (or a bomb)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 Image.MAX_IMAGE_PIXELS = None  # our own limit below gives the clearer message
 
+# the first bytes of still-image formats, and of video containers (so neither is taken by suffix)
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+_VIDEO_MAGIC = (b"\x1aE\xdf\xa3", b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3", b"FLV")
+
 
 def is_image_path(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
+    """Whether `path` is a still image, chosen by its content where the file can be read (a JPEG
+    without a suffix, or named .jfif, is an image; an MP4 named .jpg is not), else by its suffix."""
+    kind = sniff_kind(path)
+    return kind == "image" if kind is not None else path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def sniff_kind(path: Path) -> str | None:
+    """'image' or 'video' from a file's first bytes; None when unreadable or not recognised."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(16)
+    except OSError:
+        return None
+    riff = head[8:12] if head[:4] == b"RIFF" else b""
+    if head.startswith(_IMAGE_MAGIC) or riff == b"WEBP":
+        return "image"
+    if head[4:8] == b"ftyp" or head.startswith(_VIDEO_MAGIC) or riff == b"AVI ":
+        return "video"
+    return None
+
+
+def animated_frames(path: Path) -> int:
+    """How many frames an image file holds (an animated GIF or WebP: more than 1); 1 if unreadable."""
+    try:
+        with Image.open(path) as image:
+            return int(getattr(image, "n_frames", 1) or 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return 1
 
 
 def load_image(path: Path | str) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: {missing_reason(path)}")
     try:
         with Image.open(path) as image:
             if image.width * image.height > MAX_PIXELS:

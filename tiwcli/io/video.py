@@ -11,6 +11,7 @@ close, rename) become one-line `OutputError`s, and the temporary file is removed
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,7 +26,9 @@ from tiwcli.errors import InputError
 from tiwcli.io.files import (
     check_name_length,
     check_writable_folder,
+    missing_reason,
     move_into_place,
+    remove_stale_temporaries,
     temporary_sibling,
     write_error,
 )
@@ -52,13 +55,25 @@ class VideoInfo:
 
 def _open_input(path: Path) -> av.container.InputContainer:
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: {missing_reason(path)}")
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
         return av.open(str(path), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
         raise InputError(f"{path}: not a readable video ({error.__class__.__name__})") from None
+
+
+# undecodable packets skipped before a video is called corrupt (when they outnumber good frames)
+MAX_SKIPPED_PACKETS = 8
+_notes_printed: set[str] = set()
+
+
+def _note_once(message: str) -> None:
+    """A note on stderr, once per process (a driving video is read more than once per run)."""
+    if message not in _notes_printed:
+        _notes_printed.add(message)
+        print(f"note: {message}", file=sys.stderr)
 
 
 def rotate_frame(frame: np.ndarray, rotation: int) -> np.ndarray:
@@ -103,10 +118,26 @@ class VideoReader:
         )
 
     def _decode(self) -> Iterator[av.VideoFrame]:
+        """Decode packet by packet: an undecodable packet among good ones (a bad sector, a cut in a
+        download) is skipped with a note, like a video player does; mostly bad data is an error."""
+        decoded = skipped = 0
         try:
-            yield from self._container.decode(self._stream)
+            for packet in self._container.demux(self._stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError as error:
+                    skipped += 1
+                    if skipped > MAX_SKIPPED_PACKETS and skipped > decoded:
+                        raise InputError(
+                            f"{self.path}: corrupt video data ({error.__class__.__name__})"
+                        ) from None
+                    continue
+                decoded += len(frames)
+                yield from frames
         except av.error.FFmpegError as error:
             raise InputError(f"{self.path}: corrupt video data ({error.__class__.__name__})") from None
+        if skipped:
+            _note_once(f"{self.path}: skipped {skipped} undecodable packet(s) of corrupt video data")
 
     def __enter__(self) -> VideoReader:
         return self
@@ -202,6 +233,8 @@ def frame_times(path: Path | str) -> FrameTimes | None:
 def check_output_path(path: Path, overwrite: bool) -> None:
     """`path` may be written: not there (or `overwrite`), not a folder, in a writable folder."""
     check_name_length(path)
+    if path.is_symlink() and not path.exists() and "loop" in missing_reason(path):
+        raise InputError(f"{path}: {missing_reason(path)}")
     if path.exists() and not overwrite:
         raise InputError(f"{path}: already exists (pass --overwrite to replace it)")
     if not path.parent.exists():
@@ -241,6 +274,7 @@ class VideoWriter:
         self._audio: _AudioCopier | None = None
 
     def __enter__(self) -> VideoWriter:
+        remove_stale_temporaries(self.path.parent)
         try:
             self._container = av.open(str(self._temporary), mode="w")
         except (av.error.FFmpegError, OSError) as error:

@@ -188,7 +188,7 @@ def _read_landmarks(clip: Path, length: int) -> Tensor | None:
         return None
     try:
         landmarks = np.load(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):  # EOFError: an empty file
         warnings.warn(f"ignoring unreadable landmarks {path.name}", stacklevel=3)
         return None
     if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2) or landmarks.shape[0] < length:

@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 from tiwcli.config import TrainConfig
-from tiwcli.dataset.layout import list_clips
+from tiwcli.dataset.layout import landmarks_path, list_clips
 from tiwcli.errors import InputError, OutputError
 from tiwcli.io.files import reason, sigterm_as_interrupt
 from tiwcli.io.images import save_image
@@ -50,7 +51,7 @@ from tiwcli.training.run import (
     check_run_dir,
     write_run_file,
 )
-from tiwcli.training.state import load_checkpoint, prune_checkpoints, save_checkpoint
+from tiwcli.training.state import load_newest_checkpoint, prune_checkpoints, save_checkpoint
 from tiwcli.training.trainer import Trainer, build_trainer, learning_rate, seed_step
 
 # -- output: logs, samples, progress ------------------------------------------------------
@@ -76,7 +77,7 @@ def _logged_step(line: str) -> int | None:
     """The step of a log.jsonl line; None for a blank or broken one (a write cut off by a full disk)."""
     try:
         return int(json.loads(line)["step"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):
         return None
 
 
@@ -87,7 +88,7 @@ class RunLog:
     def __init__(self, run_dir: Path, resume_step: int, console: Console) -> None:
         self.path = run_dir / LOG_FILE
         if resume_step and self.path.exists():  # drop lines of work lost since the checkpoint
-            lines = self.path.read_text().splitlines()
+            lines = self.path.read_text(errors="replace").splitlines()  # a damaged line is dropped
             kept = [
                 line for line in lines if (step := _logged_step(line)) is not None and step <= resume_step
             ]
@@ -202,12 +203,34 @@ def _stop_between_steps(announce: bool) -> Iterator[_StopRequest]:
             signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
+def _check_landmarks(options: RunOptions, console: Console | None) -> None:
+    """A model that reads face landmarks is not trained silently without them: no clip with its
+    `.landmarks.npy` is an error, some clips without one a note."""
+    if not options.model_config.uses_landmarks:
+        return
+    clips = list_clips(options.data_dir, "train")
+    missing = [clip for clip in clips if not landmarks_path(clip).exists()]
+    if len(missing) == len(clips):
+        raise InputError(
+            f"{options.data_dir}: no train clip has its .landmarks.npy, which this model's landmark "
+            "prior and guidance need; make the dataset with `tiw preprocess` (it writes them), or "
+            "choose a --preset without landmarks (tiny, small-256, base-256, warp-256)"
+        )
+    if missing and console is not None:
+        console.print(
+            f"[yellow]note:[/] {len(missing)} of {len(clips)} train clips have no .landmarks.npy "
+            f"(e.g. {escape(missing[0].name)}): they train without landmark guidance",
+            soft_wrap=True,
+        )
+
+
 def _train(options: RunOptions, context: DistributedContext, console: Console) -> TrainResult:
     config = options.train_config
     device = resolve_device(options.device, local_rank=context.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     start_step = check_run_dir(options)
+    _check_landmarks(options, console if context.is_main else None)
     min_frames = config.max_sources + 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -222,7 +245,12 @@ def _train(options: RunOptions, context: DistributedContext, console: Console) -
             console.print(f"[yellow]warning:[/] {warning.message}")
     trainer = build_trainer(options, context, device, console)
     if options.resume and start_step:
-        load_checkpoint(options.run_dir / CHECKPOINTS_DIR, start_step, trainer.parts)
+
+        def note(message: str) -> None:
+            if context.is_main:
+                console.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
+
+        start_step = load_newest_checkpoint(options.run_dir / CHECKPOINTS_DIR, trainer.parts, note)
     if context.is_main:
         write_run_file(options)
     barrier(context)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,42 @@ def load_checkpoint(checkpoint_dir: Path, step: int, parts: TrainingParts) -> di
             "was it written with other options?"
         ) from None
     return metadata
+
+
+def load_newest_checkpoint(
+    checkpoint_dir: Path, parts: TrainingParts, note: Callable[[str], None] | None = None
+) -> int:
+    """Restore `parts` from the newest checkpoint that can be read, and return its step.
+
+    A newest checkpoint that cannot be read (a file truncated by a full disk or a copy cut short,
+    bit rot) is set aside as `*.unreadable`, so pruning and later resumes skip it, and the previous
+    one is used, with a note. Only when none is readable is it an error."""
+    steps = completed_steps(checkpoint_dir)
+    for position, step in enumerate(reversed(steps)):
+        try:
+            load_checkpoint(checkpoint_dir, step, parts)
+        except InputError as error:  # unreadable, not "written with other options" (TiwError)
+            older = steps[: len(steps) - position - 1]
+            if not older:
+                raise
+            _set_aside(checkpoint_dir, step)
+            if note is not None:
+                note(
+                    f"the checkpoint of step {step} cannot be read ({error}); set aside as "
+                    f"*.unreadable, going on from step {older[-1]}"
+                )
+            continue
+        return step
+    return 0
+
+
+def _set_aside(checkpoint_dir: Path, step: int) -> None:
+    """Rename an unreadable checkpoint's files to NAME.unreadable (kept for a look, not deleted)."""
+    for path in checkpoint_paths(checkpoint_dir, step):
+        try:
+            path.rename(path.with_name(path.name + ".unreadable"))
+        except OSError:
+            pass  # another process of the run set it aside first
 
 
 def prune_checkpoints(checkpoint_dir: Path, keep: int) -> None:
