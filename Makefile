@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser demo test sample-data clean
+.PHONY: setup browser demo test fuzz sample-data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: $(STAMP) browser
 	$(BIN)/ruff check tiwcli tests scripts benchmarks
 	$(BIN)/ruff format --check tiwcli tests scripts benchmarks
 	$(BIN)/python -m pytest -q
+
+# the long fuzz run (tests/fuzz): 1000 seeded cases through the CLI, about 5 minutes on one core
+fuzz: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.fuzz --cases 1000 --seed 0
 
 clean:
 	rm -rf $(VENV) samples/*.mp4 samples/*.jpg
