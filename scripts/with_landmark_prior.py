@@ -1,7 +1,8 @@
 """Copy a checkpoint with the landmark prior of a preset switched on (the weights unchanged).
 
     .venv/bin/python scripts/with_landmark_prior.py IN.safetensors OUT.safetensors [--preset landmark-256] \
-        [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L]
+        [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L] \
+        [--warp-interpolation bicubic]
 
 The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
 the plain locality prior load into the same architecture with the landmark flow prior and
@@ -33,12 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-resolution-spline", action="store_true")
     parser.add_argument("--motion-gate", type=float, default=0.0, help="motion gate scale (0 = off)")
     parser.add_argument("--mouth-mask-logit", type=float, default=0.0, help="mouth prior (0 = off)")
+    parser.add_argument("--warp-interpolation", default="bilinear", choices=("bilinear", "bicubic"))
     args = parser.parse_args(argv)
     model = load_model(args.weights)
     config = model_preset(args.preset)
     if args.full_resolution_spline:
         config = dataclasses.replace(config, landmark_flow_full_resolution=True)
-    config = dataclasses.replace(config, motion_gate=args.motion_gate, mouth_mask_logit=args.mouth_mask_logit)
+    config = dataclasses.replace(
+        config,
+        motion_gate=args.motion_gate,
+        mouth_mask_logit=args.mouth_mask_logit,
+        warp_interpolation=args.warp_interpolation,
+    )
     if not config.same_weights_as(model.config):
         print(f"error: {args.weights} is not of preset {args.preset}'s architecture", file=sys.stderr)
         return 1

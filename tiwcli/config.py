@@ -43,6 +43,7 @@ PRIOR_FIELDS = (
     "landmark_flow_full_resolution",
     "motion_gate",
     "mouth_mask_logit",
+    "warp_interpolation",
 )
 
 
@@ -100,6 +101,9 @@ class ModelConfig(JsonConfig):
     # times the excess, so the generator paints the inside of the mouth. Needs the full-resolution
     # warp and landmarks. 0 = off.
     mouth_mask_logit: float = 0.0
+    # how the full-resolution warp samples the sources: "bilinear", or "bicubic" (sharper: bilinear
+    # resampling averages neighbouring pixels and softens every warped frame). Owns no weights.
+    warp_interpolation: str = "bilinear"
 
     def __post_init__(self) -> None:
         _check_value_ranges(self)  # first: a hand-edited or hostile checkpoint config
@@ -124,6 +128,10 @@ class ModelConfig(JsonConfig):
             raise InputError("landmark_flow_full_resolution needs landmark_flow and full_resolution_warp")
         if self.motion_gate < 0 or (self.motion_gate > 0 and not self.landmark_flow_full_resolution):
             raise InputError("motion_gate must be >= 0 and needs landmark_flow_full_resolution (0 = off)")
+        if self.warp_interpolation not in ("bilinear", "bicubic"):
+            raise InputError(
+                f"warp_interpolation must be bilinear or bicubic, not {self.warp_interpolation!r}"
+            )
         if self.mouth_mask_logit < 0 or (
             self.mouth_mask_logit > 0 and not (self.full_resolution_warp and self.uses_landmarks)
         ):

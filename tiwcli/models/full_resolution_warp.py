@@ -84,6 +84,7 @@ def warp_sources(
     base: FlowBase | None = None,
     gate: torch.Tensor | None = None,  # (b, 1, H, W) the motion gate (models/motion_gate.py)
     nearest: torch.Tensor | None = None,  # (b, n) one-hot of the nearest source, with `gate`
+    interpolation: str = "bilinear",  # grid_sample's mode: bilinear or bicubic (sharper)
 ) -> torch.Tensor:
     """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass -> (b, 3, H, W).
     With a motion gate (and a base) the departures from the base and the blend over sources act
@@ -115,10 +116,12 @@ def warp_sources(
         warped = F.grid_sample(
             rearrange(images, "b n c H W -> (b n) c H W").to(dtype),
             rearrange(flows, "bn xy H W -> bn H W xy"),
-            mode="bilinear",
+            mode=interpolation,
             padding_mode="border",
             align_corners=False,
         )
+    if interpolation == "bicubic":  # cubic weights overshoot a little at sharp edges
+        warped = warped.clamp(0, 1)
     warped = rearrange(warped, "(b n) c H W -> b n c H W", b=batch)
     weights = masses / masses.sum(dim=1, keepdim=True).clamp_min(MIN_MASS)  # (b, n, H, W)
     if gate is not None and nearest is not None:

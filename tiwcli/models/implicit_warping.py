@@ -226,6 +226,7 @@ class ImplicitWarping(nn.Module):
                 base,
                 None if gate is None else gate.gate,
                 None if gate is None else gate.nearest,
+                self.config.warp_interpolation,
             )  # (b, 3, H, W)
             if warp_only:
                 return Rendered(image=warped_sources, warped_sources=warped_sources, mask=None)

@@ -1,0 +1,58 @@
+"""The table of benchmarks/expressions/RULE.md: dev scores of each candidate folder, and the choice.
+
+    .venv/bin/python benchmarks/expressions/summarise_dev.py runs/dev/A runs/dev/B ...
+
+Each folder holds what `scripts/eval_dev_expressions.sh W FOLDER` wrote: dev_eval.json (dev
+self-reenactment, 1 and 3 sources), dev_cross.json (dev portraits driven by carphone) and
+dev_cross_retalking4.json (driven by retalking-4). The first folder is A, the shipped weights.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def scores(folder: Path) -> dict[str, float]:
+    evaluation = json.loads((folder / "dev_eval.json").read_text())
+    psnr = {row["num_sources"]: row["metrics"]["psnr"]["value"] for row in evaluation["rows"]}
+    crosses = [
+        json.loads((folder / name).read_text()) for name in ("dev_cross.json", "dev_cross_retalking4.json")
+    ]
+    means = [cross["summary"] for cross in crosses]
+    return {
+        "psnr1": psnr[1],
+        "psnr3": psnr[3],
+        "psnr": (psnr[1] + psnr[3]) / 2,
+        "faces": min(mean["face_found"] for mean in means),
+        "identity": max(mean["identity_distance"] for mean in means),
+        "mouth": sum(mean["mouth_correlation"] for mean in means) / 2,
+        "gain": sum(mean["mouth_gain"] for mean in means) / 2,
+    }
+
+
+def main(folders: list[str]) -> int:
+    rows = {Path(folder).name: scores(Path(folder)) for folder in folders}
+    shipped = next(iter(rows.values()))
+    print(
+        f"{'candidate':<14} {'PSNR 1':>7} {'PSNR 3':>7} {'mean':>7} {'faces':>6} {'ident':>6} {'mouth':>6} {'gain':>5}  ok"
+    )
+    passing = {}
+    for name, row in rows.items():
+        ok = row["faces"] >= 0.95 and row["identity"] <= 0.35 and row["mouth"] >= shipped["mouth"] - 0.02
+        if ok:
+            passing[name] = row["psnr"]
+        print(
+            f"{name:<14} {row['psnr1']:7.2f} {row['psnr3']:7.2f} {row['psnr']:7.3f} {row['faces']:6.1%} "
+            f"{row['identity']:6.3f} {row['mouth']:6.3f} {row['gain']:5.2f}  {'yes' if ok else 'no'}"
+        )
+    best = max(passing, key=passing.get) if passing else None
+    first = next(iter(rows))
+    ships = best is not None and best != first and passing[best] > shipped["psnr"]
+    print(f"chosen: {best}; replaces the shipped weights: {'yes' if ships else 'no'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
