@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# dev scores of one weights file, as benchmarks/expressions/RULE.md says
+# Dev scores of one weights file, as benchmarks/expressions/RULE.md says: scripts/eval_dev.sh, then the dev
+# portraits driven by the retalking-4 dev clip. Summarise with benchmarks/expressions/summarise_dev.py.
+#   scripts/eval_dev_expressions.sh WEIGHTS OUT_DIR
 set -euo pipefail
-cd /work/main
+cd "$(dirname "$0")/.."
 w=$1; out=$2
 scripts/eval_dev.sh "$w" "$out"
 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cross_identity.py --weights "$w" --portraits data/train-256/dev-portraits \
