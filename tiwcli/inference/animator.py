@@ -42,26 +42,21 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from tiwcli.errors import InputError
 from tiwcli.faces.follow import box_at
+from tiwcli.inference import source_choice
 from tiwcli.inference.framing import Framer
+from tiwcli.inference.landmark_references import carry_reference_landmarks, landmark_references
 from tiwcli.inference.motion import (
     KeypointArrays,
     best_reference_frame,
-    closed_mouth_references,
-    farthest_point_sampling,
     known_landmarks,
     landmarks_in_crop,
-    least_openings,
     motion_landmarks,
-    normalized_positions,
     relative_keypoints,
 )
 from tiwcli.inference.options import (
     STAGE_ANIMATING,
     STAGE_REFERENCE,
-    STAGE_SOURCES,
-    STAGE_TRACKING_SOURCE,
     AnimatedBatch,
     AnimateOptions,
     AnimationSummary,
@@ -109,7 +104,7 @@ class Animator:
             self.options,
             self.times,
             lambda: self.analyzer,
-            self._report,
+            self.report,
             self.uses_landmarks,
         )
 
@@ -135,68 +130,28 @@ class Animator:
         stages = {stage: value - self._times_before.get(stage, 0.0) for stage, value in seconds.items()}
         return dataclasses.replace(self.summary, stage_seconds=stages)
 
-    def _report(self, stage: str, frames: int) -> None:
+    def report(self, stage: str, frames: int) -> None:
+        """Tell the progress callback, if any, that `frames` more went through `stage`."""
         if self._progress is not None:
             self._progress(stage, frames)
 
     # sources
 
     def sources_from_images(self, images: Sequence[np.ndarray], names: Sequence[str] = ()) -> Sources:
-        """Source photos (H, W, 3) uint8 -> model-size crops (the main face of each, when cropping).
-
-        `names` (e.g. file names) only label the error of a photo with no face.
-        """
-        if not images:
-            raise InputError("no source image given")
-        if not self.options.crop:
-            crops = np.stack([self.fit(image) for image in images])
-            return Sources(
-                crops=crops, frame_indices=tuple(range(len(images))), landmarks=self.fitted_landmarks(images)
-            )
-        from tiwcli.faces.crop import crop_box_from_landmarks
-
-        labels = list(names) or [f"source image {index + 1}" for index in range(len(images))]
-        faces = [self.framer.main_face(image, label) for image, label in zip(images, labels, strict=True)]
-        boxes = [crop_box_from_landmarks(face.landmarks) for face in faces]
-        crops = np.stack([self.cut(image, box) for image, box in zip(images, boxes, strict=True)])
-        landmarks = np.stack(
-            [landmarks_in_crop(face.landmarks, box, 0) for face, box in zip(faces, boxes, strict=True)]
-        )
-        larger = max(images[0].shape[:2]) > self.image_size
-        paste = (
-            self.options.paste_back if self.options.paste_back is not None else len(images) == 1 and larger
-        )
-        return Sources(
-            crops=crops,
-            frame_indices=tuple(range(len(images))),
-            frame=images[0] if paste else None,
-            box=boxes[0] if paste else None,
-            landmarks=landmarks if self.uses_landmarks else None,
-        )
+        """Source photos -> model-size crops (see `source_choice.sources_from_images`)."""
+        return source_choice.sources_from_images(self.framer, self.uses_landmarks, images, names)
 
     def sources_from_video(self, frames: FrameSource, name: str = "source video") -> Sources:
-        """Choose `options.num_sources` frames of a source video that differ the most (2 or 3 passes).
-
-        Only frames with a face are candidates (when cropping); fewer are returned when the
-        video has fewer such frames. `Sources.frame_indices` says which frames were chosen.
-        """
-        track = self.framer.track(frames, name, STAGE_TRACKING_SOURCE) if self.options.crop else None
-        descriptors = []  # (t, k * 3): a few floats per frame
-        for batch in batched(self.framer.crops(frames, track), self.options.batch_size):
-            keypoints = KeypointArrays.from_torch(self._detect(batch))
-            positions = rearrange(normalized_positions(keypoints.positions), "b k xy -> b (k xy)")
-            descriptors.append(np.concatenate([positions, keypoints.strengths], axis=1))
-            self._report(STAGE_SOURCES, len(batch))
-        candidates = np.arange(sum(len(d) for d in descriptors))
-        if track is not None:
-            candidates = candidates[track.found[: len(candidates)]]
-        picked = farthest_point_sampling(np.concatenate(descriptors)[candidates], self.options.num_sources)
-        indices = [int(candidates[i]) for i in picked]
-        return self.framer.gather_sources(frames, track, indices)
+        """The `options.num_sources` frames of a source video that differ the most (source_choice.py)."""
+        return source_choice.sources_from_video(self.framer, self.detect_keypoints, self.report, frames, name)
 
     def source_keypoints(self, sources: Sources) -> KeypointArrays:
         """The keypoints the model finds on each source crop: (n, k, 2), (n, k). For previews."""
-        return KeypointArrays.from_torch(self._detect(sources.crops))
+        return self.detect_keypoints(sources.crops)
+
+    def detect_keypoints(self, crops: np.ndarray) -> KeypointArrays:
+        """Crops (b, S, S, 3) -> the model's keypoints on them as arrays: (b, k, 2), (b, k)."""
+        return KeypointArrays.from_torch(self._detect(crops))
 
     @property
     def uses_landmarks(self) -> bool:
@@ -231,10 +186,10 @@ class Animator:
         """The driving frame most like the source (a pass over the driving crops)."""
         positions, strengths = [], []
         for batch in batched(crops, self.options.batch_size):
-            keypoints = KeypointArrays.from_torch(self._detect(batch))
+            keypoints = self.detect_keypoints(batch)
             positions.append(keypoints.positions)
             strengths.append(keypoints.strengths)
-            self._report(STAGE_REFERENCE, len(batch))
+            self.report(STAGE_REFERENCE, len(batch))
         all_positions = np.concatenate(positions)  # (t, k, 2)
         index = best_reference_frame(source.positions.float().cpu().numpy(), all_positions)
         reference = Keypoints(
@@ -307,15 +262,8 @@ class Animator:
         mouth_ahead: np.ndarray | None = None,
         mouth_least: float | None = None,
     ) -> np.ndarray | None:
-        """What relative motion measures the driving landmarks (b, 68, 2) from: `reference` (68, 2)
-        (None: the first frame's), or with `mouth_reference` "closed" one per frame (b, 68, 2),
-        its mouth closed to the driver's least opening so far (`mouth_least` before this batch)
-        or in `mouth_ahead` (b,)."""
-        if reference is None:  # the first frame with a face (not a faceless first frame's NaN)
-            reference = _first_face(landmarks)
-        if reference is None or not self._closes_mouth():
-            return reference
-        return closed_mouth_references(reference, landmarks, mouth_ahead, mouth_least)
+        """What relative motion measures the driving landmarks from (landmark_references.py)."""
+        return landmark_references(reference, landmarks, self._closes_mouth(), mouth_ahead, mouth_least)
 
     def carry_reference_landmarks(
         self,
@@ -324,13 +272,8 @@ class Animator:
         mouth_ahead: np.ndarray | None = None,
         mouth_least: float | None = None,
     ) -> tuple[np.ndarray | None, float | None]:
-        """(reference (68, 2), the driver's least mouth opening) for the driving frames after
-        `landmarks` (b, 68, 2): the reference is the first driving face's when there was none."""
-        if reference is None:
-            reference = _first_face(landmarks)
-        if reference is None or not self._closes_mouth():
-            return reference, mouth_least
-        return reference, float(least_openings(reference, landmarks, mouth_ahead, mouth_least)[-1])
+        """(reference, least mouth opening) for the frames after `landmarks` (landmark_references.py)."""
+        return carry_reference_landmarks(reference, landmarks, self._closes_mouth(), mouth_ahead, mouth_least)
 
     def animate(
         self, sources: Sources, driving: FrameSource, name: str = "driving video"
@@ -374,7 +317,7 @@ class Animator:
             for batch in self._model_then_paste(sources, encoding, batches, reference, reference_landmarks):
                 count += len(batch.frames)
                 output_size = (batch.frames.shape[2], batch.frames.shape[1])
-                self._report(STAGE_ANIMATING, len(batch.frames))
+                self.report(STAGE_ANIMATING, len(batch.frames))
                 yield batch
         seconds = time.perf_counter() - start
         self._summary = AnimationSummary(
@@ -448,9 +391,3 @@ class Animator:
 
         with self.times.measure("paste"):
             return np.stack([paste_back(sources.frame, result, sources.box) for result in results])
-
-
-def _first_face(landmarks: np.ndarray) -> np.ndarray | None:
-    """The first of (b, 68, 2) landmarks that has a face (no NaN), or None."""
-    with_face = np.flatnonzero(np.isfinite(landmarks).all(axis=(1, 2)))
-    return landmarks[with_face[0]] if len(with_face) else None

@@ -23,6 +23,7 @@ import av.error
 import numpy as np
 
 from tiwcli.errors import InputError
+from tiwcli.io.audio import AudioCopier
 from tiwcli.io.files import (
     check_name_length,
     check_writable_folder,
@@ -37,9 +38,6 @@ from tiwcli.io.files import (
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"})
 # containers `VideoWriter` writes H.264 (+ AAC) into
 OUTPUT_VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".m4v"})
-
-# Audio codecs an .mp4 can carry as they are; anything else is re-encoded to AAC.
-_MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
 
 
 @dataclass(frozen=True)
@@ -271,7 +269,7 @@ class VideoWriter:
         self._temporary = temporary_sibling(self.path)
         self._container: av.container.OutputContainer | None = None
         self._video: av.video.stream.VideoStream | None = None
-        self._audio: _AudioCopier | None = None
+        self._audio: AudioCopier | None = None
 
     def __enter__(self) -> VideoWriter:
         remove_stale_temporaries(self.path.parent)
@@ -292,7 +290,7 @@ class VideoWriter:
         stream.thread_type = "AUTO"
         self._video = stream
         if self.audio_from is not None:
-            self._audio = _AudioCopier.open(self.audio_from, self._container)
+            self._audio = AudioCopier.from_source(_open_input(self.audio_from), self._container)
 
     def write(self, frame: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame. Odd sizes lose their last row/column (yuv420p)."""
@@ -371,62 +369,3 @@ class VideoWriter:
                 self._audio.close()
         finally:
             self._container.close()
-
-
-class _AudioCopier:
-    """Carry the first audio stream of one file into an output container, in time order."""
-
-    def __init__(self, source: av.container.InputContainer, output: av.container.OutputContainer) -> None:
-        self._source = source
-        self._in = source.streams.audio[0]
-        self._output = output
-        self._copy = self._in.codec_context.name in _MP4_AUDIO_CODECS
-        if self._copy:
-            self._out = output.add_stream_from_template(self._in)
-        else:
-            self._out = output.add_stream("aac", rate=self._in.codec_context.sample_rate or 48000)
-            self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self._out.rate)
-        self._packets = source.demux(self._in)
-        self._done = False
-
-    @classmethod
-    def open(cls, path: Path, output: av.container.OutputContainer) -> _AudioCopier | None:
-        source = _open_input(path)
-        if not source.streams.audio:
-            source.close()
-            return None
-        return cls(source, output)
-
-    def copy_until(self, seconds: float | Fraction, final: bool = False) -> None:
-        """Mux audio packets that start before `seconds`; with `final`, drop the rest and flush."""
-        while not self._done:
-            try:
-                packet = next(self._packets)
-            except (StopIteration, av.error.FFmpegError):
-                self._done = True
-                break
-            if packet.dts is None:
-                continue
-            starts = packet.pts * packet.time_base if packet.pts is not None and packet.time_base else None
-            if final and starts is not None and starts >= seconds:
-                self._done = True
-                break
-            self._mux(packet)
-            if starts is not None and starts >= seconds:
-                break
-        if final and not self._copy:
-            for out_packet in self._out.encode(None):
-                self._output.mux(out_packet)
-
-    def _mux(self, packet: av.Packet) -> None:
-        if self._copy:
-            packet.stream = self._out
-            self._output.mux(packet)
-            return
-        for frame in packet.decode():
-            for resampled in self._resampler.resample(frame):
-                for out_packet in self._out.encode(resampled):
-                    self._output.mux(out_packet)
-
-    def close(self) -> None:
-        self._source.close()
