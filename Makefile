@@ -30,7 +30,7 @@ browser:
 	echo "no Chromium (apt-get install chromium chromium-driver): the browser test of tiw app is skipped"
 
 sample-data: $(STAMP)
-	$(BIN)/python scripts/make_sample_inputs.py
+	$(BIN)/python scripts/data/make_sample_inputs.py
 
 demo: sample-data
 	$(BIN)/tiw animate samples/source.jpg samples/driving.mp4 -o samples/animated.mp4 --overwrite --preview

@@ -51,11 +51,11 @@ def face_photo() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_dataset(tmp_path_factory) -> Path:
-    """A tiny real dataset built once per session by scripts/make_sample_dataset.py:
+    """A tiny real dataset built once per session by scripts/data/make_sample_dataset.py:
     64 px clips of the first 24 frames of each sample video (carphone in test)."""
     import importlib.util
 
-    script = Path(__file__).resolve().parent.parent / "scripts" / "make_sample_dataset.py"
+    script = Path(__file__).resolve().parent.parent / "scripts" / "data" / "make_sample_dataset.py"
     spec = importlib.util.spec_from_file_location("make_sample_dataset", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

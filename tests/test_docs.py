@@ -35,7 +35,7 @@ def test_cross_identity_example_uses_a_split_with_several_people():
 
 
 def test_code_points_only_to_files_in_the_repository():
-    for path in [*REPO.glob("tiwcli/**/*.py"), *REPO.glob("scripts/*.py")]:
+    for path in [*REPO.glob("tiwcli/**/*.py"), *REPO.glob("scripts/**/*.py")]:
         assert "DATA.md" not in path.read_text(), path
 
 

@@ -1,7 +1,7 @@
 """The tiny preset against committed reference outputs on real face frames.
 
 A failure means the model's arithmetic changed. If that was on purpose,
-regenerate with `python scripts/make_golden.py` and say so in CHANGELOG.md.
+regenerate with `python scripts/maintenance/make_golden.py` and say so in CHANGELOG.md.
 """
 
 from pathlib import Path

@@ -1,6 +1,6 @@
 """Build a small real face dataset from the offline sample clips (tiwcli/samples.py lists them).
 
-    .venv/bin/python scripts/make_sample_dataset.py OUT_DIR [--size 256] [--max-input-frames N]
+    .venv/bin/python scripts/data/make_sample_dataset.py OUT_DIR [--size 256] [--max-input-frames N]
 
 Runs the same code as `tiw preprocess` over carphone_pristine.mp4 (a man in a car:
 the TEST identity), WolfgangLanger_Pexels.mp4, face_noface.mov, noface_face.mov and

@@ -1,7 +1,7 @@
 """Regenerate tests/golden/tiny_golden.safetensors: a seeded tiny model, real face
 frames (carphone, centre square, 64 px) and the model's output on them.
 
-Run only when the model changes on purpose: `python scripts/make_golden.py`.
+Run only when the model changes on purpose: `python scripts/maintenance/make_golden.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tiwcli.io.video import read_all_frames
 from tiwcli.models import ImplicitWarping
 from tiwcli.samples import sample_file
 
-GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden" / "tiny_golden.safetensors"
+GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden" / "tiny_golden.safetensors"
 
 
 def real_frames(size: int) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Try bad inputs on every command and print the rows of docs/robustness.md (a Markdown table).
 
-    .venv/bin/python scripts/robustness_cases.py > /tmp/rows.md      # a few minutes on a CPU
+    .venv/bin/python scripts/evaluation/robustness_cases.py > /tmp/rows.md      # a few minutes on a CPU
 
 Each case runs `tiw` in this process through its entry point (`tiwcli.cli.main`, so usage
 errors are shown as users see them) in a fresh folder, and records the exit code, the
@@ -47,7 +47,7 @@ def make_inputs(base: Path) -> dict[str, Path]:
     inputs["woman"] = base / "woman.png"
     with VideoReader(wolfgang) as reader:
         Image.fromarray(next(reader.frames())).save(inputs["woman"])
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
     from make_sample_dataset import make_sample_dataset
 
     inputs["data"] = base / "data"

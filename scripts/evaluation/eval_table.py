@@ -1,6 +1,7 @@
 """Markdown tables from `tiw eval --json` reports (the ablation, the model card).
 
-    python scripts/eval_table.py NAME=REPORT.json [NAME=REPORT.json ...] [--metrics l1,psnr,ssim,akd,aed]
+    python scripts/evaluation/eval_table.py NAME=REPORT.json [NAME=REPORT.json ...] \
+        [--metrics l1,psnr,ssim,akd,aed]
 
 One line per (report, method, number of sources); baselines (copy-source, landmark-warp) are
 listed once, from the first report that has them.

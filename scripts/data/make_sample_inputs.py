@@ -5,7 +5,7 @@
                           expressions), H.264, with its audio trimmed to the same length
 
 Idempotent: files already there are kept (pass --force to rewrite them).
-Usage: python scripts/make_sample_inputs.py [--out samples] [--seconds 4.5] [--force]
+Usage: python scripts/data/make_sample_inputs.py [--out samples] [--seconds 4.5] [--force]
 """
 
 from __future__ import annotations

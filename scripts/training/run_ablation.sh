@@ -3,9 +3,9 @@
 # with the locality prior and warp-only warm-up, + landmark guidance): each row trained with the same data, seed, steps, batch
 # and losses (pyramid L1 + keypoint equivariance, no GAN, no synthetic motion), one CPU thread,
 # then scored by `tiw eval` on the held-out people (dev = carphone, test = the cap12/cap13 man).
-#   scripts/run_ablation.sh DATA_DIR RUNS_DIR STEPS
+#   scripts/training/run_ablation.sh DATA_DIR RUNS_DIR STEPS
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 data=${1:-data/train-256}
 runs=${2:-runs/ablation}
 steps=${3:-300}

@@ -5,7 +5,7 @@
 # (the spline at full resolution in the warp switched on: no training), the dev scores it was chosen
 # by, then the model card's evaluation on the test person and the cross-identity figure.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 make setup
 .venv/bin/python scripts/make_training_dataset.py data/train-256
 OMP_NUM_THREADS=1 .venv/bin/tiw train --data data/train-256 --out runs/ablation/warp --preset warp-256 \
