@@ -29,7 +29,7 @@ does the same in a background thread and hands each box out as soon as it is fin
 (`tiw animate`, so the tracking pass overlaps the animation). `BoxSmoother` is the online
 smoother for live use, where the future is not known (in track.py, beside the offline one).
 
-Costs are measured by `benchmarks/faces_bench.py` and by the "faces" stage of
+Costs are measured by `benchmarks/faces/faces_bench.py` and by the "faces" stage of
 `tiw animate --verbose` (the ~15 ms above: dlib's detector on a quiet 2-core machine).
 
 Backends without `landmarks_in_box` (fan) fall back to detecting on every frame.

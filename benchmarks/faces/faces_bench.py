@@ -1,6 +1,6 @@
 """Face tracking cost and crop jitter on the real sample clips.
 
-    .venv/bin/python benchmarks/faces_bench.py [--max-frames N]
+    .venv/bin/python benchmarks/faces/faces_bench.py [--max-frames N]
 
 For each clip: ms/frame of `track_faces` (the detector on every frame) and of `follow_faces`
 (the detector every 8 frames, landmark tracking in between; `tiw animate`'s default), with
