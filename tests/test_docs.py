@@ -1,4 +1,4 @@
-"""The README's commands hang together: datasets used are built first, the quick training example
+"""The README's and docs' commands hang together: datasets used are built first, the quick training example
 checkpoints before it ends, code points only to files in the repository; the robustness table is
 kept up (at least 70 bad inputs)."""
 
@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-README = (REPO / "README.md").read_text()
+# the README's deep sections moved to docs/ (issue 23): their commands are read from there
+README = "\n".join(path.read_text() for path in [REPO / "README.md", *sorted(REPO.glob("docs/*.md"))])
 COMMANDS = [line for block in re.findall(r"```bash\n(.*?)```", README, re.S) for line in block.splitlines()]
 
 

@@ -1,4 +1,4 @@
-"""The `/animate` endpoint through gradio_client, called as the README shows."""
+"""The `/animate` endpoint through gradio_client, called as docs/app.md shows."""
 
 from __future__ import annotations
 

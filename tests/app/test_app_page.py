@@ -1,7 +1,7 @@
 """`tiw app` in a real headless Chromium (Debian's chromium and chromium-driver, driven by Selenium):
 upload, press Animate, get a playable video with the CLI's frame count; bad input shows the CLI's
 message and the page still works. The first test takes a screenshot of the page; with
-TIW_UPDATE_SCREENSHOT=1 it is saved as the README's docs/app.png (a plain run leaves the tree clean)."""
+TIW_UPDATE_SCREENSHOT=1 it is saved as docs/app.md's docs/app.png (a plain run leaves the tree clean)."""
 
 from __future__ import annotations
 
