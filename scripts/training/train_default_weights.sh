@@ -4,6 +4,7 @@
 # warp" row), stage 2 (1,200 steps of the landmark-256 preset, landmark prior on, from stage 1), stage 3
 # (the spline at full resolution in the warp switched on: no training), the dev scores it was chosen
 # by, then the model card's evaluation on the test person and the cross-identity figure.
+#   scripts/training/train_default_weights.sh      (from any folder; it writes data/train-256 and runs/)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make setup
