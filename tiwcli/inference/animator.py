@@ -139,11 +139,15 @@ class Animator:
 
     def sources_from_images(self, images: Sequence[np.ndarray], names: Sequence[str] = ()) -> Sources:
         """Source photos -> model-size crops (see `source_choice.sources_from_images`)."""
-        return source_choice.sources_from_images(self.framer, self.uses_landmarks, images, names)
+        return source_choice.sources_from_images(
+            self.framer, self.options, self.uses_landmarks, images, names
+        )
 
     def sources_from_video(self, frames: FrameSource, name: str = "source video") -> Sources:
         """The `options.num_sources` frames of a source video that differ the most (source_choice.py)."""
-        return source_choice.sources_from_video(self.framer, self.detect_keypoints, self.report, frames, name)
+        return source_choice.sources_from_video(
+            self.framer, self.options, self.detect_keypoints, self.report, frames, name
+        )
 
     def source_keypoints(self, sources: Sources) -> KeypointArrays:
         """The keypoints the model finds on each source crop: (n, k, 2), (n, k). For previews."""

@@ -1,7 +1,7 @@
 """Source images for an animation: photos cut around their main face, or the frames of a source
 video that differ the most (farthest-point sampling over their keypoints, motion.py).
 
-Both work through a `Framer` (framing.py: the options, the face path) and, for a video, the
+Both work through a `Framer` (framing.py: the face path) and, for a video, the
 model's keypoint detector; `Animator.sources_from_images` and `sources_from_video` call them.
 
 Shape letters: b batch, n sources, k keypoints, t frames.
@@ -22,18 +22,27 @@ from tiwcli.inference.motion import (
     landmarks_in_crop,
     normalized_positions,
 )
-from tiwcli.inference.options import STAGE_SOURCES, STAGE_TRACKING_SOURCE, FrameSource, Sources
+from tiwcli.inference.options import (
+    STAGE_SOURCES,
+    STAGE_TRACKING_SOURCE,
+    AnimateOptions,
+    FrameSource,
+    Sources,
+)
 from tiwcli.io.streaming import batched
 
 
 def sources_from_images(
-    framer: Framer, uses_landmarks: bool, images: Sequence[np.ndarray], names: Sequence[str] = ()
+    framer: Framer,
+    options: AnimateOptions,
+    uses_landmarks: bool,
+    images: Sequence[np.ndarray],
+    names: Sequence[str] = (),
 ) -> Sources:
     """Source photos (H, W, 3) uint8 -> model-size crops (the main face of each, when cropping).
 
     `names` (e.g. file names) only label the error of a photo with no face.
     """
-    options = framer.options
     if not images:
         raise InputError("no source image given")
     if not options.crop:
@@ -63,6 +72,7 @@ def sources_from_images(
 
 def sources_from_video(
     framer: Framer,
+    options: AnimateOptions,
     detect: Callable[[np.ndarray], KeypointArrays],
     report: Callable[[str, int], None],
     frames: FrameSource,
@@ -74,7 +84,6 @@ def sources_from_video(
     video has fewer such frames. `Sources.frame_indices` says which frames were chosen. `detect`:
     crops (b, S, S, 3) -> their keypoints; `report`: the progress callback (stage, frames).
     """
-    options = framer.options
     track = framer.track(frames, name, STAGE_TRACKING_SOURCE) if options.crop else None
     descriptors = []  # (t, k * 3): a few floats per frame
     for batch in batched(framer.crops(frames, track), options.batch_size):
