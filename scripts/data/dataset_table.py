@@ -1,8 +1,8 @@
-"""The model card's data table (weights/DATA.md): every clip of a dataset built by
+"""The model card's data table (weights/training-data.md): every clip of a dataset built by
 scripts/make_training_dataset.py, by split and person, with where each talking-heads clip comes from.
 
-    .venv/bin/python scripts/dataset_table.py data/train-256 \
-        ../shared/data/talking-heads/MANIFEST.tsv > weights/DATA.md
+    .venv/bin/python scripts/data/dataset_table.py data/train-256 \
+        ../shared/data/talking-heads/MANIFEST.tsv > weights/training-data.md
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
         origin = (
             f"{row['repository']} @ {row['commit']}: `{row['path_in_repository']}`"
             if row
-            else "DATA.md wave 1-2 packages"
+            else "the offline packages (wave 1-2)"
         )
         print(f"| {split} | {name} | {person} | {kind} | {clips[name]} | {frames[name]} | {origin} |")
         totals[split][0] += clips[name]
