@@ -161,8 +161,8 @@ def test_run_json_write_failure_is_one_output_error(tmp_path, sample_dataset):
 def test_the_default_preset_is_the_shipped_weights(tmp_path):
     """No --preset: the shipped weights' architecture and recipe (landmark prior, no keypoint
     guidance, no GAN), and an old --init checkpoint keeps its own preset. The shipped file is
-    that preset with the full-resolution spline switched on (no weights of its own; see
-    weights/README.md, stage 3), and --init from it keeps the switch."""
+    that preset with the full-resolution spline, the motion gate and bicubic sampling switched on
+    (none owns weights; see weights/README.md), and --init from it keeps the switches."""
     from tiwcli.checkpoint import read_model_file, shipped_weights_dirs
     from tiwcli.training.run import resolve_settings
 
@@ -175,7 +175,9 @@ def test_the_default_preset_is_the_shipped_weights(tmp_path):
         next(folder for folder in shipped_weights_dirs() if folder.is_dir()) / "tiw-landmark-256.safetensors"
     )
     shipped, _, _ = read_model_file(shipped_file)
-    assert shipped == dataclasses.replace(model_config, landmark_flow_full_resolution=True)
+    assert shipped == dataclasses.replace(
+        model_config, landmark_flow_full_resolution=True, motion_gate=0.01, warp_interpolation="bicubic"
+    )
     continued, _, _ = resolve_settings(tmp_path, preset=None, resume=False, init=shipped_file, overrides={})
     assert continued == shipped
     old = ImplicitWarping(model_preset("warp-256"))
