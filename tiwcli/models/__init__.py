@@ -12,6 +12,8 @@ locality_prior.py          (ours, opt-in) Gaussian locality bias on the logits: 
 landmark_prior.py          (ours, opt-in) the locality bias centred on face landmarks' motion,
                            and source selection by landmark distance
 full_resolution_warp.py    (ours, opt-in) flows + masses read off the attention, full-res warp, blend
+motion_gate.py             (ours, opt-in) departures, source blend and painting only where the landmarks move
+mouth_prior.py             (ours, opt-in) the blend mask hands an opened mouth to the generator
 generator.py            6. generator: warped feature -> RGB (+ blend mask with the full-res warp)
 implicit_warping.py        the composition, with source encodings computed once
 layers.py                  shared building blocks (conv blocks, UNet)
