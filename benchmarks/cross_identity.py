@@ -8,7 +8,7 @@ The same on the dev side, to choose weights without looking at the test portrait
     ... --portraits data/train-256/dev-portraits \
         --driving data/train-256/dev/carphone_pristine_1212d8b3_000.mp4
 
-For each portrait in DATA/portraits/ (from scripts/make_training_dataset.py), `tiw animate`'s
+For each portrait in DATA/portraits/ (from scripts/data/make_training_dataset.py), `tiw animate`'s
 Animator (face crop on, relative motion, no paste-back) drives it with a test clip, and dlib
 scores every output frame:
 - face found: share of output frames where dlib's detector finds a face;

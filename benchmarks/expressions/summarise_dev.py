@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/expressions/summarise_dev.py runs/dev/A runs/dev/B ...
 
-Each folder holds what `scripts/eval_dev_expressions.sh W FOLDER` wrote: dev_eval.json (dev
+Each folder holds what `scripts/evaluation/eval_dev_expressions.sh W FOLDER` wrote: dev_eval.json (dev
 self-reenactment, 1 and 3 sources), dev_cross.json (dev portraits driven by carphone) and
 dev_cross_retalking4.json (driven by retalking-4). The first folder is A, the shipped weights.
 """

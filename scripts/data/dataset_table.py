@@ -1,5 +1,5 @@
 """The model card's data table (weights/training-data.md): every clip of a dataset built by
-scripts/make_training_dataset.py, by split and person, with where each talking-heads clip comes from.
+scripts/data/make_training_dataset.py, by split and person, with where each talking-heads clip comes from.
 
     .venv/bin/python scripts/data/dataset_table.py data/train-256 \
         ../shared/data/talking-heads/MANIFEST.tsv > weights/training-data.md
@@ -27,9 +27,9 @@ def main(argv: list[str]) -> int:
         clips[name] += 1
         split_of[name] = clip["split"]
     print("# The training data of the expressions run, clip by clip\n")
-    print("Built by `scripts/make_training_dataset.py data/train-256 --talking-heads DIR` (DIR holds the")
-    print("clips and their MANIFEST.tsv; the clips are not in this repository). Split by person: no person")
-    print("is on two sides. Frames: those with a face, cut into clips of at most 300 frames.\n")
+    print("Built by `scripts/data/make_training_dataset.py data/train-256 --talking-heads DIR` (DIR")
+    print("holds the clips and their MANIFEST.tsv; the clips are not in this repository). Split by person:")
+    print("no person is on two sides. Frames: those with a face, cut into clips of at most 300 frames.\n")
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     people: dict[str, set[str]] = defaultdict(set)
     print("| split | source video | person | kind | clips | frames | from (repository @ commit: path) |")

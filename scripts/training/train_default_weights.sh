@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make setup
-.venv/bin/python scripts/make_training_dataset.py data/train-256
+.venv/bin/python scripts/data/make_training_dataset.py data/train-256
 OMP_NUM_THREADS=1 .venv/bin/tiw train --data data/train-256 --out runs/ablation/warp --preset warp-256 \
     --landmark-weight 0 --warp-only-steps 112 --steps 300 --seed 0 --device cpu --no-gan --still-probability 0 \
     --checkpoint-every 100 --sample-every 300 --log-every 20 --no-progress
@@ -28,10 +28,10 @@ for step in 200 400 600 800 1000 1200; do
 done
 # stage 3 (no training): the same weights with the spline read at full resolution in the warp, chosen
 # on the dev side (benchmarks/mouth/RULE.md)
-scripts/eval_dev.sh runs/prior-train/checkpoints/step_00001200.safetensors runs/prior-train/dev_stage2
-.venv/bin/python scripts/with_landmark_prior.py runs/prior-train/checkpoints/step_00001200.safetensors \
+scripts/evaluation/eval_dev.sh runs/prior-train/checkpoints/step_00001200.safetensors runs/prior-train/dev_stage2
+.venv/bin/python scripts/training/with_landmark_prior.py runs/prior-train/checkpoints/step_00001200.safetensors \
     weights/tiw-landmark-256.safetensors --preset landmark-256 --full-resolution-spline
-scripts/eval_dev.sh weights/tiw-landmark-256.safetensors runs/prior-train/dev_stage3
+scripts/evaluation/eval_dev.sh weights/tiw-landmark-256.safetensors runs/prior-train/dev_stage3
 # the report: the test person and unseen portraits
 .venv/bin/tiw eval --data data/train-256 --split test --weights weights/tiw-landmark-256.safetensors \
     --sources 1,2,3 --metrics l1,psnr,ssim,akd,mkr,aed --max-frames 24 --face-backend dlib --device cpu \

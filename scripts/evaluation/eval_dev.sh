@@ -2,9 +2,9 @@
 # The model card's dev rule, for one weights file: `tiw eval` on the dev person (1 and 3 sources,
 # 16 driving frames) and the cross-identity figure on the dev portraits driven by the dev clip.
 # The test person and the test portraits are not touched.
-#   scripts/eval_dev.sh WEIGHTS OUT_DIR      (one thread; writes OUT_DIR/dev_eval.json, dev_cross.json)
+#   scripts/evaluation/eval_dev.sh WEIGHTS OUT_DIR      (one thread; writes OUT_DIR/dev_eval.json, dev_cross.json)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 weights=$1
 out=$2
 mkdir -p "$out"

@@ -1,6 +1,6 @@
 """Build the training dataset of the shipped weights from every real face video that installs offline.
 
-    .venv/bin/python scripts/make_training_dataset.py OUT_DIR [--size 256] [--packages DIR]
+    .venv/bin/python scripts/data/make_training_dataset.py OUT_DIR [--size 256] [--packages DIR]
         [--talking-heads ../shared/data/talking-heads [--no-generated]]
 
 Fetches the packages by name into --packages (default OUT_DIR/../packages), never imports them:

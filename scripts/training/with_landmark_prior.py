@@ -1,7 +1,7 @@
 """Copy a checkpoint with the landmark prior of a preset switched on (the weights unchanged).
 
-    .venv/bin/python scripts/with_landmark_prior.py IN.safetensors OUT.safetensors [--preset landmark-256] \
-        [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L] \
+    .venv/bin/python scripts/training/with_landmark_prior.py IN.safetensors OUT.safetensors \
+        [--preset landmark-256] [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L] \
         [--warp-interpolation bicubic]
 
 The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
