@@ -166,3 +166,10 @@ def test_bicubic_sampling_is_sharper_and_exact_at_the_identity(carphone):
         assert 0 <= moved.min().item() and moved.max().item() <= 1
         sharpness[mode] = laplacian_variance(moved)
     assert sharpness["bicubic"] > 1.3 * sharpness["bilinear"]
+
+
+def test_an_unknown_interpolation_is_refused(tiny_config):
+    from tiwcli.errors import InputError
+
+    with pytest.raises(InputError, match="warp_interpolation must be bilinear or bicubic"):
+        dataclasses.replace(tiny_config, warp_interpolation="nearest")
