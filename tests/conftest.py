@@ -19,6 +19,18 @@ def tiny_config():
 
 
 @pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory, tiny_config) -> Path:
+    """Untrained weights of the tiny preset (seed 0) in a safetensors file, for CLI tests."""
+    from tiwcli.checkpoint import save_model
+    from tiwcli.models import ImplicitWarping
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny_weights") / "tiny.safetensors"
+    save_model(path, ImplicitWarping(tiny_config))
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_landmark_config(tiny_config):
     """The tiny config with the full-resolution warp and the landmark flow prior (as landmark-256)."""
     import dataclasses

@@ -28,11 +28,8 @@ def workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def weights(workdir, tiny_config) -> Path:
-    torch.manual_seed(0)
-    path = workdir / "tiny.safetensors"
-    save_model(path, ImplicitWarping(tiny_config))
-    return path
+def weights(tiny_weights) -> Path:
+    return tiny_weights
 
 
 @pytest.fixture(scope="module")

@@ -15,15 +15,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
 from tiwcli.io.images import is_image_path
 from tiwcli.io.video import VideoReader, VideoWriter, read_all_frames
-from tiwcli.models import ImplicitWarping
 
 CLIP_FRAMES = 6
 
@@ -40,11 +37,8 @@ def workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def weights(workdir, tiny_config) -> Path:
-    torch.manual_seed(0)
-    path = workdir / "tiny.safetensors"
-    save_model(path, ImplicitWarping(tiny_config))
-    return path
+def weights(tiny_weights) -> Path:
+    return tiny_weights
 
 
 @pytest.fixture(scope="module")
