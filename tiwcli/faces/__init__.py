@@ -5,6 +5,7 @@ crop.py       the square head crop: where to cut, cutting, pasting the result ba
 track.py      a face through a whole video: detector on every frame, smoothed crop boxes, jitter
 follow.py     the fast tracker: detector every k frames, landmarks followed in between,
               and `TrackInProgress`, a track computed ahead of the animation in a thread
+face_region.py where a followed face is: its landmarks' square, the detector's box, its pixels
 """
 
 from tiwcli.faces.backends import Face, FaceAnalyzer, load_face_analyzer, main_face_or_error

@@ -19,9 +19,8 @@ most webcam filters):
   cross-correlation): on the sample clips, consecutive frames of a followed face score
   0.62-0.98, the same box after the face moved 40-150 px scores below 0.26; the threshold
   `min_similarity` is 0.45. The detector then runs on that frame.
-- a frame identical to the previous one (a still, a duplicated frame) keeps the previous
-  landmarks: the predictor, seeded from them, would move them a little on the same pixels, and
-  that drift would animate a face that does not move.
+- a frame whose pixels around the face equal the previous frame's keeps its landmarks: the
+  predictor would move them a little on the same pixels, animating a face that stands still.
 
 `FaceFollower` is online (one frame in, one face out: `tiw live`); `follow_faces` runs it
 over a whole video and smooths the crop boxes exactly as `track_faces` does; `TrackInProgress`
@@ -50,6 +49,7 @@ from PIL import Image
 from tiwcli.errors import InputError
 from tiwcli.faces.backends import Face, FaceAnalyzer
 from tiwcli.faces.crop import CropBox, crop_box_from_landmarks
+from tiwcli.faces.face_region import BoxFromLandmarks, appearance_patch, face_region, landmark_frame
 from tiwcli.faces.track import FaceTrack, _fill_missing, smooth_crop_boxes
 
 DETECT_EVERY = 8  # default: frames between two full detections
@@ -63,47 +63,6 @@ class FollowerStats:
     tracked: int = 0  # frames where the landmarks followed the previous frame's
     failures: int = 0  # tracked frames that were rejected and detected again
     missing: int = 0  # frames with no face
-
-
-@dataclass(frozen=True)
-class _BoxFromLandmarks:
-    """Where the detector put its box relative to the landmarks' bounding box (extent units)."""
-
-    offset_x: float
-    offset_y: float
-    scale: float
-
-    @classmethod
-    def measure(cls, face: Face) -> _BoxFromLandmarks:
-        center, extent = _landmark_frame(face.landmarks)
-        box_center = (face.box[:2] + face.box[2:]) / 2
-        side = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
-        offset = (box_center - center) / extent
-        return cls(float(offset[0]), float(offset[1]), side / extent)
-
-    def box(self, landmarks: np.ndarray) -> np.ndarray:
-        center, extent = _landmark_frame(landmarks)
-        center_x, center_y = center[0] + self.offset_x * extent, center[1] + self.offset_y * extent
-        half = self.scale * extent / 2
-        return np.array([center_x - half, center_y - half, center_x + half, center_y + half], np.float32)
-
-
-def appearance_patch(frame: np.ndarray, landmarks: np.ndarray, size: int = 24) -> np.ndarray:
-    """(size, size) grey patch over the landmarks' bounding square, zero mean and unit norm, so
-    that the sum of two patches' product is their normalised cross-correlation in [-1, 1]."""
-    center, extent = _landmark_frame(landmarks)
-    steps = (np.arange(size) + 0.5 - size / 2) / size * extent  # (size,) sample offsets, nearest pixel
-    columns = np.clip(np.rint(center[0] + steps).astype(int), 0, frame.shape[1] - 1)
-    rows = np.clip(np.rint(center[1] + steps).astype(int), 0, frame.shape[0] - 1)
-    patch = frame[rows[:, None], columns[None, :]].astype(np.float32).mean(axis=-1)  # (size, size)
-    patch -= patch.mean()
-    return patch / max(float(np.linalg.norm(patch)), 1e-6)
-
-
-def _landmark_frame(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
-    """Centre (2,) and extent (the larger side) of the landmarks' bounding box."""
-    low, high = landmarks.min(axis=0), landmarks.max(axis=0)
-    return (low + high) / 2, max(float(max(high - low)), 1.0)
 
 
 class FaceFollower:
@@ -132,14 +91,15 @@ class FaceFollower:
     def reset(self) -> None:
         self._previous: Face | None = None
         self._previous_patch: np.ndarray | None = None  # appearance of the previous face
-        self._previous_frame: np.ndarray | None = None  # a copy: identical frames keep their face
-        self._box_from_landmarks: _BoxFromLandmarks | None = None
+        self._previous_region: np.ndarray | None = None  # a copy of the pixels around the last face
+        self._box_from_landmarks: BoxFromLandmarks | None = None
         self._since_detection = 0
 
     def update(self, frame: np.ndarray) -> Face | None:
         face = None
         if self._previous is not None and self._since_detection + 1 < self.detect_every:
-            if self._previous_frame is not None and np.array_equal(frame, self._previous_frame):
+            region = face_region(frame, self._previous.landmarks)  # unchanged pixels: the same face
+            if self._previous_region is not None and np.array_equal(region, self._previous_region):
                 self._since_detection += 1
                 self.stats.tracked += 1
                 face = self._previous
@@ -147,7 +107,7 @@ class FaceFollower:
                 face = self._track(frame, self._previous)
         if face is None:
             face = self._detect(frame)
-        self._previous_frame = None if face is None else frame.copy()
+        self._previous_region = None if face is None else face_region(frame, face.landmarks).copy()
         self._previous = face
         self._previous_patch = None if face is None else appearance_patch(frame, face.landmarks)
         if face is None:
@@ -161,7 +121,7 @@ class FaceFollower:
         if landmarks is None:  # the backend cannot track: detect every frame
             return None
         (old_center, old_extent), (new_center, new_extent) = map(
-            _landmark_frame, (previous.landmarks, landmarks)
+            landmark_frame, (previous.landmarks, landmarks)
         )
         shift = float(np.hypot(*(new_center - old_center))) / old_extent
         resized = abs(math.log(new_extent / old_extent)) > math.log1p(self.max_size_change)
@@ -180,7 +140,7 @@ class FaceFollower:
         if not faces:
             return None
         face = _nearest(faces, self._previous)
-        self._box_from_landmarks = _BoxFromLandmarks.measure(face)
+        self._box_from_landmarks = BoxFromLandmarks.measure(face)
         return face
 
     def _detect_downscaled(self, frame: np.ndarray) -> list[Face]:
