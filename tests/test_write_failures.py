@@ -14,24 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
-from tiwcli.checkpoint import save_model
 from tiwcli.cli import app
 from tiwcli.errors import OutputError
 from tiwcli.io.video import VideoReader, VideoWriter
-from tiwcli.models import ImplicitWarping
 
 FRAMES = np.zeros((3, 32, 32, 3), np.uint8)
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory, tiny_config) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_model(path, ImplicitWarping(tiny_config))
-    return path
+def weights(tiny_weights) -> Path:
+    return tiny_weights
 
 
 @pytest.fixture(scope="module")
