@@ -29,6 +29,7 @@ from tiwcli.dataset.layout import landmarks_path
 from tiwcli.errors import InputError
 from tiwcli.io.frames import resize_frames
 from tiwcli.io.video import VideoReader, read_all_frames
+from tiwcli.models.mouth_prior import mouth_openings
 from tiwcli.training.augment import augment_with_landmarks, still_motion
 
 # The 68-point landmarks that guide keypoints 0..9 (LivePortrait-style guidance): eye corners,
@@ -152,10 +153,7 @@ class ClipStore:
         landmarks = self._landmarks[clip_index]
         if landmarks is None:
             return torch.full((self.lengths[clip_index],), float("nan"))
-        upper, lower = landmarks[:, [61, 62, 63]], landmarks[:, [67, 66, 65]]  # (t, 3, 2) inner lips
-        gap = (upper - lower).norm(dim=-1).mean(-1)  # (t,)
-        eyes = (landmarks[:, 36] - landmarks[:, 45]).norm(dim=-1).clamp_min(1e-6)
-        return gap / eyes
+        return mouth_openings(landmarks)  # (t,)
 
     def mouth_pairs(self, clip_index: int, num_sources: int, generator: torch.Generator) -> Tensor | None:
         """(num_sources + 1,) frame indices, the driving frame first, whose mouth is open by at least
