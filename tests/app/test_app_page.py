@@ -77,11 +77,13 @@ def animate(browser, photo: Path, clip: Path) -> None:
 
 def error_text(browser) -> str:
     """The text of the error toast, once one shows."""
-    wait = WebDriverWait(browser, JOB_SECONDS)
-    wait.until(lambda page: page.find_elements(By.CSS_SELECTOR, "[data-testid=toast-body]"))
-    return " ".join(
-        toast.text for toast in browser.find_elements(By.CSS_SELECTOR, "[data-testid=toast-body]")
-    )
+
+    def shown(page) -> str:  # the toast's box can show a moment before its text does
+        return " ".join(
+            toast.text for toast in page.find_elements(By.CSS_SELECTOR, "[data-testid=toast-body]")
+        ).strip()
+
+    return WebDriverWait(browser, JOB_SECONDS).until(shown)
 
 
 def result_video(browser, tmp_path: Path) -> Path:

@@ -314,3 +314,24 @@ def test_live_stats_json_destination_is_checked_before_the_run(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: --stats-json"), lines
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_motion_controls_work_live(shipped_model, face_photo, wolfgang):
+    """`tiw live --motion pose --no-mouth`: the live loop drives the model with controlled landmarks
+    (the keypoints following them), with the shipped weights, from the first frame on."""
+    from tiwcli.inference.motion_controls import MotionControls
+
+    options = AnimateOptions(device="cpu", batch_size=1, controls=MotionControls("pose", mouth=False))
+    animator = Animator(shipped_model, options)
+    sources = animator.sources_from_images([load_image(face_photo)])
+    session = LiveSession(animator, sources, LiveOptions(camera=str(wolfgang), max_frames=3))
+    shown = []
+    summary = run_live(session, [lambda frame, captured: shown.append(frame) is None])
+    assert summary.frames_shown == 3 and all(frame.shape == sources.frame.shape for frame in shown)
+
+
+def test_motion_controls_need_landmark_weights(model):
+    from tiwcli.inference.motion_controls import MotionControls
+
+    with pytest.raises(InputError, match="landmark prior"):
+        Animator(model, AnimateOptions(device="cpu", controls=MotionControls("expression")))

@@ -41,8 +41,16 @@ def animate(
     ],
     *,
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="Output video (.mp4, H.264).", dir_okay=False)
-    ],
+        options.OptionalPath,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output video (.mp4, H.264). Default: SOURCE--DRIVING.mp4 in the current folder "
+            "(SOURCE--DRIVING.1.mp4 and so on when that exists; never replaced without --overwrite).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     weights: options.Weights = None,
     sources_from_video: Annotated[
         int,
@@ -93,6 +101,37 @@ def animate(
     ] = False,
     crf: Annotated[int, typer.Option(min=0, max=51, help="H.264 quality: lower is better and bigger.")] = 18,
     detect_every: options.DetectEvery = 8,
+    faces: Annotated[
+        str,
+        typer.Option(
+            help="Which faces of the source photo to animate: largest, all, or face numbers counted "
+            "from the left, e.g. 1,3. Each is pasted back into the whole photo.",
+        ),
+    ] = "largest",
+    driving_per_face: Annotated[
+        bool,
+        typer.Option(
+            "--driving-per-face",
+            help="Several DRIVING videos after the photo, one per chosen face (left to right); the "
+            "first sets the length, fps and audio.",
+        ),
+    ] = False,
+    edit: Annotated[
+        bool,
+        typer.Option(
+            "--edit",
+            help="SOURCE is a video to edit: each frame keeps its head pose, body and background, and "
+            "its expression follows DRIVING. The output has the source's length, fps and audio.",
+        ),
+    ] = False,
+    audio: Annotated[
+        options.AudioChoice | None,  # type: ignore[valid-type]
+        typer.Option(help="With --edit: keep the source's audio (default) or the driving video's."),
+    ] = None,
+    motion: options.Motion = options.MotionControlChoice.both,  # type: ignore[attr-defined]
+    expression_scale: options.ExpressionScale = 1.0,
+    eyes: options.Eyes = True,
+    mouth: options.Mouth = True,
     verbose: Annotated[
         bool,
         typer.Option(
@@ -113,7 +152,28 @@ def animate(
     from tiwcli.io.files import check_input_files, sigterm_as_interrupt
 
     check_input_files([*sources, driving])  # before the slow imports: a typo is reported at once
-    job = AnimationJob(list(sources), driving, output, weights, preview, overwrite, crf)
+    per_face: tuple[Path, ...] = ()
+    if driving_per_face:  # SOURCE DRIVING DRIVING...: one photo, then a driver per face
+        per_face = (*sources[1:], driving)
+        sources, driving = sources[:1], per_face[0]
+        if faces == "largest":
+            faces = "all"
+    if output is None:
+        from tiwcli.inference.jobs import default_output
+
+        output = default_output(sources[0], driving, overwrite)
+    job = AnimationJob(
+        list(sources),
+        driving,
+        output,
+        weights,
+        preview,
+        overwrite,
+        crf,
+        per_face,
+        edit,
+        None if audio is None else audio.value,
+    )
     with sigterm_as_interrupt():  # `kill` cleans up like Ctrl-C: no temporary file is left behind
         prepared = prepare_job(job)
 
@@ -132,6 +192,8 @@ def animate(
             crop=crop,
             paste_back=paste_back,
             face_backend=options.aliased(face_backend, landmarks_old).value,
+            controls=options.motion_controls(motion, expression_scale, eyes, mouth),  # type: ignore[arg-type]
+            faces=faces,
             num_sources=options.aliased(sources_from_video, num_sources_old),
             detect_every=detect_every,
         )
@@ -152,7 +214,14 @@ def animate(
                 prepared, model, animate_options, analyzer, _progress_callback(progress, totals)
             )
     from_video = prepared.source_video is not None
-    _print_summary(summary, output, prepared.preview_path, prepared.driving, from_video)
+    _print_summary(
+        summary,
+        output,
+        prepared.preview_path,
+        prepared.source_video if edit else prepared.driving,
+        from_video and not edit,
+        edit,
+    )
     if verbose:
         _print_split(summary, animate_options)
     if analyzer is not None and analyzer.note:  # after success: errors stay one line
@@ -218,6 +287,7 @@ def _print_summary(
     preview_path: Path | None,
     driving: VideoInfo,
     from_video: bool,
+    edit: bool = False,
 ) -> None:
     width, height = summary.output_size
     seconds = summary.video_seconds or summary.frames / float(driving.fps)
@@ -226,13 +296,19 @@ def _print_summary(
         f"{seconds:.1f} s at {_format_fps(driving.fps)} fps",
         f"{summary.frames_per_second:.1f} frames/s ({summary.seconds:.1f} s)",
     ]
-    if from_video:
+    if edit:
+        parts.append(f"edited {summary.frames - summary.frames_without_face} frames of the source video")
+    elif from_video:
         parts.append(f"source frames {', '.join(str(i) for i in summary.sources_used)}")
     else:
         parts.append(f"{len(summary.sources_used)} source image{'s' * (len(summary.sources_used) > 1)}")
+    if summary.faces > 1:
+        parts.append(f"{summary.faces} faces")
     if summary.reference_frame:
         parts.append(f"motion measured from driving frame {summary.reference_frame}")
-    if summary.frames_without_face:
+    if summary.frames_without_face and edit:
+        parts.append(f"{summary.frames_without_face} frames without a face passed through unchanged")
+    elif summary.frames_without_face:
         parts.append(f"{summary.frames_without_face} frames without a face (kept the last crop)")
     if not driving.has_audio:
         parts.append("no audio in the driving video")

@@ -74,6 +74,10 @@ def live(
     paste_back: options.PasteBack = None,
     face_backend: options.FaceBackendOption = options.FaceBackendChoice.auto,  # type: ignore[attr-defined]
     detect_every: options.DetectEvery = 8,
+    motion: options.Motion = options.MotionControlChoice.both,  # type: ignore[attr-defined]
+    expression_scale: options.ExpressionScale = 1.0,
+    eyes: options.Eyes = True,
+    mouth: options.Mouth = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file.")] = False,
     stats_json: Annotated[
         Optional[Path],  # noqa: UP045
@@ -119,6 +123,7 @@ def live(
         crop=crop,
         paste_back=paste_back,
         face_backend=options.aliased(face_backend, landmarks_old).value,
+        controls=options.motion_controls(motion, expression_scale, eyes, mouth),  # type: ignore[arg-type]
     )
     resolve_device(animate_options.device)
     images = [load_source(path) for path in sources]

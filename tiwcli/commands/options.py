@@ -16,8 +16,10 @@ import typer
 from tiwcli.choices import (
     DEVICES,
     MAX_BATCH_SIZE,
+    AudioFrom,
     FaceBackend,
     Knob,
+    MotionControl,
     MotionMode,
     MouthReference,
     PerceptualNetwork,
@@ -34,10 +36,12 @@ def choice_enum(name: str, kind: object) -> type[Enum]:
 
 FaceBackendChoice = choice_enum("FaceBackendChoice", FaceBackend)
 MotionModeChoice = choice_enum("MotionModeChoice", MotionMode)
+MotionControlChoice = choice_enum("MotionControlChoice", MotionControl)
 MouthReferenceChoice = choice_enum("MouthReferenceChoice", MouthReference)
 PrecisionChoice = choice_enum("PrecisionChoice", Precision)
 PerceptualNetworkChoice = choice_enum("PerceptualNetworkChoice", PerceptualNetwork)
 KnobChoice = choice_enum("KnobChoice", Knob)
+AudioChoice = choice_enum("AudioChoice", AudioFrom)
 
 OptionalInt = Optional[int]  # noqa: UP045 (typer needs Optional on Python 3.10)
 OptionalFloat = Optional[float]  # noqa: UP045
@@ -115,7 +119,37 @@ DetectEvery = Annotated[
         "landmarks follow the face in between. 1: detect in every frame (slow).",
     ),
 ]
+Motion = Annotated[
+    MotionControlChoice,  # type: ignore[valid-type]
+    typer.Option(
+        "--motion",
+        help="What of the driver's motion is used: both, expression (the source keeps its head "
+        "pose) or pose (the source keeps its expression). Needs the landmark weights (the default).",
+    ),
+]
+ExpressionScale = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=3.0,
+        help="How much of the driver's expression: 0 the source's own, 1 as driven, more exaggerates.",
+    ),
+]
+Eyes = Annotated[
+    bool, typer.Option("--eyes/--no-eyes", help="--no-eyes: the source's eyes stay as they are.")
+]
+Mouth = Annotated[
+    bool,
+    typer.Option("--mouth/--no-mouth", help="--no-mouth: the source's mouth (lips, jaw) stays as it is."),
+]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+
+
+def motion_controls(motion: Enum, expression_scale: float, eyes: bool, mouth: bool) -> object:
+    """The library's `MotionControls` from the four options above."""
+    from tiwcli.inference.motion_controls import MotionControls
+
+    return MotionControls(motion.value, expression_scale, eyes, mouth)
 
 
 def parse_int_list(text: str, option: str) -> tuple[int, ...]:

@@ -26,8 +26,13 @@ def train(
     *,
     data: Annotated[Path, typer.Option(help="Dataset folder written by `tiw preprocess` (train/, test/).")],
     out: Annotated[
-        Path, typer.Option(help="Run folder: checkpoints, samples, log.jsonl, model.safetensors.")
-    ],
+        options.OptionalPath,
+        typer.Option(
+            help="Run folder: checkpoints, samples, log.jsonl, model.safetensors. Default: "
+            "runs/DATE-TIME in the current folder (--resume and torchrun need it named).",
+            show_default=False,
+        ),
+    ] = None,
     preset: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -137,6 +142,7 @@ def train(
     max_sources_old: Annotated[options.OptionalInt, options.hidden("--max-sources", min=1)] = None,
 ) -> None:
     """Train an Implicit Warping model on a preprocessed face dataset."""
+    out = out or _default_run_folder(resume)
     _check_paths(data, out, init, vgg_weights)  # before the slow imports, the data and the model
     from tiwcli.training.loop import train as run_training
     from tiwcli.training.run import RunOptions, resolve_settings
@@ -186,6 +192,24 @@ def train(
     )
     if _is_main():  # under torchrun: once, not once per process
         typer.echo(f"trained to step {result.step}: {result.model_path}")
+
+
+def _default_run_folder(resume: bool) -> Path:
+    """runs/YYYYMMDD-HHMMSS: a new run never lands in an old one's folder."""
+    import os
+    import time
+
+    if resume:
+        raise InputError("--resume needs --out RUN_DIR: the run folder to continue")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise InputError("under torchrun, name the run folder with --out (every process must use the same)")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder, number = Path("runs") / stamp, 0
+    while folder.exists():
+        number += 1
+        folder = Path("runs") / f"{stamp}.{number}"
+    typer.echo(f"training into {folder}", err=True)
+    return folder
 
 
 def _check_paths(data: Path, out: Path, init: Path | None, vgg_weights: Path | None) -> None:

@@ -142,7 +142,18 @@ def paste_back(frame: np.ndarray, face_crop: np.ndarray, box: CropBox, feather: 
     if x1 <= x0 or y1 <= y0:
         return result
     weights = _blend_weights(x0, y0, x1, y1, box.center_x, box.center_y, box.size, feather)  # (h, w, 1)
-    # the crop resampled at the same frame pixels: crop pixel = (frame pixel - box.x0) * s / size
+    warped = _resampled(face_crop, box, x0, y0, x1, y1)
+    # integer blend, weights in 0..256: exact frame pixels where the weight is 0 (outside the mask),
+    # exact crop pixels where it is 256; 8 ms -> 2 ms for a 470 px box against the float blend
+    original = frame[y0:y1, x0:x1].astype(np.uint16)
+    blended = original * (BLEND_ONE - weights) + warped.astype(np.uint16) * weights
+    result[y0:y1, x0:x1] = ((blended + BLEND_ONE // 2) >> 8).astype(frame.dtype)
+    return result
+
+
+def _resampled(face_crop: np.ndarray, box: CropBox, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """(y1 - y0, x1 - x0, 3): the crop (s, s, 3) resampled at the frame pixels [x0, x1) x [y0, y1)
+    of its `box`: crop pixel = (frame pixel - box.x0) * s / size."""
     side = face_crop.shape[0]
     step = side / box.size
     margin = math.ceil(step) + 2  # the frame pixels may start up to one pixel before the box
@@ -153,10 +164,52 @@ def paste_back(frame: np.ndarray, face_crop: np.ndarray, box: CropBox, feather: 
         (x1 - box.x0) * step + margin,
         (y1 - box.y0) * step + margin,
     )
-    warped = Image.fromarray(padded).resize((x1 - x0, y1 - y0), Image.LANCZOS, box=source_box)
-    # integer blend, weights in 0..256: exact frame pixels where the weight is 0 (outside the mask),
-    # exact crop pixels where it is 256; 8 ms -> 2 ms for a 470 px box against the float blend
-    original = frame[y0:y1, x0:x1].astype(np.uint16)
-    blended = original * (BLEND_ONE - weights) + np.asarray(warped, dtype=np.uint16) * weights
-    result[y0:y1, x0:x1] = ((blended + BLEND_ONE // 2) >> 8).astype(frame.dtype)
+    return np.asarray(Image.fromarray(padded).resize((x1 - x0, y1 - y0), Image.LANCZOS, box=source_box))
+
+
+def paste_faces(
+    frame: np.ndarray, face_crops: Sequence[np.ndarray], boxes: Sequence[CropBox], feather: float = 0.15
+) -> np.ndarray:
+    """A new frame with several crops pasted back at once, for faces whose boxes touch or overlap.
+
+    Each crop is weighted by its `feather_mask` and by a Gaussian of the distance to its box's
+    centre (sigma a quarter of the box), normalised over the crops: inside one face its own crop
+    wins, between two faces they cross-fade smoothly, so no crop's copy of a neighbour's still face
+    is pasted over that neighbour's animated one, and there is no seam. Outside every mask the
+    frame's pixels are exactly untouched; one face gives `paste_back`'s result up to rounding.
+    """
+    height, width = frame.shape[:2]
+    spans = [
+        (
+            max(math.floor(b.x0), 0),
+            max(math.floor(b.y0), 0),
+            min(math.ceil(b.x1), width),
+            min(math.ceil(b.y1), height),
+        )
+        for b in boxes
+    ]
+    live = [index for index, (x0, y0, x1, y1) in enumerate(spans) if x1 > x0 and y1 > y0]
+    if not live:
+        return frame.copy()
+    ux0, uy0 = min(spans[i][0] for i in live), min(spans[i][1] for i in live)
+    ux1, uy1 = max(spans[i][2] for i in live), max(spans[i][3] for i in live)
+    colour = np.zeros((uy1 - uy0, ux1 - ux0, 3), np.float32)  # sum of weight * crop
+    total = np.zeros((uy1 - uy0, ux1 - ux0, 1), np.float32)  # sum of weights
+    cover = np.zeros_like(total)  # the strongest feather mask: how much of the frame is replaced
+    for index in live:
+        box, (x0, y0, x1, y1) = boxes[index], spans[index]
+        u = (np.arange(x0, x1, dtype=np.float32) + 0.5 - box.center_x) / (box.size / 2)
+        v = (np.arange(y0, y1, dtype=np.float32) + 0.5 - box.center_y) / (box.size / 2)
+        mask = feather_mask(u, v, feather)[..., None]  # (h, w, 1)
+        nearness = np.exp(-(u[None, :] ** 2 + v[:, None] ** 2) * 2.0)[..., None]  # sigma: box / 4
+        weight = mask * np.maximum(nearness, 1e-30)
+        region = (slice(y0 - uy0, y1 - uy0), slice(x0 - ux0, x1 - ux0))
+        colour[region] += weight * _resampled(face_crops[index], box, x0, y0, x1, y1)
+        total[region] += weight
+        cover[region] = np.maximum(cover[region], mask)
+    original = frame[uy0:uy1, ux0:ux1].astype(np.float32)
+    pasted = colour / np.maximum(total, 1e-30)
+    blended = original * (1 - cover) + pasted * cover
+    result = frame.copy()
+    result[uy0:uy1, ux0:ux1] = np.clip(np.rint(blended), 0, 255).astype(frame.dtype)
     return result

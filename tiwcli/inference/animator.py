@@ -13,18 +13,16 @@ the driving video once before animating it, keeping only small per-frame arrays
 
 Motion transfer (`mode`, see motion.py): absolute drives the model with the keypoints of each
 driving frame; relative (default, as in FOMM) moves the source's own keypoints by the driving
-keypoints' change from a reference frame.
+keypoints' change from a reference frame; `controls` (motion_controls.py) keep the pose or parts
+of the expression. Several faces (group.py) and video editing (video_edit.py) compose Animators.
 
-Faces (`crop`, default on): each source photo is cut around its main face (an
-`InputError` when there is none); the driving video is tracked in a background pass
-that runs ahead of the animation (`tiwcli.faces.follow`), each frame cut with its
-smoothed box once final (frames with no face reuse the last good box, counted). The
-output is the animated crop, or with paste-back (default for one source photo larger
-than the crop) the source photo with the animated face pasted back. Without `crop`,
-inputs are resized to the model's square size as they are.
-
-A source video is reduced to `num_sources` frames by farthest-point sampling over their keypoints
-(motion.py), among frames with a face.
+Faces (`crop`, default on): each source photo is cut around its main face (an `InputError` when
+there is none); the driving video is tracked in a background pass that runs ahead of the animation
+(`tiwcli.faces.follow`), each frame cut with its smoothed box once final (frames with no face reuse
+the last good box, counted). The output is the animated crop, or with paste-back (default for one
+source photo larger than the crop) the source photo with the animated face pasted back. Without
+`crop`, inputs are resized to the model's square size as they are. A source video is reduced to
+`num_sources` frames by farthest-point sampling over their keypoints, among frames with a face.
 
 Shape letters: b batch (driving frames), n sources, k keypoints, S model size, t frames.
 """
@@ -42,21 +40,21 @@ import numpy as np
 import torch
 from einops import rearrange
 
+from tiwcli.errors import InputError
 from tiwcli.faces.follow import box_at
 from tiwcli.inference import source_choice
 from tiwcli.inference.framing import Framer
 from tiwcli.inference.landmark_references import carry_reference_landmarks, landmark_references
 from tiwcli.inference.motion import (
     KeypointArrays,
-    best_reference_frame,
     known_landmarks,
     landmarks_in_crop,
     motion_landmarks,
     relative_keypoints,
 )
+from tiwcli.inference.motion_controls import controlled_landmarks, keypoints_following
 from tiwcli.inference.options import (
     STAGE_ANIMATING,
-    STAGE_REFERENCE,
     AnimatedBatch,
     AnimateOptions,
     AnimationSummary,
@@ -65,8 +63,9 @@ from tiwcli.inference.options import (
     ProgressCallback,
     Sources,
 )
+from tiwcli.inference.source_choice import reference_keypoints
 from tiwcli.io.frames import frames_to_tensor, tensor_to_frames
-from tiwcli.io.streaming import batched, prefetch
+from tiwcli.io.streaming import prefetch
 from tiwcli.models import ImplicitWarping, Keypoints
 from tiwcli.runtime import autocast, resolve_device
 from tiwcli.timing import StageTimes
@@ -95,6 +94,8 @@ class Animator:
         self.device = resolve_device(self.options.device)
         self.model = model.to(self.device).eval()
         self.image_size = model.config.image_size
+        if not self.options.controls.is_default and not model.config.uses_landmarks:
+            raise InputError("motion controls need weights with the landmark prior (face landmarks)")
         self._analyzer = analyzer
         self._progress = progress
         self._summary: AnimationSummary | None = None
@@ -145,9 +146,8 @@ class Animator:
 
     def sources_from_video(self, frames: FrameSource, name: str = "source video") -> Sources:
         """The `options.num_sources` frames of a source video that differ the most (source_choice.py)."""
-        return source_choice.sources_from_video(
-            self.framer, self.options, self.detect_keypoints, self.report, frames, name
-        )
+        choose = source_choice.sources_from_video
+        return choose(self.framer, self.options, self.detect_keypoints, self.report, frames, name)
 
     def source_keypoints(self, sources: Sources) -> KeypointArrays:
         """The keypoints the model finds on each source crop: (n, k, 2), (n, k). For previews."""
@@ -186,22 +186,6 @@ class Animator:
         with torch.inference_mode(), autocast(self.device, self.options.precision):
             return self.model.keypoint_detector(self._to_tensor(crops))
 
-    def _reference_keypoints(self, crops: Iterable[np.ndarray], source: Keypoints) -> tuple[int, Keypoints]:
-        """The driving frame most like the source (a pass over the driving crops)."""
-        positions, strengths = [], []
-        for batch in batched(crops, self.options.batch_size):
-            keypoints = self.detect_keypoints(batch)
-            positions.append(keypoints.positions)
-            strengths.append(keypoints.strengths)
-            self.report(STAGE_REFERENCE, len(batch))
-        all_positions = np.concatenate(positions)  # (t, k, 2)
-        index = best_reference_frame(source.positions.float().cpu().numpy(), all_positions)
-        reference = Keypoints(
-            positions=torch.from_numpy(all_positions[index]).to(self.device),
-            strengths=torch.from_numpy(np.concatenate(strengths)[index]).to(self.device),
-        )
-        return index, reference
-
     # animation
 
     def encode_sources(self, sources: Sources) -> SourceEncoding:
@@ -235,16 +219,31 @@ class Animator:
         driver's least opening before this batch, as `carry_reference_landmarks` returns it).
         """
         driving_landmarks = None
+        controlled: Keypoints | None = None  # keypoints that follow controlled landmarks
         if landmarks is not None and encoding.landmarks is not None:
             anchor = encoding.landmarks[0, 0].float().cpu().numpy()  # the first source's (68, 2)
             references = self.landmark_references(reference_landmarks, landmarks, mouth_ahead, mouth_least)
-            moved = motion_landmarks(landmarks, references, anchor, self.options.mode)
+            if self.options.controls.is_default:
+                moved = motion_landmarks(landmarks, references, anchor, self.options.mode)
+            else:
+                moved = controlled_landmarks(
+                    landmarks,
+                    landmarks[:1] if references is None else references,
+                    anchor,
+                    self.options.controls,
+                )
+                first = encoding.keypoints  # the first source's: (1, n, k, 2), (1, n, k)
+                controlled = keypoints_following(
+                    Keypoints(first.positions[0, 0], first.strengths[0, 0]), anchor, moved
+                )
             driving_landmarks = torch.from_numpy(moved).to(self.device)
         with self.times.measure("model"):
             with torch.inference_mode(), autocast(self.device, self.options.precision):
                 detected = self.model.keypoint_detector(self._to_tensor(crops))  # (b, k, 2), (b, k)
                 motion = detected
-                if self.options.mode == "relative":
+                if controlled is not None:
+                    motion = controlled
+                elif self.options.mode == "relative":
                     anchor = encoding.keypoints[0, 0]  # the first source's keypoints: (k, 2), (k,)
                     motion = relative_keypoints(
                         anchor, detected, detected[0] if reference is None else reference
@@ -307,7 +306,10 @@ class Animator:
         reference: Keypoints | None = None
         if self.options.mode == "relative" and self.options.find_best_frame:
             anchor = encoding.keypoints[0, 0]
-            reference_index, reference = self._reference_keypoints(self.framer.crops(driving, track), anchor)
+            crops = self.framer.crops(driving, track)
+            reference_index, reference = reference_keypoints(
+                self.detect_keypoints, self.report, crops, anchor, self.options.batch_size
+            )
         reference_landmarks = None
         if reference_index is not None and self.uses_landmarks and track is not None:  # the best frame
             box = box_at(track, reference_index)

@@ -21,9 +21,11 @@ from tiwcli.choices import (
     Precision,
     check_choice,
     check_device,
+    parse_faces,
 )
 from tiwcli.errors import InputError
 from tiwcli.inference.motion import KeypointArrays
+from tiwcli.inference.motion_controls import MotionControls
 
 if TYPE_CHECKING:
     from tiwcli.faces.crop import CropBox
@@ -53,6 +55,10 @@ class AnimateOptions:
     face_backend: FaceBackend = "auto"  # face analyzer backend: auto | fan | dlib
     num_sources: int = 3  # frames taken from a source video (`--sources-from-video`)
     detect_every: int = 8  # face detector every k driving frames, landmark tracking between (1: all)
+    # what of the driver's motion reaches the source (motion_controls.py); the default passes it all
+    controls: MotionControls = field(default_factory=MotionControls)
+    # which faces of a photo: largest (one, the default), all, or face numbers from the left "1,3"
+    faces: str = "largest"
 
     def __post_init__(self) -> None:
         check_choice(self.mode, MotionMode, "mode")
@@ -68,6 +74,11 @@ class AnimateOptions:
             )
         if self.detect_every < 1:
             raise InputError("detect-every must be at least 1")
+        parse_faces(self.faces)  # a one-line error for a bad selection, before any work
+        if not self.controls.is_default and self.mode != "relative":
+            raise InputError(
+                "motion controls need --mode relative (they split the driver's motion from a reference)"
+            )
         if self.paste_back and not self.crop:
             raise InputError("paste-back needs face cropping (drop --no-crop or pass --no-paste-back)")
 
@@ -108,6 +119,7 @@ class AnimationSummary:
     # seconds per stage (tiwcli.timing.STAGES) of this animation; stages on other threads overlap
     stage_seconds: dict[str, float] = field(default_factory=dict)
     video_seconds: float | None = None  # the output video's length (None: frames / fps)
+    faces: int = 1  # faces animated in the photo
 
 
 @dataclass(frozen=True)

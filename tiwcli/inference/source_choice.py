@@ -1,5 +1,6 @@
 """Source images for an animation: photos cut around their main face, or the frames of a source
-video that differ the most (farthest-point sampling over their keypoints, motion.py).
+video that differ the most (farthest-point sampling over their keypoints, motion.py); and the
+driving frame most like the source (`reference_keypoints`, for `--find-best-frame`).
 
 Both work through a `Framer` (framing.py: the face path) and, for a video, the
 model's keypoint detector; `Animator.sources_from_images` and `sources_from_video` call them.
@@ -9,20 +10,23 @@ Shape letters: b batch, n sources, k keypoints, t frames.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+import torch
 from einops import rearrange
 
 from tiwcli.errors import InputError
 from tiwcli.inference.framing import Framer
 from tiwcli.inference.motion import (
     KeypointArrays,
+    best_reference_frame,
     farthest_point_sampling,
     landmarks_in_crop,
     normalized_positions,
 )
 from tiwcli.inference.options import (
+    STAGE_REFERENCE,
     STAGE_SOURCES,
     STAGE_TRACKING_SOURCE,
     AnimateOptions,
@@ -30,6 +34,7 @@ from tiwcli.inference.options import (
     Sources,
 )
 from tiwcli.io.streaming import batched
+from tiwcli.models import Keypoints
 
 
 def sources_from_images(
@@ -97,3 +102,27 @@ def sources_from_video(
     picked = farthest_point_sampling(np.concatenate(descriptors)[candidates], options.num_sources)
     indices = [int(candidates[i]) for i in picked]
     return framer.gather_sources(frames, track, indices)
+
+
+def reference_keypoints(
+    detect: Callable[[np.ndarray], KeypointArrays],
+    report: Callable[[str, int], None],
+    crops: Iterable[np.ndarray],
+    source: Keypoints,
+    batch_size: int,
+) -> tuple[int, Keypoints]:
+    """(index, keypoints) of the driving frame most like the source (a pass over the driving crops)."""
+    positions, strengths = [], []
+    for batch in batched(crops, batch_size):
+        keypoints = detect(batch)
+        positions.append(keypoints.positions)
+        strengths.append(keypoints.strengths)
+        report(STAGE_REFERENCE, len(batch))
+    all_positions = np.concatenate(positions)  # (t, k, 2)
+    index = best_reference_frame(source.positions.float().cpu().numpy(), all_positions)
+    device = source.positions.device
+    reference = Keypoints(
+        positions=torch.from_numpy(all_positions[index]).to(device),
+        strengths=torch.from_numpy(np.concatenate(strengths)[index]).to(device),
+    )
+    return index, reference
