@@ -157,3 +157,15 @@ def test_bad_input_is_one_line(tmp_path, clips, face_photo, group_photo, argumen
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()), result.output
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_edit_says_how_many_frames_had_no_face(tmp_path, clips):
+    """A source video whose face leaves the frame: those frames pass through, and the summary counts them."""
+    source = cut(sample_file("face_noface.mov"), tmp_path / "face-then-cartoon.mp4", 19, 6)
+    out = tmp_path / "edited.mp4"
+    result = run("animate", source, clips["driving"], "--edit", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert probe_video(out).num_frames == 19
+    edited = int(result.output.split("edited ")[1].split()[0])
+    passed = int(result.output.split(" frames without a face passed through unchanged")[0].split()[-1])
+    assert edited > 0 and passed > 0 and edited + passed == 19

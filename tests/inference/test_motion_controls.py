@@ -181,3 +181,16 @@ def test_motion_expression_keeps_the_source_pose_and_pose_keeps_its_mouth(contro
     assert np.abs(pose[:, 2] - both[:, 2]).max() < 1.5  # the pose follows the driver's
     assert np.abs(pose[:, 3] - still[3]).max() < 0.03  # the mouth stays as it was
     assert np.abs(both[:, 3] - still[3]).max() > 0.05  # while driven, it opens
+
+
+def test_controlled_outputs_keep_the_person(controlled_runs, dlib_analyzer, face_photo):
+    """Each control keeps the source person (dlib distance under 0.5) in the most moved frame."""
+    from tiwcli.io.images import load_image
+
+    photo = load_image(face_photo)
+    reference = dlib_analyzer.embedding(photo, dlib_analyzer.detect(photo)[0])
+    for name, frames in controlled_runs.items():
+        moved = int(np.abs(frames.astype(np.int16) - frames[:1]).mean(axis=(1, 2, 3)).argmax())
+        face = dlib_analyzer.detect(frames[moved])[0]
+        distance = float(np.linalg.norm(dlib_analyzer.embedding(frames[moved], face) - reference))
+        assert distance < 0.5, f"--motion {name}: frame {moved} is {distance:.2f} from the source"
