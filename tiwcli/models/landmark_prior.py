@@ -35,6 +35,8 @@ entries per source, m = E extras + n p.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from einops import rearrange
 
@@ -59,18 +61,27 @@ def _radial(distance2: torch.Tensor) -> torch.Tensor:
     return distance2 * torch.log(distance2.clamp_min(1e-12))
 
 
-def thin_plate_centres(
+@dataclass
+class ThinPlateSpline:
+    """The spline driving -> source i, solved per frame and source (`thin_plate_spline`) and read
+    anywhere (`spline_at`). Solved apart so that a caller may solve it elsewhere (the ONNX engine
+    does: ONNX has no linear solve) and hand it to `ImplicitWarping.render`."""
+
+    controls: torch.Tensor  # (b, n, K, 2) the driving landmarks, then the crop's pinned border
+    weights: torch.Tensor  # (b, n, K, 2) of the radial kernel
+    coefficients: torch.Tensor  # (b, n, 3, 2) of the affine part (1, x, y)
+    known: torch.Tensor  # (b, n) bool: landmarks of the frame and of source i are both known
+
+
+def thin_plate_spline(
     driving: torch.Tensor,  # (b, L, 2) x, y in [-1, 1], NaN where unknown
     sources: torch.Tensor,  # (b, n, L, 2)
-    feature_size: int,
     smoothing: float,
-) -> torch.Tensor:
-    """-> (b, n, q, 2): the thin-plate spline through the landmarks (driving -> source) and the
-    crop's pinned border, read at each query cell. Exact at the landmarks up to `smoothing`
-    (ridge on the kernel), so lips part and eyes close as the landmarks say; a frame or source
-    without landmarks gets the identity."""
+) -> ThinPlateSpline:
+    """The thin-plate spline through the landmarks (driving -> source) and the crop's pinned border,
+    exact at the landmarks up to `smoothing` (ridge on the kernel). A frame or source without
+    landmarks gets placeholder points (any distinct ones) and `known` False."""
     batch, num_sources, count = sources.shape[:3]
-    queries = rearrange(coordinate_grid(feature_size, driving.device, driving.dtype), "h w xy -> (h w) xy")
     known = torch.isfinite(driving).all(-1).all(-1)[:, None] & torch.isfinite(sources).all(-1).all(
         -1
     )  # (b, n)
@@ -97,6 +108,14 @@ def thin_plate_centres(
     right = torch.cat([targets, torch.zeros_like(targets[..., :3, :])], dim=2)  # (b, n, K + 3, 2)
     solution = torch.linalg.solve(system.double(), right.double()).to(controls.dtype)
     weights, coefficients = solution[..., :size, :], solution[..., size:, :]  # (b, n, K, 2), (b, n, 3, 2)
+    return ThinPlateSpline(controls=controls, weights=weights, coefficients=coefficients, known=known)
+
+
+def spline_at(spline: ThinPlateSpline, feature_size: int) -> torch.Tensor:
+    """-> (b, n, q, 2): the spline read at each cell of a feature_size grid; the identity where
+    `known` is False."""
+    controls = spline.controls
+    queries = rearrange(coordinate_grid(feature_size, controls.device, controls.dtype), "h w xy -> (h w) xy")
     # |x - p|^2 = |x|^2 + |p|^2 - 2 x.p: a matrix product, not a (b, n, q, K, 2) difference (4x faster
     # at the full-resolution warp's 128 x 128 queries)
     distance2 = (
@@ -106,8 +125,21 @@ def thin_plate_centres(
     ).clamp_min(0)
     at_queries = _radial(distance2)  # (b, n, q, K)
     query_affine = torch.cat([torch.ones_like(queries[:, :1]), queries], dim=-1)  # (q, 3)
-    centres = at_queries @ weights + query_affine @ coefficients  # (b, n, q, 2)
-    return torch.where(known[..., None, None], centres, queries)
+    centres = at_queries @ spline.weights + query_affine @ spline.coefficients  # (b, n, q, 2)
+    return torch.where(spline.known[..., None, None], centres, queries)
+
+
+def thin_plate_centres(
+    driving: torch.Tensor,  # (b, L, 2) x, y in [-1, 1], NaN where unknown
+    sources: torch.Tensor,  # (b, n, L, 2)
+    feature_size: int,
+    smoothing: float,
+) -> torch.Tensor:
+    """-> (b, n, q, 2): the thin-plate spline through the landmarks (driving -> source) and the
+    crop's pinned border, read at each query cell. Exact at the landmarks up to `smoothing`
+    (ridge on the kernel), so lips part and eyes close as the landmarks say; a frame or source
+    without landmarks gets the identity."""
+    return spline_at(thin_plate_spline(driving, sources, smoothing), feature_size)
 
 
 def spline_flow_base(
@@ -116,13 +148,15 @@ def spline_flow_base(
     feature_size: int,
     image_size: int,
     smoothing: float,
+    spline: ThinPlateSpline | None = None,  # solved already (None: solved here)
 ) -> FlowBase:
     """The spline (as `thin_plate_centres`) on the attention grid and every SPLINE_STEP pixels, as
     the full-resolution warp's base (ModelConfig.landmark_flow_full_resolution)."""
-    driving, sources = driving.float(), sources.float()
-    coarse = thin_plate_centres(driving, sources, feature_size, smoothing)  # (b, n, h*w, 2)
+    if spline is None:
+        spline = thin_plate_spline(driving.float(), sources.float(), smoothing)
+    coarse = spline_at(spline, feature_size)  # (b, n, h*w, 2)
     fine_size = max(image_size // SPLINE_STEP, feature_size)
-    fine = thin_plate_centres(driving, sources, fine_size, smoothing)  # (b, n, h'*w', 2)
+    fine = spline_at(spline, fine_size)  # (b, n, h'*w', 2)
     return FlowBase(
         coarse=rearrange(coarse, "b n (h w) xy -> b n xy h w", h=feature_size),
         fine=rearrange(fine, "b n (h w) xy -> b n xy h w", h=fine_size),
@@ -156,13 +190,16 @@ def landmark_bias(
     flow: bool,
     smoothing: float,
     tau: float,
+    spline: ThinPlateSpline | None = None,  # with `flow`: solved already (None: solved here)
 ) -> torch.Tensor:
     """-> (b, q, m) logits bias: Gaussians around the landmark-flow centres (identity centres when
     `flow` is off) plus the source selection (none when tau is 0)."""
     batch, num_sources = sources.shape[:2]
     driving, sources = driving.float(), sources.float()
     if flow:
-        centres = thin_plate_centres(driving, sources, feature_size, smoothing)
+        if spline is None:
+            spline = thin_plate_spline(driving, sources, smoothing)
+        centres = spline_at(spline, feature_size)
     else:
         queries = rearrange(coordinate_grid(feature_size, driving.device), "h w xy -> (h w) xy")
         centres = queries.expand(batch, num_sources, -1, -1)  # (b, n, q, 2)

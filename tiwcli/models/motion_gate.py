@@ -46,7 +46,9 @@ def nearest_source(driving: torch.Tensor, sources: torch.Tensor) -> torch.Tensor
     (unknown sources rank last; with none known, the first)."""
     distance2 = (sources.float() - driving.float()[:, None]).square().sum(-1).mean(-1)  # (b, n)
     distance2 = torch.nan_to_num(distance2, nan=float("inf"))
-    return F.one_hot(distance2.argmin(dim=1), sources.shape[1]).to(torch.float32)
+    nearest = distance2.argmin(dim=1, keepdim=True)  # (b, 1)
+    # a comparison, not F.one_hot: one_hot would fix the number of sources in an exported graph
+    return (torch.arange(sources.shape[1], device=sources.device) == nearest).to(torch.float32)
 
 
 def motion_gate(
