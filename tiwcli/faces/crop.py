@@ -113,6 +113,23 @@ def feather_mask(u: np.ndarray, v: np.ndarray, feather: float, power: float = 4.
     return (t * t * (3 - 2 * t)).astype(np.float32)
 
 
+def _frame_span(box: CropBox, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the frame pixels [x0, x1) x [y0, y1) that `box` covers (empty when
+    x1 <= x0 or y1 <= y0: the box is outside the frame)."""
+    x0, y0 = max(math.floor(box.x0), 0), max(math.floor(box.y0), 0)
+    return x0, y0, min(math.ceil(box.x1), width), min(math.ceil(box.y1), height)
+
+
+def _box_coordinates(
+    x0: int, y0: int, x1: int, y1: int, center_x: float, center_y: float, size: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v): the box coordinates in [-1, 1] of the frame pixel centres of columns [x0, x1) and
+    rows [y0, y1), for `feather_mask`."""
+    u = (np.arange(x0, x1, dtype=np.float32) + 0.5 - center_x) / (size / 2)
+    v = (np.arange(y0, y1, dtype=np.float32) + 0.5 - center_y) / (size / 2)
+    return u, v
+
+
 BLEND_ONE = 256  # the integer blend's weight of 1 (8 fractional bits)
 
 
@@ -122,8 +139,7 @@ def _blend_weights(
 ) -> np.ndarray:
     """(h, w, 1) uint16 `feather_mask` weights in 0..BLEND_ONE at the frame pixel centres of
     [x0, x1) x [y0, y1); cached, since pasting into a source photo uses one box for every frame."""
-    u = (np.arange(x0, x1, dtype=np.float32) + 0.5 - center_x) / (size / 2)
-    v = (np.arange(y0, y1, dtype=np.float32) + 0.5 - center_y) / (size / 2)
+    u, v = _box_coordinates(x0, y0, x1, y1, center_x, center_y, size)
     weights = np.rint(feather_mask(u, v, feather) * BLEND_ONE).astype(np.uint16)[..., None]
     weights.flags.writeable = False
     return weights
@@ -137,8 +153,7 @@ def paste_back(frame: np.ndarray, face_crop: np.ndarray, box: CropBox, feather: 
     """
     height, width = frame.shape[:2]
     result = frame.copy()
-    x0, y0 = max(math.floor(box.x0), 0), max(math.floor(box.y0), 0)
-    x1, y1 = min(math.ceil(box.x1), width), min(math.ceil(box.y1), height)
+    x0, y0, x1, y1 = _frame_span(box, width, height)
     if x1 <= x0 or y1 <= y0:
         return result
     weights = _blend_weights(x0, y0, x1, y1, box.center_x, box.center_y, box.size, feather)  # (h, w, 1)
@@ -179,15 +194,7 @@ def paste_faces(
     frame's pixels are exactly untouched; one face gives `paste_back`'s result up to rounding.
     """
     height, width = frame.shape[:2]
-    spans = [
-        (
-            max(math.floor(b.x0), 0),
-            max(math.floor(b.y0), 0),
-            min(math.ceil(b.x1), width),
-            min(math.ceil(b.y1), height),
-        )
-        for b in boxes
-    ]
+    spans = [_frame_span(box, width, height) for box in boxes]
     live = [index for index, (x0, y0, x1, y1) in enumerate(spans) if x1 > x0 and y1 > y0]
     if not live:
         return frame.copy()
@@ -198,8 +205,7 @@ def paste_faces(
     cover = np.zeros_like(total)  # the strongest feather mask: how much of the frame is replaced
     for index in live:
         box, (x0, y0, x1, y1) = boxes[index], spans[index]
-        u = (np.arange(x0, x1, dtype=np.float32) + 0.5 - box.center_x) / (box.size / 2)
-        v = (np.arange(y0, y1, dtype=np.float32) + 0.5 - box.center_y) / (box.size / 2)
+        u, v = _box_coordinates(x0, y0, x1, y1, box.center_x, box.center_y, box.size)
         mask = feather_mask(u, v, feather)[..., None]  # (h, w, 1)
         nearness = np.exp(-(u[None, :] ** 2 + v[:, None] ** 2) * 2.0)[..., None]  # sigma: box / 4
         weight = mask * np.maximum(nearness, 1e-30)
