@@ -101,7 +101,7 @@ class Face3D:
     def lift(cls, landmarks: np.ndarray) -> Face3D:
         landmarks = np.asarray(landmarks, np.float64)
         centre = landmarks[list(POSE_POINTS)].mean(axis=0)
-        size = np.linalg.norm(landmarks[45] - landmarks[36])
+        size = _face_size(landmarks)
         return cls(np.concatenate([landmarks - centre, DEPTH[:, None] * size], axis=1), centre)
 
 
@@ -225,8 +225,8 @@ def keypoints_following_landmarks(
 
 
 def keypoints_following(source: Keypoints, landmarks: np.ndarray, moved: np.ndarray) -> Keypoints:
-    """`keypoints_following_landmarks` for a model's keypoints: the source's (k, 2), (k,) ->
-    (b, k, 2), (b, k) on the same device, their strengths kept."""
+    """`keypoints_following_landmarks` for a model's keypoints: the source's (k, 2), (k,), or one
+    set per frame (b, k, 2), (b, k) -> (b, k, 2), (b, k) on the same device, strengths kept."""
     positions = keypoints_following_landmarks(source.positions.float().cpu().numpy(), landmarks, moved)
     return Keypoints(
         positions=torch.from_numpy(positions).to(source.positions.device),

@@ -32,7 +32,7 @@ import torch
 
 from tiwcli.errors import InputError
 from tiwcli.inference.motion import landmarks_in_crop, mouth_openings
-from tiwcli.inference.motion_controls import edited_landmarks, keypoints_following_landmarks
+from tiwcli.inference.motion_controls import edited_landmarks, keypoints_following
 from tiwcli.inference.options import STAGE_ANIMATING, STAGE_TRACKING, STAGE_TRACKING_SOURCE, FrameSource
 from tiwcli.io.frames import frames_to_tensor, tensor_to_frames
 from tiwcli.models import Keypoints
@@ -148,10 +148,8 @@ def animate_from_themselves(
         own = torch.from_numpy(landmarks).to(device)[:, None]  # (b, 1, 68, 2)
         encoding = animator.model.encode_sources(images, own)
         keypoints = encoding.keypoints  # (b, 1, k, 2), (b, 1, k)
-        moved = keypoints_following_landmarks(
-            keypoints.positions[:, 0].float().cpu().numpy(), landmarks, targets
-        )
-        motion = Keypoints(positions=torch.from_numpy(moved).to(device), strengths=keypoints.strengths[:, 0])
+        own_keypoints = Keypoints(positions=keypoints.positions[:, 0], strengths=keypoints.strengths[:, 0])
+        motion = keypoints_following(own_keypoints, landmarks, targets)  # (b, k, 2), (b, k)
         output = animator.model.animate(
             encoding, motion, torch.from_numpy(targets.astype(np.float32)).to(device)
         )
