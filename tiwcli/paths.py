@@ -26,3 +26,12 @@ def torch_hub_checkpoints() -> Path:
     cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
     torch_home = os.getenv("TORCH_HOME", os.path.join(cache, "torch"))
     return Path(os.path.expanduser(torch_home)) / "hub" / "checkpoints"
+
+
+def tiw_cache() -> Path:
+    """tiw's own cache (ONNX exports of weights files): $TIW_CACHE, else $XDG_CACHE_HOME/tiw
+    (default ~/.cache/tiw)."""
+    explicit = os.getenv("TIW_CACHE")
+    if explicit:
+        return Path(os.path.expanduser(explicit))
+    return Path(os.path.expanduser(os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache")))) / "tiw"

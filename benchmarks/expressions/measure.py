@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/measure.py \\
         --weights weights/tiw-landmark-256.safetensors --data data/train-256 \\
         [--split test] [--max-frames 48] [--drivers CLIP ...] [--portraits DIR] \\
-        [--json OUT.json] [--sheet OUT.jpg]
+        [--json OUT.json] [--sheet OUT.jpg] [--mouth-interior warp|driver] [--no-self-reenactment]
 
 1. Self-reenactment on the split's clips, 1 and 3 sources: L1, PSNR, SSIM of the model, copy-source
    and landmark-warp, from `tiw eval`'s library (`tiwcli.evaluation.protocols.evaluate_data`, same
@@ -14,7 +14,8 @@
    the split whose stored landmarks open the mouth the most variably over the first --max-frames
    frames, one per person) through `tiw animate`'s Animator (benchmarks/cross_identity.py):
    identity distance, face found, mouth correlation and gain, and teeth and head-pose (yaw, pitch,
-   roll) correlation between driver and output (`face_measures`).
+   roll) correlation between driver and output (`face_measures`); face found also by either dlib
+   detector (`face_found_any`, RULE.md's fifth rule). --mouth-interior as `tiw animate`'s.
 3. --sheet: 6 portraits x 6 frames of the first driver (most mouth motion), its frames on top.
 Prints one table; --json writes per-driver and mean figures with issue 27's targets, pass or fail.
 """
@@ -36,6 +37,7 @@ import cross_identity  # noqa: E402  (benchmarks/cross_identity.py)
 from face_measures import head_pose, sharpness_ratio, teeth_share  # noqa: E402
 
 from tiwcli.checkpoint import load_model  # noqa: E402
+from tiwcli.choices import MouthInterior, choices  # noqa: E402
 from tiwcli.dataset.layout import landmarks_path, list_clips, stored_landmarks  # noqa: E402
 from tiwcli.evaluation.baselines import BASELINES, DrivingFrames, LandmarkWarp  # noqa: E402
 from tiwcli.evaluation.people import clip_people  # noqa: E402
@@ -49,6 +51,7 @@ from tiwcli.evaluation.protocols import (  # noqa: E402
 from tiwcli.evaluation.report import EvalSettings  # noqa: E402
 from tiwcli.faces.backends import load_face_analyzer  # noqa: E402
 from tiwcli.inference.motion import mouth_openings  # noqa: E402
+from tiwcli.inference.options import AnimateOptions  # noqa: E402
 from tiwcli.io.frames import resize_frames  # noqa: E402
 from tiwcli.io.images import save_image  # noqa: E402
 from tiwcli.io.video import read_all_frames  # noqa: E402
@@ -58,6 +61,7 @@ PIXEL_METRICS = ("l1", "psnr", "ssim")
 CROSS_FIGURES = (
     "identity_distance",
     "face_found",
+    "face_found_any",
     "mouth_correlation",
     "mouth_gain",
     "teeth_correlation",
@@ -202,10 +206,15 @@ def nanmean(values: Sequence[float]) -> float:
 
 
 def cross_identity_figures(
-    weights: Path, drivers: Sequence[Path], portraits: Sequence[Path], max_frames: int, sheet: Path | None
+    weights: Path,
+    drivers: Sequence[Path],
+    portraits: Sequence[Path],
+    max_frames: int,
+    sheet: Path | None,
+    mouth_interior: str = AnimateOptions.mouth_interior,
 ) -> dict:
     """Every portrait driven by every driver; the sheet from the first driver's first portraits."""
-    animator = cross_identity.portrait_animator(weights)
+    animator = cross_identity.portrait_animator(weights, mouth_interior=mouth_interior)
     per_driver = []
     for number, driver in enumerate(drivers):
         driving = read_all_frames(driver, max_frames=max_frames)
@@ -248,8 +257,8 @@ def finite(value: float | None) -> bool:
 def targets(reenactment: dict, cross: dict) -> list[dict]:
     """Issue 27's "Done means", each with the measured value and pass/fail (NaN fails)."""
     checks = []
-    rows = reenactment["rows"]
-    for n in NUM_SOURCES:
+    rows = reenactment.get("rows", {})
+    for n in NUM_SOURCES if rows else ():
         model, warp = rows[MODEL_METHOD][n], rows["landmark-warp"][n]
         gap = model["psnr"] - warp["psnr"] if finite(model["psnr"]) and finite(warp["psnr"]) else None
         checks.append(
@@ -297,15 +306,15 @@ def number(value: float | None, digits: int = 3) -> str:
 
 
 def table_lines(reenactment: dict, cross: dict, checks: list[dict]) -> list[str]:
-    lines = [f"Self-reenactment ({reenactment['clips']} clips)", ""]
+    lines = [f"Self-reenactment ({reenactment.get('clips', 'not measured:')} clips)", ""]
     lines.append(f"{'method':<18}{'src':>4}{'L1':>9}{'PSNR':>9}{'SSIM':>9}{'sharpness':>11}")
-    for method, by_n in reenactment["rows"].items():
+    for method, by_n in reenactment.get("rows", {}).items():
         for n, cells in by_n.items():
             lines.append(
                 f"{method:<18}{n:>4}{number(cells['l1'], 4):>9}{number(cells['psnr'], 2):>9}"
                 f"{number(cells['ssim'], 3):>9}{number(cells.get('sharpness'), 3):>11}"
             )
-    heads = ("ident", "face", "mouth", "gain", "teeth", "yaw", "pitch", "roll")
+    heads = ("ident", "face", "any", "mouth", "gain", "teeth", "yaw", "pitch", "roll")
     lines += ["", f"Cross-identity ({len(cross['portraits'])} portraits)", ""]
     lines.append(f"{'driver':<40}" + "".join(f"{head:>7}" for head in heads))
     for entry in [*cross["drivers"], {"driver": "mean", "mean": cross["mean"]}]:
@@ -342,6 +351,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portraits", type=Path, default=None, help="default: DATA/portraits")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--sheet", type=Path, default=None, help="a JPEG of 6 portraits x 6 frames")
+    parser.add_argument(
+        "--mouth-interior",
+        choices=choices(MouthInterior),
+        default=AnimateOptions.mouth_interior,
+        help="cross-identity: as `tiw animate`'s (self-reenactment always measures the model without it: "
+        "the driver's mouth would be copied from the frame it is scored against)",
+    )
+    parser.add_argument(
+        "--no-self-reenactment",
+        action="store_true",
+        help="cross-identity figures only (e.g. on the dev side)",
+    )
     args = parser.parse_args(argv)
     clips = list_clips(args.data, args.split)
     portrait_folder = args.portraits or args.data / "portraits"
@@ -354,9 +375,18 @@ def main(argv: list[str] | None = None) -> int:
         drivers = talking_drivers(clips, args.max_frames)
     for clip, motion in drivers:
         print(f"driver {clip.name}: mouth opening std {number(motion, 3)} (first {args.max_frames} frames)")
-    reenactment = self_reenactment(args.weights, args.data, args.split, args.max_frames, log)
+    reenactment = (
+        {}
+        if args.no_self_reenactment
+        else self_reenactment(args.weights, args.data, args.split, args.max_frames, log)
+    )
     cross = cross_identity_figures(
-        args.weights, [clip for clip, _ in drivers], portraits, args.max_frames, args.sheet
+        args.weights,
+        [clip for clip, _ in drivers],
+        portraits,
+        args.max_frames,
+        args.sheet,
+        args.mouth_interior,
     )
     checks = targets(reenactment, cross)
     print("\n".join(table_lines(reenactment, cross, checks)))
@@ -366,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             "data": str(args.data),
             "split": args.split,
             "max_frames": args.max_frames,
+            "mouth_interior": args.mouth_interior,
             "drivers": [{"clip": clip.name, "mouth_opening_std": motion} for clip, motion in drivers],
             "self_reenactment": reenactment,
             "cross_identity": cross,

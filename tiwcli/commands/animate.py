@@ -84,8 +84,10 @@ def animate(
             "starts mid-word still opens the mouth; frame from the reference frame's mouth (FOMM)."
         ),
     ] = options.MouthReferenceChoice.closed,  # type: ignore[attr-defined]
+    mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.warp,  # type: ignore[attr-defined]
     device: options.Device = "auto",
     precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
+    engine: options.EngineOption = options.EngineChoice.torch,  # type: ignore[attr-defined]
     batch_size: options.BatchSize = 8,
     preview: Annotated[
         bool,
@@ -186,9 +188,11 @@ def animate(
             mode=mode.value,
             find_best_frame=find_best_frame,
             mouth_reference=mouth_reference.value,
+            mouth_interior=mouth_interior.value,
             batch_size=batch_size,
             device=device,
             precision=precision.value,
+            engine=engine.value,
             crop=crop,
             paste_back=paste_back,
             face_backend=options.aliased(face_backend, landmarks_old).value,
@@ -202,7 +206,7 @@ def animate(
             import torch
 
             torch.set_num_threads(threads)
-        model, analyzer = load_model_and_faces(prepared.weights, animate_options)
+        model, analyzer = load_model_and_faces(prepared.weights, animate_options, threads)
         warning = different_people_warning(prepared, analyzer)
         if warning is not None:
             stderr.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)

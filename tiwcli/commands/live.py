@@ -63,6 +63,7 @@ def live(
     weights: options.Weights = None,
     device: options.Device = "auto",
     precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
+    engine: options.EngineOption = options.EngineChoice.torch,  # type: ignore[attr-defined]
     threads: options.Threads = None,
     workers: Annotated[
         int,
@@ -78,6 +79,7 @@ def live(
     expression_scale: options.ExpressionScale = 1.0,
     eyes: options.Eyes = True,
     mouth: options.Mouth = True,
+    mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.warp,  # type: ignore[attr-defined]
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file.")] = False,
     stats_json: Annotated[
         Optional[Path],  # noqa: UP045
@@ -120,14 +122,16 @@ def live(
         batch_size=1,
         device=device,
         precision=precision.value,
+        engine=engine.value,
         crop=crop,
         paste_back=paste_back,
         face_backend=options.aliased(face_backend, landmarks_old).value,
         controls=options.motion_controls(motion, expression_scale, eyes, mouth),  # type: ignore[arg-type]
+        mouth_interior=mouth_interior.value,
     )
     resolve_device(animate_options.device)
     images = [load_source(path) for path in sources]
-    model, analyzer = load_model_and_faces(resolve_weights(weights), animate_options)
+    model, analyzer = load_model_and_faces(resolve_weights(weights), animate_options, threads)
     if threads is not None:
         import torch
 

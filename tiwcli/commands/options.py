@@ -17,10 +17,12 @@ from tiwcli.choices import (
     DEVICES,
     MAX_BATCH_SIZE,
     AudioFrom,
+    Engine,
     FaceBackend,
     Knob,
     MotionControl,
     MotionMode,
+    MouthInterior,
     MouthReference,
     PerceptualNetwork,
     Precision,
@@ -38,6 +40,8 @@ FaceBackendChoice = choice_enum("FaceBackendChoice", FaceBackend)
 MotionModeChoice = choice_enum("MotionModeChoice", MotionMode)
 MotionControlChoice = choice_enum("MotionControlChoice", MotionControl)
 MouthReferenceChoice = choice_enum("MouthReferenceChoice", MouthReference)
+MouthInteriorChoice = choice_enum("MouthInteriorChoice", MouthInterior)
+EngineChoice = choice_enum("EngineChoice", Engine)
 PrecisionChoice = choice_enum("PrecisionChoice", Precision)
 PerceptualNetworkChoice = choice_enum("PerceptualNetworkChoice", PerceptualNetwork)
 KnobChoice = choice_enum("KnobChoice", Knob)
@@ -141,6 +145,21 @@ Eyes = Annotated[
 Mouth = Annotated[
     bool,
     typer.Option("--mouth/--no-mouth", help="--no-mouth: the source's mouth (lips, jaw) stays as it is."),
+]
+EngineOption = Annotated[
+    EngineChoice,  # type: ignore[valid-type]
+    typer.Option(
+        help="What runs the model: torch, or onnx (ONNX Runtime on the CPU, fp32; --weights a file from "
+        "`tiw export`, or a .safetensors file exported once into ~/.cache/tiw; pip install 'tiw[onnx]')."
+    ),
+]
+MouthInteriorOption = Annotated[
+    MouthInteriorChoice,  # type: ignore[valid-type]
+    typer.Option(
+        help="Landmark weights: where the driver's mouth opens wider than the source's, driver paints "
+        "the driver's teeth and mouth interior in (colour-matched); warp leaves the source's lips "
+        "stretched over the opening."
+    ),
 ]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
 

@@ -53,6 +53,7 @@ from tiwcli.inference.motion import (
     relative_keypoints,
 )
 from tiwcli.inference.motion_controls import controlled_landmarks, keypoints_following
+from tiwcli.inference.mouth_interior import paint_mouth_interior
 from tiwcli.inference.options import (
     STAGE_ANIMATING,
     AnimatedBatch,
@@ -222,6 +223,7 @@ class Animator:
         controlled: Keypoints | None = None  # keypoints that follow controlled landmarks
         if landmarks is not None and encoding.landmarks is not None:
             anchor = encoding.landmarks[0, 0].float().cpu().numpy()  # the first source's (68, 2)
+            source_landmarks = anchor
             references = self.landmark_references(reference_landmarks, landmarks, mouth_ahead, mouth_least)
             if self.options.controls.is_default:
                 moved = motion_landmarks(landmarks, references, anchor, self.options.mode)
@@ -253,6 +255,9 @@ class Animator:
                 else:
                     images = self.model.animate(encoding, motion, driving_landmarks)
                 results = tensor_to_frames(images)
+        if driving_landmarks is not None and self.options.mouth_interior == "driver":
+            with self.times.measure("model"):
+                results = paint_mouth_interior(results, crops, landmarks, moved, source_landmarks)
         return detected, motion, results
 
     def _closes_mouth(self) -> bool:

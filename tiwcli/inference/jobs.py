@@ -30,6 +30,7 @@ from tiwcli.inference.writing import frame_source, write_frames, write_videos
 
 if TYPE_CHECKING:
     from tiwcli.faces.backends import FaceAnalyzer
+    from tiwcli.inference.onnx_engine import OnnxEngine
     from tiwcli.inference.options import AnimateOptions, AnimationSummary, ProgressCallback
     from tiwcli.models import ImplicitWarping
 
@@ -112,12 +113,15 @@ def different_people_warning(prepared: PreparedJob, analyzer: FaceAnalyzer | Non
 
 
 def load_model_and_faces(
-    weights_path: Path, options: AnimateOptions
-) -> tuple[ImplicitWarping, FaceAnalyzer | None]:
-    from tiwcli.checkpoint import load_model
+    weights_path: Path, options: AnimateOptions, threads: int | None = None
+) -> tuple[ImplicitWarping | OnnxEngine, FaceAnalyzer | None]:
+    """The model as `options.engine` runs it (`threads`: ONNX Runtime's; torch's are set by the
+    caller), and the face analyzer when faces are cropped."""
     from tiwcli.faces.backends import load_face_analyzer
+    from tiwcli.inference.engines import check_engine, load_engine
 
-    model = load_model(weights_path)
+    check_engine(options.engine, weights_path, options.device, options.precision)
+    model = load_engine(weights_path, options.engine, threads)
     analyzer = None
     if options.crop:
         analyzer = load_face_analyzer(options.face_backend)

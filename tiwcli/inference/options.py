@@ -15,8 +15,10 @@ import numpy as np
 from tiwcli.choices import (
     MAX_BATCH_SIZE,
     MAX_SOURCES_FROM_VIDEO,
+    Engine,
     FaceBackend,
     MotionMode,
+    MouthInterior,
     MouthReference,
     Precision,
     check_choice,
@@ -47,9 +49,13 @@ class AnimateOptions:
     # relative mode, landmark prior: closed = the reference's mouth closed to the driver's least
     # opening (inference.motion.closed_mouth_references); frame = the reference frame's mouth as is (FOMM)
     mouth_reference: MouthReference = "closed"
+    # landmark prior: where the mouth opens past the source's, paint the driver's mouth interior in
+    # (driver) or leave the warp's stretched lips (warp) (inference.mouth_interior)
+    mouth_interior: MouthInterior = "warp"
     batch_size: int = 8  # driving frames per model call; bounds memory
     device: str = "auto"  # auto, cpu, cuda or cuda:N (tiwcli.runtime.resolve_device)
     precision: Precision = "auto"  # autocast dtype (tiwcli.runtime.autocast): auto = bf16 on CUDA, else fp32
+    engine: Engine = "torch"  # what runs the model: torch, or onnx (ONNX Runtime; inference.engines)
     crop: bool = True  # cut faces out of sources and driving frames (else: resize inputs as they are)
     paste_back: bool | None = None  # None: on for a single source photo larger than the crop
     face_backend: FaceBackend = "auto"  # face analyzer backend: auto | fan | dlib
@@ -63,7 +69,9 @@ class AnimateOptions:
     def __post_init__(self) -> None:
         check_choice(self.mode, MotionMode, "mode")
         check_choice(self.mouth_reference, MouthReference, "mouth reference")
+        check_choice(self.mouth_interior, MouthInterior, "mouth interior")
         check_choice(self.precision, Precision, "precision")
+        check_choice(self.engine, Engine, "engine")
         check_choice(self.face_backend, FaceBackend, "face backend")
         check_device(self.device)
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:

@@ -1,0 +1,132 @@
+"""tiwcli/inference/mouth_interior.py on the sample portrait (mouth open, teeth showing): the driver's
+mouth goes inside the output's inner lips, only where the mouth opens past the source's, moved and
+colour-matched; and Animator paints it only when asked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tiwcli.inference.mouth_interior import INNER_LIPS, paint_mouth_interior, points_box, polygon_mask
+from tiwcli.io.images import load_image
+
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def mouth(face_photo, dlib_analyzer):
+    """The sample's face as a 256 crop, its landmarks in [-1, 1], and a copy of them with the mouth shut."""
+    from PIL import Image
+
+    image = load_image(face_photo)
+    x0, y0, x1, y1 = dlib_analyzer.detect(image)[0].box
+    side = 1.8 * max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    box = tuple(int(v) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
+    crop = np.asarray(Image.fromarray(image).crop(box).resize((SIZE, SIZE), Image.BICUBIC))
+    landmarks = dlib_analyzer.detect(crop)[0].landmarks.astype(np.float64) / SIZE * 2 - 1  # (68, 2)
+    shut = landmarks.copy()
+    middle = (shut[[61, 62, 63], 1] + shut[[67, 66, 65], 1]) / 2
+    shut[[61, 62, 63], 1] = middle
+    shut[[67, 66, 65], 1] = middle
+    return crop, landmarks, shut
+
+
+def inside(landmarks: np.ndarray) -> np.ndarray:
+    """(S, S) bool: the pixels fully inside the inner lips."""
+    box = points_box(landmarks[INNER_LIPS], SIZE)
+    full = np.zeros((SIZE, SIZE), bool)
+    full[box[1] : box[3], box[0] : box[2]] = polygon_mask(landmarks[INNER_LIPS], SIZE, box) > 0.99
+    return full
+
+
+def with_red_hole(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    holed = image.copy()
+    box = points_box(landmarks[INNER_LIPS], SIZE)
+    region = polygon_mask(landmarks[INNER_LIPS], SIZE, box) > 0
+    holed[box[1] : box[3], box[0] : box[2]][region] = (190, 40, 50)  # the warp's stretched lips
+    return holed
+
+
+def test_the_drivers_mouth_fills_the_hole_where_the_mouth_opens_past_the_sources(mouth):
+    crop, landmarks, shut = mouth
+    holed = with_red_hole(crop, landmarks)
+    painted = paint_mouth_interior(holed[None], crop[None], landmarks[None], landmarks[None], shut)[0]
+    region = inside(landmarks)
+    assert 150 < region.sum() < 5000  # an open mouth, not the face
+    assert np.abs(painted[region].astype(int) - crop[region]).mean() < 2  # the teeth are back
+    assert np.abs(holed[region].astype(int) - crop[region]).mean() > 40  # they were not there
+    box = points_box(landmarks[INNER_LIPS], SIZE)
+    outside = np.ones((SIZE, SIZE), bool)
+    outside[box[1] : box[3], box[0] : box[2]] = False
+    assert np.array_equal(painted[outside], holed[outside])  # nothing else is touched
+
+
+def test_nothing_changes_where_the_mouth_opens_no_wider_than_the_sources(mouth):
+    crop, landmarks, _ = mouth
+    holed = with_red_hole(crop, landmarks)
+    same = paint_mouth_interior(holed[None], crop[None], landmarks[None], landmarks[None], landmarks)
+    assert np.array_equal(same[0], holed)
+
+
+def test_frames_without_a_face_are_left_as_they_are(mouth):
+    crop, landmarks, shut = mouth
+    holed = with_red_hole(crop, landmarks)
+    nowhere = np.full_like(landmarks, np.nan)
+    batch = np.stack([holed, holed])
+    painted = paint_mouth_interior(batch, np.stack([crop, crop]), np.stack([nowhere, landmarks]),
+                                   np.stack([landmarks, landmarks]), shut)  # fmt: skip
+    assert np.array_equal(painted[0], holed)  # no driver face in frame 0
+    assert not np.array_equal(painted[1], holed)
+    source_without_face = paint_mouth_interior(batch, np.stack([crop, crop]), np.stack([landmarks] * 2),
+                                               np.stack([landmarks] * 2), nowhere)  # fmt: skip
+    assert np.array_equal(source_without_face, batch)
+
+
+def test_the_mouth_is_moved_onto_the_outputs_lips_and_takes_its_light(mouth):
+    """The output's face 12 px to the right and in a warmer, darker light: the driver's teeth land
+    between the output's lips, in the output's light."""
+    crop, landmarks, shut = mouth
+    shift = 12
+    light = np.array([0.95, 0.8, 0.7])
+    output_face = np.clip(np.roll(crop, shift, axis=1) * light, 0, 255).astype(np.uint8)
+    output_landmarks = landmarks + np.array([2 * shift / SIZE, 0])
+    holed = with_red_hole(output_face, output_landmarks)
+    painted = paint_mouth_interior(
+        holed[None],
+        crop[None],
+        landmarks[None],
+        output_landmarks[None],
+        shut + np.array([2 * shift / SIZE, 0]),
+    )[0]
+    region = inside(output_landmarks)
+    error = np.abs(painted[region].astype(float) - output_face[region]).mean()
+    assert error < 4, error  # the right pixels, in the output's light (rounding of the dimmed copy)
+    assert np.abs(painted[region].astype(float) - np.roll(crop, shift, axis=1)[region]).mean() > 3 * error
+
+
+def test_the_animator_paints_only_when_asked(tiny_landmark_config, face_photo, wolfgang):
+    """Real clip, tiny landmark model: `mouth_interior` "driver" changes the output only around the
+    mouth, and only in frames where it opens past the portrait's; "warp" (the default) not at all."""
+    from tiwcli.inference.animator import Animator
+    from tiwcli.inference.options import AnimateOptions
+    from tiwcli.io.video import read_all_frames
+    from tiwcli.models import ImplicitWarping
+
+    torch.manual_seed(0)
+    model = ImplicitWarping(tiny_landmark_config).eval()
+    clip = read_all_frames(wolfgang, max_frames=24)
+
+    def results(**options):
+        animator = Animator(model, AnimateOptions(device="cpu", paste_back=False, batch_size=8, **options))
+        sources = animator.sources_from_images([load_image(face_photo)])
+        return np.concatenate([batch.results for batch in animator.animate(sources, lambda: iter(clip))])
+
+    plain, painted = results(), results(mouth_interior="driver")
+    assert np.array_equal(plain, results(mouth_interior="warp"))
+    changed = np.abs(plain.astype(int) - painted).sum(-1) > 0  # (b, S, S)
+    assert 0 < changed.any(axis=(1, 2)).sum() < len(clip)  # some frames, not every one
+    ys, xs = np.nonzero(changed.any(0))
+    size = plain.shape[1]
+    assert ys.min() > size * 0.45 and xs.min() > size * 0.2 and xs.max() < size * 0.8  # the mouth only
