@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/training/with_landmark_prior.py IN.safetensors OUT.safetensors \
         [--preset landmark-256] [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L] \
-        [--warp-interpolation bicubic]
+        [--warp-interpolation bicubic] [--spline-smoothing R]
 
 The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
 the plain locality prior load into the same architecture with the landmark flow prior and
@@ -12,6 +12,8 @@ switches on `ModelConfig.landmark_flow_full_resolution` (the spline read at full
 warp; no weights either): that is how the shipped file was made from stage 2's checkpoint.
 --motion-gate and --mouth-mask-logit set `ModelConfig.motion_gate` and `mouth_mask_logit` (no
 weights either; models/motion_gate.py, models/mouth_prior.py): the start of the expressions run.
+--spline-smoothing sets `ModelConfig.landmark_flow_smoothing`, the ridge of the landmark spline
+(benchmarks/expressions/RULE.md, seventh rule); default: the preset's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion-gate", type=float, default=0.0, help="motion gate scale (0 = off)")
     parser.add_argument("--mouth-mask-logit", type=float, default=0.0, help="mouth prior (0 = off)")
     parser.add_argument("--warp-interpolation", default="bilinear", choices=("bilinear", "bicubic"))
+    parser.add_argument("--spline-smoothing", type=float, default=None, help="the spline's ridge (default: preset's)")
     args = parser.parse_args(argv)
     model = load_model(args.weights)
     config = model_preset(args.preset)
@@ -46,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         mouth_mask_logit=args.mouth_mask_logit,
         warp_interpolation=args.warp_interpolation,
     )
+    if args.spline_smoothing is not None:
+        config = dataclasses.replace(config, landmark_flow_smoothing=args.spline_smoothing)
     if not config.same_weights_as(model.config):
         print(f"error: {args.weights} is not of preset {args.preset}'s architecture", file=sys.stderr)
         return 1
