@@ -15,6 +15,11 @@ no model, no face detector, so they are tested on their own (tests/evaluation/te
   - pitch: the nose tip's distance below the eye line over the upper lip's (51) distance below
     it (the upper lip, not the chin: the chin drops when the mouth opens). It grows as the head
     tips down (the nose tip comes toward the mouth), shrinks as it tips up.
+- gaze: the pupil's horizontal position within each eye, 0 at its outer-left corner (image left:
+  point 36 or 42), 1 at the other (39 or 45), the mean over both eyes: the darkest column of the
+  band between the lids (the eye polygon), each column's mean grey over its pixels in the band. A
+  centroid of the darkest pixels is pulled by lashes and lid shadows when the eye squints; the
+  column of the iris stays the darkest. NaN where an eye's band has fewer than 3 columns.
 - sharpness: the variance of the Laplacian of the grey image inside the box around the 68 points
   (the face), or the central half of the image without landmarks; compared as output / real.
 """
@@ -31,13 +36,19 @@ INNER_LIPS = slice(60, 68)  # iBUG 60-67: the inner lip contour
 OUTER_EYE_CORNERS = (36, 45)
 NOSE_TIP = 30
 UPPER_LIP_TOP = 51
+EYES = (slice(36, 42), slice(42, 48))  # iBUG: each eye's corner, upper lid, corner, lower lid
 
 
 def inner_lip_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
     """(H, W) bool: the pixels whose centres lie inside the inner-lip polygon (points 60-67) of an
     image of `shape`; none when the lips touch (under a pixel of area: its edge alone is not a mouth)."""
+    return polygon_mask(shape, np.asarray(landmarks, np.float64)[INNER_LIPS])
+
+
+def polygon_mask(shape: tuple[int, ...], polygon: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels whose centres lie inside `polygon` (p, 2) pixel x, y; none when its
+    area is under a pixel."""
     height, width = shape[:2]
-    polygon = np.asarray(landmarks, np.float64)[INNER_LIPS]
     x, y = polygon[:, 0], polygon[:, 1]
     if abs(x @ np.roll(y, -1) - y @ np.roll(x, -1)) / 2 < 1:  # shoelace area
         return np.zeros((height, width), bool)
@@ -66,6 +77,27 @@ def teeth_share(image: np.ndarray, landmarks: np.ndarray) -> float:
     if not mask.any():
         return 0.0
     return float(bright_unsaturated(image)[mask].mean())
+
+
+def pupil_position(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """The gaze proxy above: the darkest column's place between each eye's corners, mean of both."""
+    grey = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    points = np.asarray(landmarks, np.float64)
+    positions = []
+    for eye in EYES:
+        polygon = points[eye]
+        mask = polygon_mask(grey.shape, polygon)
+        counts = mask.sum(axis=0)
+        columns = np.nonzero(counts >= 1)[0]
+        if len(columns) < 3:
+            return float("nan")
+        means = (grey * mask).sum(axis=0)[columns] / counts[columns]
+        smooth = np.convolve(means, np.ones(3) / 3, mode="same")
+        smooth[[0, -1]] = means[[0, -1]]  # the ends average over fewer columns: not smoothed
+        darkest = columns[int(np.argmin(smooth))]
+        start, end = polygon[0, 0], polygon[3, 0]
+        positions.append((darkest - start) / max(end - start, 1e-6))
+    return float(np.mean(positions))
 
 
 def head_pose(landmarks: np.ndarray) -> np.ndarray:

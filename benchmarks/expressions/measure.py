@@ -34,7 +34,7 @@ import numpy as np
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 import cross_identity  # noqa: E402  (benchmarks/cross_identity.py)
-from face_measures import head_pose, sharpness_ratio, teeth_share  # noqa: E402
+from face_measures import head_pose, pupil_position, sharpness_ratio, teeth_share  # noqa: E402
 
 from tiwcli.checkpoint import load_model  # noqa: E402
 from tiwcli.choices import MouthInterior, choices  # noqa: E402
@@ -68,6 +68,7 @@ CROSS_FIGURES = (
     "yaw_correlation",
     "pitch_correlation",
     "roll_correlation",
+    "gaze_correlation",
 )
 TEETH_MEANS = ("driver_teeth_mean", "output_teeth_mean")  # in the JSON: how much teeth each shows
 SHEET_PORTRAITS = 6
@@ -170,7 +171,7 @@ def expression_record(name: str, run: cross_identity.PortraitRun) -> dict:
     """cross_identity's figures of one portrait, plus teeth and head-pose correlation with the driver
     over the frames where both the driving crop and the output have a face."""
     record = cross_identity.portrait_record(name, run)
-    driver_teeth, output_teeth, driver_pose, output_pose = [], [], [], []
+    driver_teeth, output_teeth, driver_pose, output_pose, driver_gaze, output_gaze = [], [], [], [], [], []
     for index, (driver, output) in enumerate(zip(run.driver_landmarks, run.output_landmarks, strict=True)):
         if driver is None or output is None:
             continue
@@ -178,6 +179,10 @@ def expression_record(name: str, run: cross_identity.PortraitRun) -> dict:
         output_teeth.append(teeth_share(run.outputs[index], output))
         driver_pose.append(head_pose(driver))
         output_pose.append(head_pose(output))
+        gazes = pupil_position(run.drivers[index], driver), pupil_position(run.outputs[index], output)
+        if np.isfinite(gazes).all():
+            driver_gaze.append(gazes[0])
+            output_gaze.append(gazes[1])
     record["teeth_correlation"] = following(driver_teeth, output_teeth)
     record["driver_teeth_mean"] = float(np.mean(driver_teeth)) if driver_teeth else float("nan")
     record["output_teeth_mean"] = float(np.mean(output_teeth)) if output_teeth else float("nan")
@@ -185,6 +190,7 @@ def expression_record(name: str, run: cross_identity.PortraitRun) -> dict:
         record[f"{label}_correlation"] = following(
             [pose[axis] for pose in driver_pose], [pose[axis] for pose in output_pose]
         )
+    record["gaze_correlation"] = following(driver_gaze, output_gaze)
     return record
 
 
@@ -314,7 +320,7 @@ def table_lines(reenactment: dict, cross: dict, checks: list[dict]) -> list[str]
                 f"{method:<18}{n:>4}{number(cells['l1'], 4):>9}{number(cells['psnr'], 2):>9}"
                 f"{number(cells['ssim'], 3):>9}{number(cells.get('sharpness'), 3):>11}"
             )
-    heads = ("ident", "face", "any", "mouth", "gain", "teeth", "yaw", "pitch", "roll")
+    heads = ("ident", "face", "any", "mouth", "gain", "teeth", "yaw", "pitch", "roll", "gaze")
     lines += ["", f"Cross-identity ({len(cross['portraits'])} portraits)", ""]
     lines.append(f"{'driver':<40}" + "".join(f"{head:>7}" for head in heads))
     for entry in [*cross["drivers"], {"driver": "mean", "mean": cross["mean"]}]:

@@ -124,3 +124,38 @@ def test_sharpness_falls_with_blur_and_ignores_what_lies_outside_the_face(measur
         slice(height // 4, height - height // 4),
         slice(width // 4, width - width // 4),
     )
+
+
+def _eyes(width: float = 40.0, height: float = 12.0) -> np.ndarray:
+    """(68, 2) landmarks with only the eyes set: two hexagons of `width` x `height` px."""
+    points = np.zeros((68, 2))
+    for start, left in ((36, 40.0), (42, 120.0)):
+        middle = 100.0
+        third, top, bottom = width / 3, middle - height / 2, middle + height / 2
+        points[start : start + 6] = [
+            (left, middle), (left + third, top), (left + 2 * third, top),
+            (left + width, middle), (left + 2 * third, bottom), (left + third, bottom),
+        ]  # fmt: skip
+    return points
+
+
+@pytest.mark.parametrize("place", [0.3, 0.5, 0.7])
+def test_the_pupil_is_the_darkest_column_between_the_lids(measures, place):
+    landmarks = _eyes()
+    image = np.full((200, 200, 3), 230, np.uint8)  # sclera
+    ys, xs = np.mgrid[0:200, 0:200]
+    for left in (40, 120):
+        iris = (xs - (left + place * 40)) ** 2 + (ys - 100) ** 2 < 5**2
+        image[iris] = 40
+        image[94:96, left : left + 40] = 20  # lashes along the upper lid: dark, but in every column
+    assert measures.pupil_position(image, landmarks) == pytest.approx(place, abs=0.05)
+
+
+def test_the_pupil_position_of_a_real_face_is_inside_its_eyes(measures, photo):
+    image, landmarks = photo
+    position = measures.pupil_position(image, landmarks)
+    assert 0.2 < position < 0.8
+    flat = np.full_like(image, 128)
+    tiny = landmarks.copy()
+    tiny[36:48] = tiny[36:48].mean(0)  # eyes shut to a point: no band to read
+    assert np.isnan(measures.pupil_position(flat, tiny))
