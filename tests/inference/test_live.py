@@ -335,3 +335,26 @@ def test_motion_controls_need_landmark_weights(model):
 
     with pytest.raises(InputError, match="landmark prior"):
         Animator(model, AnimateOptions(device="cpu", controls=MotionControls("expression")))
+
+
+def test_the_drivers_mouth_interior_works_live(tiny_landmark_config, face_photo, wolfgang, monkeypatch):
+    """`tiw live --mouth-interior driver`: the live loop hands each frame's driving crop and landmarks
+    to the painter, and the frames come out (the painting itself: tests/inference/test_mouth_interior)."""
+    import dataclasses
+
+    import tiwcli.inference.animator as animator_module
+
+    torch.manual_seed(0)
+    session = session_for(ImplicitWarping(tiny_landmark_config).eval(), face_photo, wolfgang, max_frames=3)
+    session.animator.options = dataclasses.replace(session.animator.options, mouth_interior="driver")
+    painted = []
+    original = animator_module.paint_mouth_interior
+
+    def spy(results, crops, landmarks, moved, source_landmarks):
+        painted.append((crops.shape, np.isfinite(landmarks).all()))
+        return original(results, crops, landmarks, moved, source_landmarks)
+
+    monkeypatch.setattr(animator_module, "paint_mouth_interior", spy)
+    summary = run_live(session, [lambda frame, captured: True])
+    assert summary.frames_shown == 3
+    assert len(painted) >= 3 and all(shape[0] == 1 and found for shape, found in painted)
