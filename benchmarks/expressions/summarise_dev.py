@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     shipped = next(iter(rows.values()))
     faces_key = "faces" if args.faces == "hog" else "faces_any"
     header = ("candidate", "PSNR 1", "PSNR 3", "mean", "faces", "any", "ident", "mouth", "gain")
-    print(f"{header[0]:<22} " + " ".join(f"{name:>7}" for name in header[1:4]), end=" ")
+    print(f"{header[0]:<34} " + " ".join(f"{name:>7}" for name in header[1:4]), end=" ")
     print(" ".join(f"{name:>6}" for name in header[4:8]) + f" {header[8]:>5}  ok")
     passing = {}
     for name, row in rows.items():
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             passing[name] = row["psnr"]
         any_text = "   n/a" if math.isnan(row["faces_any"]) else f"{row['faces_any']:6.1%}"
         print(
-            f"{name:<22} {row['psnr1']:7.2f} {row['psnr3']:7.2f} {row['psnr']:7.3f} {row['faces']:6.1%} "
+            f"{name:<34} {row['psnr1']:7.2f} {row['psnr3']:7.2f} {row['psnr']:7.3f} {row['faces']:6.1%} "
             f"{any_text} {row['identity']:6.3f} {row['mouth']:6.3f} {row['gain']:5.2f}  "
             f"{'yes' if ok else 'no'}"
         )
