@@ -161,8 +161,9 @@ def test_run_json_write_failure_is_one_output_error(tmp_path, sample_dataset):
 def test_the_default_preset_is_the_shipped_weights(tmp_path):
     """No --preset: the shipped weights' architecture and recipe (landmark prior, no keypoint
     guidance, no GAN), and an old --init checkpoint keeps its own preset. The shipped file is
-    that preset with the full-resolution spline, the motion gate and bicubic sampling switched on
-    (none owns weights; see weights/README.md), and --init from it keeps the switches."""
+    that preset with the full-resolution spline, the motion gate, bicubic sampling and the tighter
+    spline ridge switched on (none owns weights; see weights/README.md), and --init from it keeps
+    the switches."""
     from tiwcli.checkpoint import read_model_file, shipped_weights_dirs
     from tiwcli.training.run import resolve_settings
 
@@ -176,7 +177,11 @@ def test_the_default_preset_is_the_shipped_weights(tmp_path):
     )
     shipped, _, _ = read_model_file(shipped_file)
     assert shipped == dataclasses.replace(
-        model_config, landmark_flow_full_resolution=True, motion_gate=0.01, warp_interpolation="bicubic"
+        model_config,
+        landmark_flow_full_resolution=True,
+        motion_gate=0.01,
+        warp_interpolation="bicubic",
+        landmark_flow_smoothing=0.001,
     )
     continued, _, _ = resolve_settings(tmp_path, preset=None, resume=False, init=shipped_file, overrides={})
     assert continued == shipped
