@@ -45,9 +45,8 @@ def main() -> int:
         paint_mouth_interior(crop[None], crop[None], landmarks[None], landmarks[None], shut)
         times.append(time.perf_counter() - start)
     ms = np.array(times[10:]) * 1000
-    print(
-        f"paint_mouth_interior, batch 1, 1 thread: median {np.median(ms):.2f} ms, p90 {np.percentile(ms, 90):.2f} ms"
-    )
+    median, p90 = np.median(ms), np.percentile(ms, 90)
+    print(f"paint_mouth_interior, batch 1, 1 thread: median {median:.2f} ms, p90 {p90:.2f} ms")
     return 0
 
 
