@@ -150,7 +150,7 @@ EngineOption = Annotated[
     EngineChoice,  # type: ignore[valid-type]
     typer.Option(
         help="What runs the model: torch, or onnx (ONNX Runtime on the CPU, fp32; --weights a file from "
-        "`tiw export`, or a .safetensors file exported once into ~/.cache/tiw; pip install 'tiw[onnx]')."
+        "`tiw export`, or a .safetensors file exported once into ~/.cache/tiw; needs tiw's onnx extra)."
     ),
 ]
 MouthInteriorOption = Annotated[
