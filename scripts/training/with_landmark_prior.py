@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion-gate", type=float, default=0.0, help="motion gate scale (0 = off)")
     parser.add_argument("--mouth-mask-logit", type=float, default=0.0, help="mouth prior (0 = off)")
     parser.add_argument("--warp-interpolation", default="bilinear", choices=("bilinear", "bicubic"))
-    parser.add_argument("--spline-smoothing", type=float, default=None, help="the spline's ridge (default: preset's)")
+    parser.add_argument(
+        "--spline-smoothing", type=float, default=None, help="the spline's ridge (default: preset's)"
+    )
     args = parser.parse_args(argv)
     model = load_model(args.weights)
     config = model_preset(args.preset)
