@@ -84,33 +84,31 @@ def test_no_paste_back_writes_the_crop(tmp_path, weights, clip, face_photo):
     assert (info.width, info.height, info.num_frames) == (64, 64, CLIP_FRAMES)
 
 
-def test_mouth_reference_frame_runs_a_landmark_model(tmp_path, tiny_landmark_config, clip, face_photo):
-    """ "closed" is the default; "frame" (FOMM's relative motion) is the option."""
-    config = tiny_landmark_config
-    torch.manual_seed(0)
-    landmark_weights = tmp_path / "landmark.safetensors"
-    save_model(landmark_weights, ImplicitWarping(config))
-    output = tmp_path / "frame.mp4"
-    args = ["--weights", landmark_weights, "--no-paste-back", "--mouth-reference", "frame"]
-    result = run(face_photo, clip, "-o", output, *args)
-    assert result.exit_code == 0, result.output
-    assert probe_video(output).num_frames == CLIP_FRAMES
-    result = run(face_photo, clip, "-o", tmp_path / "bad.mp4", *args[:-1], "open")
-    assert result.exit_code == 2 and "open" in result.output and not (tmp_path / "bad.mp4").exists()
-
-
-def test_mouth_interior_driver_runs_a_landmark_model(tmp_path, tiny_landmark_config, clip, face_photo):
-    """ "warp" is the default; "driver" paints the driver's mouth in (tests/inference/test_mouth_interior)."""
+@pytest.mark.parametrize(
+    ("option", "value", "bad"),
+    [
+        ("--mouth-reference", "frame", "open"),  # "closed" is the default; "frame" is FOMM's relative motion
+        (
+            "--mouth-interior",
+            "driver",
+            "teeth",
+        ),  # "warp" is the default (tests/inference/test_mouth_interior)
+    ],
+)
+def test_landmark_options_run_a_landmark_model(
+    tmp_path, tiny_landmark_config, clip, face_photo, option, value, bad
+):
+    """A landmark model runs with the option's non-default value; a value it does not know is exit 2."""
     torch.manual_seed(0)
     landmark_weights = tmp_path / "landmark.safetensors"
     save_model(landmark_weights, ImplicitWarping(tiny_landmark_config))
-    output = tmp_path / "driver.mp4"
-    args = ["--weights", landmark_weights, "--no-paste-back", "--mouth-interior", "driver"]
+    output = tmp_path / f"{value}.mp4"
+    args = ["--weights", landmark_weights, "--no-paste-back", option, value]
     result = run(face_photo, clip, "-o", output, *args)
     assert result.exit_code == 0, result.output
     assert probe_video(output).num_frames == CLIP_FRAMES
-    result = run(face_photo, clip, "-o", tmp_path / "bad.mp4", *args[:-1], "teeth")
-    assert result.exit_code == 2 and "teeth" in result.output and not (tmp_path / "bad.mp4").exists()
+    result = run(face_photo, clip, "-o", tmp_path / "bad.mp4", *args[:-1], bad)
+    assert result.exit_code == 2 and bad in result.output and not (tmp_path / "bad.mp4").exists()
 
 
 @pytest.mark.parametrize("detect_every", ["1", "8"])

@@ -22,12 +22,9 @@ if TYPE_CHECKING:
 ONNX_SUFFIX = ".onnx"
 
 
-def check_engine(engine: Engine, weights: Path, device: str, precision: str) -> None:
-    """One-line errors for what an engine cannot do, before any work."""
-    check_choice(engine, Engine, "engine")
-    is_onnx_file = weights.suffix.lower() == ONNX_SUFFIX
-    if engine == "torch" and is_onnx_file:
-        raise InputError(f"{weights}: an ONNX file runs with --engine onnx")
+def check_engine(engine: Engine, device: str, precision: str) -> None:
+    """One-line errors for what the ONNX engine cannot do, before any work (`load_engine` checks the
+    engine's name and the weights file's kind)."""
     if engine == "onnx":
         if device.startswith("cuda"):
             raise InputError("--engine onnx runs on the CPU: use --device cpu (or auto), or --engine torch")

@@ -120,7 +120,7 @@ def load_model_and_faces(
     from tiwcli.faces.backends import load_face_analyzer
     from tiwcli.inference.engines import check_engine, load_engine
 
-    check_engine(options.engine, weights_path, options.device, options.precision)
+    check_engine(options.engine, options.device, options.precision)
     model = load_engine(weights_path, options.engine, threads)
     analyzer = None
     if options.crop:
