@@ -44,6 +44,7 @@ PRIOR_FIELDS = (
     "motion_gate",
     "mouth_mask_logit",
     "warp_interpolation",
+    "mouth_spline",
 )
 
 
@@ -104,6 +105,11 @@ class ModelConfig(JsonConfig):
     # how the full-resolution warp samples the sources: "bilinear", or "bicubic" (sharper: bilinear
     # resampling averages neighbouring pixels and softens every warped frame). Owns no weights.
     warp_interpolation: str = "bilinear"
+    # the lips follow the spline (models/mouth_spline.py): the attention's departures from the spline
+    # are switched off inside a soft ellipse around the driving frame's outer lips, grown this many
+    # times about their centre, so the lips part as far as the landmarks say. Needs
+    # landmark_flow_full_resolution. Owns no weights. 0 = off.
+    mouth_spline: float = 0.0
 
     def __post_init__(self) -> None:
         _check_value_ranges(self)  # first: a hand-edited or hostile checkpoint config
@@ -128,6 +134,8 @@ class ModelConfig(JsonConfig):
             raise InputError("landmark_flow_full_resolution needs landmark_flow and full_resolution_warp")
         if self.motion_gate < 0 or (self.motion_gate > 0 and not self.landmark_flow_full_resolution):
             raise InputError("motion_gate must be >= 0 and needs landmark_flow_full_resolution (0 = off)")
+        if self.mouth_spline < 0 or (self.mouth_spline > 0 and not self.landmark_flow_full_resolution):
+            raise InputError("mouth_spline must be >= 0 and needs landmark_flow_full_resolution (0 = off)")
         if self.warp_interpolation not in ("bilinear", "bicubic"):
             raise InputError(
                 f"warp_interpolation must be bilinear or bicubic, not {self.warp_interpolation!r}"

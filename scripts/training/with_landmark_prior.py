@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/training/with_landmark_prior.py IN.safetensors OUT.safetensors \
         [--preset landmark-256] [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L] \
-        [--warp-interpolation bicubic] [--spline-smoothing R]
+        [--warp-interpolation bicubic] [--spline-smoothing R] [--mouth-spline K]
 
 The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
 the plain locality prior load into the same architecture with the landmark flow prior and
@@ -13,7 +13,8 @@ warp; no weights either): that is how the shipped file was made from stage 2's c
 --motion-gate and --mouth-mask-logit set `ModelConfig.motion_gate` and `mouth_mask_logit` (no
 weights either; models/motion_gate.py, models/mouth_prior.py): the start of the expressions run.
 --spline-smoothing sets `ModelConfig.landmark_flow_smoothing`, the ridge of the landmark spline
-(benchmarks/expressions/RULE.md, seventh rule); default: the preset's.
+(benchmarks/expressions/RULE.md, seventh rule); default: the preset's. --mouth-spline sets
+`ModelConfig.mouth_spline` (models/mouth_spline.py; RULE.md, eighth rule); default 0 (off).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--spline-smoothing", type=float, default=None, help="the spline's ridge (default: preset's)"
     )
+    parser.add_argument(
+        "--mouth-spline", type=float, default=0.0, help="the lips follow the spline: ellipse growth (0 = off)"
+    )
     args = parser.parse_args(argv)
     model = load_model(args.weights)
     config = model_preset(args.preset)
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         motion_gate=args.motion_gate,
         mouth_mask_logit=args.mouth_mask_logit,
         warp_interpolation=args.warp_interpolation,
+        mouth_spline=args.mouth_spline,
     )
     if args.spline_smoothing is not None:
         config = dataclasses.replace(config, landmark_flow_smoothing=args.spline_smoothing)

@@ -85,6 +85,7 @@ def warp_sources(
     gate: torch.Tensor | None = None,  # (b, 1, H, W) the motion gate (models/motion_gate.py)
     nearest: torch.Tensor | None = None,  # (b, n) one-hot of the nearest source, with `gate`
     interpolation: str = "bilinear",  # grid_sample's mode: bilinear or bicubic (sharper)
+    keep_departure: torch.Tensor | None = None,  # (b, 1, H, W) scales the departures (models/mouth_spline.py)
 ) -> torch.Tensor:
     """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass -> (b, 3, H, W).
     With a motion gate (and a base) the departures from the base and the blend over sources act
@@ -107,6 +108,10 @@ def warp_sources(
         departure = _upsampled(correspondence.flows.to(dtype) - base.coarse.to(dtype), height, width)
         if gate is not None:
             departure = departure * repeat(gate.to(dtype), "b 1 H W -> (b n) 1 H W", n=images.shape[1])
+        if keep_departure is not None:
+            departure = departure * repeat(
+                keep_departure.to(dtype), "b 1 H W -> (b n) 1 H W", n=images.shape[1]
+            )
         spline = _upsampled(base.fine.to(dtype) - fine_identity, height, width)
         flows = departure + spline + full_identity
     masses = F.interpolate(

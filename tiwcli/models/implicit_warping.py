@@ -48,6 +48,7 @@ from tiwcli.models.layers import resize
 from tiwcli.models.locality_prior import locality_bias
 from tiwcli.models.motion_gate import MotionGate, motion_gate, nearest_source
 from tiwcli.models.mouth_prior import mouth_bias
+from tiwcli.models.mouth_spline import mouth_region
 from tiwcli.models.positional_encoding import FourierPositionalEncoding
 from tiwcli.models.source_encoder import SourceEncoder
 from tiwcli.models.warper import CrossModalAttentionWarper
@@ -227,6 +228,11 @@ class ImplicitWarping(nn.Module):
                 gate = motion_gate(
                     driving_landmarks, source_landmarks, base, self.config.motion_gate, self.config.image_size
                 )
+            keep_departure = None
+            if base is not None and self.config.mouth_spline > 0:
+                assert driving_landmarks is not None
+                size = self.config.image_size
+                keep_departure = 1 - mouth_region(driving_landmarks, size, self.config.mouth_spline)
             warped_sources = warp_sources(
                 images,
                 correspondence,
@@ -234,6 +240,7 @@ class ImplicitWarping(nn.Module):
                 None if gate is None else gate.gate,
                 None if gate is None else gate.nearest,
                 self.config.warp_interpolation,
+                keep_departure,
             )  # (b, 3, H, W)
             if warp_only:
                 return Rendered(image=warped_sources, warped_sources=warped_sources, mask=None)
