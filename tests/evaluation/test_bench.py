@@ -1,5 +1,6 @@
 """`tiw bench` runs and reports; the figures themselves belong in benchmarks, not tests."""
 
+import importlib.util
 import json
 
 import pytest
@@ -9,6 +10,11 @@ from typer.testing import CliRunner
 from tiwcli.cli import app
 from tiwcli.evaluation.bench import SpeedKnobs, machine_state, profile_modules, time_model
 from tiwcli.models import ImplicitWarping
+
+needs_onnx = pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in ("onnx", "onnxscript", "onnxruntime")),
+    reason="the onnx extra is not installed (pip install 'tiw[onnx]')",
+)
 
 
 def test_bench_reports_latency_throughput_machine_and_end_to_end(tmp_path):
@@ -134,3 +140,62 @@ def test_bench_json_destination_is_checked_before_the_benchmark(tmp_path, monkey
     assert "Traceback" not in result.output and result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: --json"), lines
+
+
+@needs_onnx
+def test_bench_times_the_onnx_engine_beside_torch(tmp_path):
+    """--engine torch,onnx: a row per engine for the model alone and end to end, the ONNX rows on
+    ONNX Runtime (an export of the same weights) and set beside the ONNX model-alone row."""
+    report = tmp_path / "bench.json"
+    result = CliRunner().invoke(
+        app,
+        ["bench", "--presets", "tiny", "--sources", "1", "--frames", "2", "--batch-size", "2",
+         "--clip-frames", "8", "--long-factor", "2", "--no-faces", "--device", "cpu", "--threads", "1",
+         "--engine", "torch,onnx", "--json", str(report)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert [row["engine"] for row in data["model"]] == ["torch", "onnx"]
+    torch_row, onnx_row = data["model"]
+    assert onnx_row["latency_ms"] > 0 and onnx_row["gflops_per_frame"] == torch_row["gflops_per_frame"]
+    onnx_runs = [row for row in data["end_to_end"] if row["engine"] == "onnx"]
+    assert len(onnx_runs) == len(data["end_to_end"]) / 2 and all(row["frames"] > 0 for row in onnx_runs)
+    assert {row["model_alone_ms"] for row in onnx_runs if row["frames"] == 8} == {
+        onnx_row["batched_ms_per_frame"]
+    }
+
+
+@needs_onnx
+def test_an_onnx_stand_in_runs_the_same_model(tiny_landmark_config, tmp_path):
+    from tiwcli.evaluation.bench import animate_frames, encode, onnx_stand_in
+
+    model = ImplicitWarping(tiny_landmark_config).eval()
+    engine = onnx_stand_in(model, tmp_path, threads=1)
+    size = tiny_landmark_config.image_size
+    sources, driving = torch.rand(1, 2, 3, size, size), torch.rand(1, 3, size, size)
+    with torch.inference_mode():
+        expected = animate_frames(model, encode(model, sources), driving)
+        got = animate_frames(engine, encode(engine, sources), driving)
+    assert (got - expected).abs().max() < 1 / 255
+    row = time_model(
+        model, "tiny", 2, batch_size=2, frames=2, knobs=SpeedKnobs(threads=1, engine="onnx"), engine=engine
+    )
+    assert row.engine == "onnx" and row.latency_ms > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--engine", "tensorrt"], "--engine: expected torch, onnx"),
+        (["--engine", ""], "--engine: expected torch, onnx"),
+        (["--engine", "onnx", "--compile", "on"], "--engine onnx: --channels-last and --compile"),
+    ],
+)
+def test_bench_refuses_bad_engines_before_timing(args, message, monkeypatch):
+    def no_benchmark():
+        raise AssertionError("the benchmark started before --engine was checked")
+
+    monkeypatch.setattr("tiwcli.evaluation.bench.machine_state", no_benchmark)
+    result = CliRunner().invoke(app, ["bench", "--presets", "tiny", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output

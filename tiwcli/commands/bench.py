@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from tiwcli.commands import options
-from tiwcli.commands.options import parse_int_list
+from tiwcli.commands.options import parse_engine_list, parse_int_list
 
 
 def _knob_values(knob: str) -> tuple[bool, ...]:
@@ -40,6 +40,13 @@ def bench(
         options.KnobChoice,  # type: ignore[valid-type]
         typer.Option("--compile", help="torch.compile (inductor) the per-frame path: off, on, or both."),
     ] = options.KnobChoice.off,  # type: ignore[attr-defined]
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated engines to compare: torch, onnx (ONNX Runtime on the CPU, on an export "
+            "of the same weights; needs tiw's onnx extra), e.g. torch,onnx."
+        ),
+    ] = "torch",
     profile: Annotated[
         bool,
         typer.Option(
@@ -69,12 +76,29 @@ def bench(
         from tiwcli.errors import InputError
 
         raise InputError(f"--presets: expected preset names separated by commas, got {presets!r}")
+    engines = parse_engine_list(engine)
+    if "onnx" in engines:
+        from tiwcli.errors import InputError
+        from tiwcli.inference.engines import check_engine
+        from tiwcli.inference.onnx_export import require_onnx
+
+        check_engine("onnx", device, precision.value)
+        if channels_last.value != "off" or compile_model.value != "off":
+            raise InputError("--engine onnx: --channels-last and --compile are torch's; leave them off")
+        require_onnx()
     import torch
 
     from tiwcli.checkpoint import save_model
     from tiwcli.config import model_preset
     from tiwcli.console import make_console
-    from tiwcli.evaluation.bench import SpeedKnobs, as_dicts, machine_state, profile_modules, time_model
+    from tiwcli.evaluation.bench import (
+        SpeedKnobs,
+        as_dicts,
+        machine_state,
+        onnx_stand_in,
+        profile_modules,
+        time_model,
+    )
     from tiwcli.evaluation.bench_end_to_end import make_real_clips, time_end_to_end_runs, with_model_alone
     from tiwcli.models import ImplicitWarping
     from tiwcli.runtime import resolve_device
@@ -85,7 +109,8 @@ def bench(
     source_counts = parse_int_list(sources, "--sources")
     thread_counts: tuple[int | None, ...] = parse_int_list(threads, "--threads") if threads else (None,)
     knob_sets = [
-        SpeedKnobs(threads=count, channels_last=layout, compile=compiled)
+        SpeedKnobs(threads=count, channels_last=layout, compile=compiled, engine=name)
+        for name in engines
         for count in thread_counts
         for layout in _knob_values(channels_last.value)
         for compiled in _knob_values(compile_model.value)
@@ -103,10 +128,11 @@ def bench(
             torch.manual_seed(0)
             model = ImplicitWarping(config).to(torch_device).eval()
             for knobs in knob_sets:
+                runner = onnx_stand_in(model, work, knobs.threads) if knobs.engine == "onnx" else None
                 for count in source_counts:
                     console.print(f"model alone: {name}, {count} source(s), {_describe(knobs)}")
                     model_rows.append(
-                        time_model(model, name, count, batch_size, frames, precision.value, knobs)
+                        time_model(model, name, count, batch_size, frames, precision.value, knobs, runner)
                     )
             for count in source_counts if profile else ():
                 for threads_count in thread_counts:
@@ -117,17 +143,19 @@ def bench(
             weights = work / f"{name}.safetensors"
             save_model(weights, model)
             device_type = torch_device.type
-            end_to_end_rows += time_end_to_end_runs(
-                weights,
-                name,
-                clips,
-                device_type,
-                batch_size,
-                source_counts,
-                thread_counts,
-                faces,
-                console.print,
-            )
+            for engine_name in engines:
+                end_to_end_rows += time_end_to_end_runs(
+                    weights,
+                    name,
+                    clips,
+                    device_type,
+                    batch_size,
+                    source_counts,
+                    thread_counts,
+                    faces,
+                    console.print,
+                    engine_name,
+                )
     end_to_end_rows = with_model_alone(end_to_end_rows, model_rows)
     after = machine_state()
     _print_machine(console, "after", after)
@@ -151,7 +179,7 @@ def bench(
 
 
 def _describe(knobs) -> str:  # type: ignore[no-untyped-def]
-    parts = [f"{knobs.threads} thread(s)" if knobs.threads else "default threads"]
+    parts = [knobs.engine, f"{knobs.threads} thread(s)" if knobs.threads else "default threads"]
     parts += ["channels-last"] * knobs.channels_last + ["compiled"] * knobs.compile
     return ", ".join(parts)
 
@@ -185,7 +213,7 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
 
     table = Table(
         title="Model alone, sources encoded once. Latency: 1 frame per call (b=1); throughput: a batch "
-        "per call, per frame. cl: channels-last. load: 1-minute load average before→after"
+        "per call, per frame. onnx: ONNX Runtime; cl: channels-last. load: 1-minute load average before→after"
     )
     columns = (
         "preset", "device", "dtype", "src", "threads", "knobs", "b=1 ms", "b=1 fps", "batch",
@@ -196,7 +224,12 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
             column, justify="right", overflow="fold", no_wrap=column in ("preset", "dtype", "load")
         )
     for row in model_rows:
-        knobs = "+".join(["cl"] * row.channels_last + ["compile"] * row.compiled) or "-"
+        knobs = (
+            "+".join(
+                ["onnx"] * (row.engine == "onnx") + ["cl"] * row.channels_last + ["compile"] * row.compiled
+            )
+            or "-"
+        )
         table.add_row(
             row.preset, row.device, row.dtype, str(row.num_sources), str(row.threads), knobs,
             f"{row.latency_ms:.1f}", f"{1000 / row.latency_ms:.1f}", str(row.batch_size),
@@ -224,7 +257,7 @@ def _print_tables(console, model_rows, end_to_end_rows) -> None:  # type: ignore
     for row in end_to_end_rows:
         split = ", ".join(f"{stage} {value:.1f}" for stage, value in row.split_ms.items())
         table.add_row(
-            row.preset, row.device, str(row.num_sources),
+            row.preset + (" (onnx)" if row.engine == "onnx" else ""), row.device, str(row.num_sources),
             "640x360, faces" if row.faces else "256 crop", str(row.frames), str(row.threads),
             str(row.batch_size), f"{row.ms_per_frame:.1f}", f"{row.frames_per_second:.1f}",
             "-" if row.model_alone_ms is None else f"{row.ms_per_frame / row.model_alone_ms:.2f}", split,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, Optional, TypeVar, get_args
 
 import typer
 
@@ -169,6 +169,17 @@ def motion_controls(motion: Enum, expression_scale: float, eyes: bool, mouth: bo
     from tiwcli.inference.motion_controls import MotionControls
 
     return MotionControls(motion.value, expression_scale, eyes, mouth)
+
+
+def parse_engine_list(text: str) -> tuple[str, ...]:
+    """'torch,onnx' -> ('torch', 'onnx'): the engines to compare (`tiw bench --engine`), in the
+    order given, each once; else a one-line error naming the choices."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    known = get_args(Engine)
+    unknown = [name for name in names if name not in known]
+    if not names or unknown:
+        raise InputError(f"--engine: expected {', '.join(known)} separated by commas, got {text!r}")
+    return names
 
 
 def parse_int_list(text: str, option: str) -> tuple[int, ...]:

@@ -27,6 +27,8 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -36,6 +38,9 @@ from tiwcli.errors import TiwError
 from tiwcli.models import ImplicitWarping
 from tiwcli.runtime import autocast, precision_name
 
+if TYPE_CHECKING:
+    from tiwcli.inference.onnx_engine import OnnxEngine
+
 H100_BF16_FLOPS = 790e12  # dense bf16 peak the floor is measured against
 
 
@@ -44,6 +49,7 @@ class SpeedKnobs:
     threads: int | None = None  # torch intra-op threads; None: torch's default (one per core)
     channels_last: bool = False  # NHWC weights and inputs (oneDNN's preferred layout)
     compile: bool = False  # torch.compile (inductor) of the per-frame path
+    engine: str = "torch"  # what runs the model: torch, or onnx (ONNX Runtime on an export of it)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class ModelTiming:
     peak_memory_mb: float | None  # CUDA peak allocated; None on CPU (see end-to-end RSS)
     load_before: float  # 1-minute load average when the row started
     load_after: float
+    engine: str = "torch"  # torch, or onnx (ONNX Runtime, the same weights exported)
 
 
 def face_landmarks(count: int, device: torch.device, seed: int = 0) -> torch.Tensor | None:
@@ -207,13 +214,18 @@ def time_model(
     frames: int = 32,
     precision: Precision = "fp32",
     knobs: SpeedKnobs | None = None,
+    engine: OnnxEngine | None = None,
 ) -> ModelTiming:
     """Latency (batch 1) and throughput (`batch_size` frames per call) of the model alone.
 
     `frames` bounds the work of each: about that many frames are timed at batch 1, and
-    about as many in batches (at least one call each).
+    about as many in batches (at least one call each). `engine`: the ONNX engine of `model`'s
+    export (`onnx_stand_in`), timed instead of `model` on the same inputs (knobs.engine "onnx");
+    the FLOPs are counted on `model`, the same graph.
     """
     knobs = knobs or SpeedKnobs()
+    if (engine is not None) != (knobs.engine == "onnx"):
+        raise ValueError("an ONNX engine is timed with knobs.engine 'onnx', and only then")
     device = next(model.parameters()).device
     size = model.config.image_size
     sources = torch.rand(1, num_sources, 3, size, size, device=device)
@@ -222,11 +234,12 @@ def time_model(
     load_before = load_average()[0]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    runner = model if engine is None else engine
     with torch_threads(knobs.threads), torch.inference_mode(), autocast(device, precision):
-        step = frame_step(model, knobs)
-        encode(model, sources)  # warm-up
-        encode_seconds = _median_seconds(lambda: encode(model, sources), 1, device)
-        encoding = encode(model, sources)
+        step = frame_step(runner, knobs)
+        encode(runner, sources)  # warm-up
+        encode_seconds = _median_seconds(lambda: encode(runner, sources), 1, device)
+        encoding = encode(runner, sources)
         compile_seconds = _first_call_seconds(lambda: step(encoding, single), device, knobs.compile)
         latency = _median_seconds(lambda: step(encoding, single), max(1, frames), device)
         compile_seconds += _first_call_seconds(lambda: step(encoding, batch), device, knobs.compile)
@@ -254,7 +267,21 @@ def time_model(
         peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
         load_before=load_before,
         load_after=load_average()[0],
+        engine=knobs.engine,
     )
+
+
+def onnx_stand_in(model: ImplicitWarping, folder: Path, threads: int | None) -> OnnxEngine:
+    """ONNX Runtime on `model` exported into `folder` (once per model: the file is kept there
+    under the model's id), with `threads` intra-op threads (None: ONNX Runtime's default)."""
+    from tiwcli.inference.onnx_engine import OnnxEngine, SessionConfig
+    from tiwcli.inference.onnx_export import export_onnx, require_onnx
+
+    require_onnx()
+    path = folder / f"bench-{id(model)}.onnx"
+    if not path.is_file():
+        export_onnx(model, path, None, overwrite=True)
+    return OnnxEngine(path, SessionConfig(threads=threads or 0))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def peak_rss_kib() -> int:
 
 def run(request: dict) -> dict[str, object]:
     """Animate as `tiw animate SOURCES DRIVING -o OUTPUT --weights W --device D --batch-size B
-    [--no-crop]` does, and summarise the run."""
+    [--no-crop] [--engine onnx]` does, and summarise the run."""
     import torch
 
     from tiwcli.inference.jobs import AnimationJob, load_model_and_faces, prepare_job, run_job
@@ -40,9 +40,14 @@ def run(request: dict) -> dict[str, object]:
     sources = [Path(path) for path in request["sources"]]
     job = AnimationJob(sources, Path(request["driving"]), Path(request["output"]), Path(request["weights"]))
     prepared = prepare_job(job)
-    options = AnimateOptions(device=request["device"], batch_size=request["batch_size"], crop=request["crop"])
+    options = AnimateOptions(
+        device=request["device"],
+        batch_size=request["batch_size"],
+        crop=request["crop"],
+        engine=request.get("engine", "torch"),
+    )
     resolve_device(options.device)
-    model, analyzer = load_model_and_faces(prepared.weights, options)
+    model, analyzer = load_model_and_faces(prepared.weights, options, request.get("threads"))
     summary = run_job(prepared, model, options, analyzer)
     frames = max(summary.frames, 1)
     return {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,19 +43,21 @@ class EndToEndTiming:
     # the model alone at the same preset, sources, threads and batch (batched ms/frame), if timed:
     # ms_per_frame / model_alone_ms is the end-to-end overhead (issue 11's goal: at most 1.25)
     model_alone_ms: float | None = None
+    engine: str = "torch"  # what ran the model: torch, or onnx (`tiw animate --engine onnx`)
 
 
 def with_model_alone(rows: list[EndToEndTiming], model_rows: list[ModelTiming]) -> list[EndToEndTiming]:
     """Each end-to-end row with the matching model-alone figure (plain model: no compile,
     no channels-last), when one was timed."""
     plain = {
-        (row.preset, row.num_sources, row.threads, row.batch_size): row.batched_ms_per_frame
+        (row.preset, row.num_sources, row.threads, row.batch_size, row.engine): row.batched_ms_per_frame
         for row in model_rows
         if not row.compiled and not row.channels_last
     }
     return [
         dataclasses.replace(
-            row, model_alone_ms=plain.get((row.preset, row.num_sources, row.threads, row.batch_size))
+            row,
+            model_alone_ms=plain.get((row.preset, row.num_sources, row.threads, row.batch_size, row.engine)),
         )
         for row in rows
     ]
@@ -119,6 +122,7 @@ def time_end_to_end_runs(
     thread_counts: tuple[int | None, ...],
     faces: bool,
     announce: Callable[[str], None] = lambda message: None,
+    engine: str = "torch",
 ) -> list[EndToEndTiming]:
     """`tiw animate` runs: 1 and the most sources on the 256 crop (short, long) at each thread
     count, and (with `faces`) one source photo with the face path on the 640x360 clip."""
@@ -132,7 +136,7 @@ def time_end_to_end_runs(
     rows = []
     for threads in thread_counts:
         for source_paths, driving, with_faces in runs:
-            announce(f"end to end: {preset}, {len(source_paths)} source(s), {driving.name}")
+            announce(f"end to end: {preset}, {engine}, {len(source_paths)} source(s), {driving.name}")
             rows.append(
                 time_end_to_end(
                     weights,
@@ -143,6 +147,7 @@ def time_end_to_end_runs(
                     preset,
                     faces=with_faces,
                     threads=threads,
+                    engine=engine,
                 )
             )
     return rows
@@ -157,11 +162,13 @@ def time_end_to_end(
     preset: str,
     faces: bool = False,
     threads: int | None = None,
+    engine: str = "torch",
 ) -> EndToEndTiming:
     """One `tiw animate` run on real files in a child process: frames/s, split, peak RSS.
 
     `faces`: the default face path (tracking, crop, paste-back into the source photo);
-    otherwise no crop (inputs already square crops)."""
+    otherwise no crop (inputs already square crops). `engine` "onnx": exported once into the run's
+    own temporary cache ($TIW_CACHE), before the clock starts."""
     load_before = load_average()[0]
     with tempfile.TemporaryDirectory() as folder:
         summary_path = Path(folder) / "summary.json"
@@ -174,10 +181,12 @@ def time_end_to_end(
             "batch_size": batch_size,
             "crop": faces,
             "threads": threads,
+            "engine": engine,
             "summary": str(summary_path),
         }
         command = [sys.executable, "-m", "tiwcli.evaluation.bench_child", json.dumps(request)]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        environment = {**os.environ, "TIW_CACHE": str(Path(folder) / "cache")}
+        result = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
         try:
             summary = json.loads(summary_path.read_text())
         except (OSError, ValueError):
@@ -199,4 +208,5 @@ def time_end_to_end(
         split_ms=summary["split_ms"],
         load_before=load_before,
         load_after=load_average()[0],
+        engine=engine,
     )

@@ -25,8 +25,8 @@ one has been shown is dropped, so the output never goes back in time.
   landmark weights and `mouth_reference` "closed" (the default), mouth openings are measured
   from the least open the driver's mouth has been since the anchor (no frames are read ahead).
 - Outputs (`tiwcli.inference.live_outputs`): an OpenCV window (optional), a virtual camera through
-  pyvirtualcam (optional), a video file whose timing follows the input (a frame the model
-  skipped repeats the one before, so the file plays at the input's speed).
+  pyvirtualcam (optional), a video file whose timing follows the input (each output frame is
+  held until the next, so the file plays at the input's speed; skipped frames are not encoded).
 - The fps and latency (from capture to display) are drawn on every frame (`overlay`).
 
 Frames without a face show the source, unanimated, and are counted.

@@ -53,8 +53,10 @@ class _Output:
 
 
 class FileOutput(_Output):
-    """A video file that keeps the input's timing: each output frame goes to the slot of the
-    moment its input frame was captured, and slots the model skipped repeat the frame before.
+    """A video file that keeps the input's timing: each output frame is shown from the moment its
+    input frame was captured (on the input's frame grid) until the next output frame; the frames
+    the model skipped are not encoded again, they are the previous frame held (a variable frame
+    rate, as a phone's video). Encoded with x264 set for real time (`VideoWriter(realtime=True)`).
 
     Written like every `tiw` output: to a temporary file, renamed into place when the session
     ends (Ctrl-C included: it is the usual way to stop a camera), removed after an error.
@@ -67,10 +69,10 @@ class FileOutput(_Output):
         from tiwcli.io.video import VideoWriter
 
         self.fps = fps
-        self.writer = VideoWriter(path, fps, crf=crf, overwrite=overwrite)
+        self.writer = VideoWriter(path, fps, crf=crf, overwrite=overwrite, realtime=True)
         self._encoder = BackgroundConsumer(self._write, depth=4)
         self._first_time: float | None = None
-        self._last: np.ndarray | None = None
+        self._last_slot = -1
         self.frames_written = 0
         self._times = times
 
@@ -88,20 +90,16 @@ class FileOutput(_Output):
 
     def _write(self, item: tuple[int, np.ndarray]) -> None:
         if self._times is None:
-            self._write_slots(*item)
+            self._write_slot(*item)
             return
         with self._times.measure("encode"):
-            self._write_slots(*item)
+            self._write_slot(*item)
 
-    def _write_slots(self, slot: int, frame: np.ndarray) -> None:
-        if self._last is not None:
-            while self.frames_written < slot:  # the input frames the model skipped
-                self.writer.write(self._last)
-                self.frames_written += 1
-        if self.frames_written <= slot or self._last is None:
-            self.writer.write(frame)
-            self.frames_written += 1
-        self._last = frame
+    def _write_slot(self, slot: int, frame: np.ndarray) -> None:
+        slot = max(slot, self._last_slot + 1)  # two frames in one slot: the later one a slot on
+        self.writer.write(frame, Fraction(slot) / self.fps)
+        self._last_slot = slot
+        self.frames_written += 1
 
     def __exit__(self, exc_type, exc, traceback) -> None:  # type: ignore[no-untyped-def]
         try:

@@ -242,6 +242,10 @@ def check_output_path(path: Path, overwrite: bool) -> None:
     check_writable_folder(path.parent)
 
 
+FILE_X264 = {"preset": "veryfast"}
+REALTIME_X264 = {"preset": "ultrafast", "tune": "zerolatency"}
+
+
 class VideoWriter:
     """Encode RGB frames to H.264 (+ the audio of `audio_from`), atomically. Context manager."""
 
@@ -253,12 +257,17 @@ class VideoWriter:
         crf: int = 18,
         overwrite: bool = False,
         times: FrameTimes | None = None,
+        realtime: bool = False,
     ) -> None:
-        """`times`: each frame's time (a driving video's own timestamps); None: frame number / fps."""
+        """`times`: each frame's time (a driving video's own timestamps); None: frame number / fps.
+        `realtime`: x264 set for a live recording (REALTIME_X264: the fastest preset, no frame
+        held back, one thread, so that the model keeps the other cores); else a file's
+        (FILE_X264: veryfast, as many threads as libx264 likes)."""
         self.path = Path(path)
         check_output_path(self.path, overwrite)
         self.fps = Fraction(fps).limit_denominator(1001 * 1000)
         self.crf = crf
+        self.realtime = realtime
         self.overwrite = overwrite
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.frames_written = 0
@@ -286,14 +295,19 @@ class VideoWriter:
         stream.codec_context.time_base = self._time_base
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(self.crf), "preset": "veryfast"}
-        stream.thread_type = "AUTO"
+        stream.options = {"crf": str(self.crf), **(REALTIME_X264 if self.realtime else FILE_X264)}
+        if self.realtime:
+            stream.codec_context.thread_count = 1
+        else:
+            stream.thread_type = "AUTO"
         self._video = stream
         if self.audio_from is not None:
             self._audio = AudioCopier.from_source(_open_input(self.audio_from), self._container)
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 RGB frame. Odd sizes lose their last row/column (yuv420p)."""
+    def write(self, frame: np.ndarray, start: Fraction | None = None) -> None:
+        """Append one (H, W, 3) uint8 RGB frame. Odd sizes lose their last row/column (yuv420p).
+        `start`: when it is shown, in seconds from the video's start (a live recording's frames
+        come when the model has them: each is held until the next); None: by `times` or the fps."""
         height, width = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
         if self._video is None:
             self._start_video(height, width)
@@ -302,7 +316,7 @@ class VideoWriter:
             raise InputError(f"frame size {width}x{height} differs from the video's")
         image = np.ascontiguousarray(frame[:height, :width])
         video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        self._stamp(video_frame)
+        self._stamp(video_frame, start)
         try:
             for packet in self._video.encode(video_frame):
                 self._container.mux(packet)
@@ -312,9 +326,11 @@ class VideoWriter:
         except (av.error.FFmpegError, OSError) as error:  # a full disk, a vanished folder...
             raise write_error(self.path, error) from None
 
-    def _stamp(self, frame: av.VideoFrame) -> None:
+    def _stamp(self, frame: av.VideoFrame, at: Fraction | None = None) -> None:
         """Give the next frame its timestamp, and move `seconds` to its end."""
-        if self.times is None:
+        if at is not None:
+            start, end = Fraction(at), Fraction(at) + 1 / self.fps
+        elif self.times is None:
             start, end = self.frames_written / self.fps, (self.frames_written + 1) / self.fps
         else:
             start, end = self.times.span(self.frames_written, self.fps)

@@ -48,9 +48,7 @@ def mouth_region(driving_landmarks: torch.Tensor, size: int, grow: float) -> tor
     u = (offsets * along[:, None]).sum(-1)  # (b, 12)
     v = (offsets * across[:, None]).sum(-1)
     centre = (
-        centre
-        + along * (u.amax(1) + u.amin(1))[:, None] / 2
-        + across * (v.amax(1) + v.amin(1))[:, None] / 2
+        centre + along * (u.amax(1) + u.amin(1))[:, None] / 2 + across * (v.amax(1) + v.amin(1))[:, None] / 2
     )  # the middle of the lips' extent along u and v
     half_width = (u.amax(1) - u.amin(1)).clamp_min(1e-3) / 2 * grow  # (b,)
     half_height = torch.maximum((v.amax(1) - v.amin(1)) / 2 * grow, MIN_ASPECT * half_width)
