@@ -138,9 +138,11 @@ def portrait_animator(
     weights: Path,
     find_best_frame: bool = False,
     mouth_reference: str = AnimateOptions.mouth_reference,
-    mouth_interior: str = AnimateOptions.mouth_interior,
+    mouth_interior: str = "warp",
 ) -> Animator:
-    """`tiw animate`'s Animator on the CPU with dlib: face crop on, relative motion, no paste-back."""
+    """`tiw animate`'s Animator on the CPU with dlib: face crop on, relative motion, no paste-back;
+    by default without the driver's mouth interior (the model's own figures, as every dev rule
+    scored them; `tiw animate`'s default paints it: `mouth_interior="driver"`)."""
     options = AnimateOptions(
         paste_back=False,
         face_backend="dlib",
@@ -185,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mouth-interior",
         choices=choices(MouthInterior),
-        default=AnimateOptions.mouth_interior,
-        help="as `tiw animate`'s (its default too)",
+        default="warp",
+        help="as `tiw animate`'s; default warp: the model's own figures (tiw animate's default: driver)",
     )
     parser.add_argument(
         "--no-look-ahead",

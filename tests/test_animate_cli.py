@@ -90,9 +90,9 @@ def test_no_paste_back_writes_the_crop(tmp_path, weights, clip, face_photo):
         ("--mouth-reference", "frame", "open"),  # "closed" is the default; "frame" is FOMM's relative motion
         (
             "--mouth-interior",
-            "driver",
+            "warp",
             "teeth",
-        ),  # "warp" is the default (tests/inference/test_mouth_interior)
+        ),  # "driver" is the default (tests/inference/test_mouth_interior)
     ],
 )
 def test_landmark_options_run_a_landmark_model(

@@ -84,7 +84,7 @@ def animate(
             "starts mid-word still opens the mouth; frame from the reference frame's mouth (FOMM)."
         ),
     ] = options.MouthReferenceChoice.closed,  # type: ignore[attr-defined]
-    mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.warp,  # type: ignore[attr-defined]
+    mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.driver,  # type: ignore[attr-defined]
     device: options.Device = "auto",
     precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     engine: options.EngineOption = options.EngineChoice.torch,  # type: ignore[attr-defined]

@@ -79,7 +79,7 @@ def live(
     expression_scale: options.ExpressionScale = 1.0,
     eyes: options.Eyes = True,
     mouth: options.Mouth = True,
-    mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.warp,  # type: ignore[attr-defined]
+    mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.driver,  # type: ignore[attr-defined]
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file.")] = False,
     stats_json: Annotated[
         Optional[Path],  # noqa: UP045

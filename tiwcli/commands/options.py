@@ -156,9 +156,9 @@ EngineOption = Annotated[
 MouthInteriorOption = Annotated[
     MouthInteriorChoice,  # type: ignore[valid-type]
     typer.Option(
-        help="Landmark weights: where the driver's mouth opens wider than the source's, driver paints "
-        "the driver's teeth and mouth interior in (colour-matched); warp leaves the source's lips "
-        "stretched over the opening."
+        help="Landmark weights: where the driver's mouth opens wider than the source's, driver (the "
+        "default) paints the driver's teeth and mouth interior in (colour-matched); warp leaves the "
+        "source's lips stretched over the opening."
     ),
 ]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]

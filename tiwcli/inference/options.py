@@ -51,7 +51,7 @@ class AnimateOptions:
     mouth_reference: MouthReference = "closed"
     # landmark prior: where the mouth opens past the source's, paint the driver's mouth interior in
     # (driver) or leave the warp's stretched lips (warp) (inference.mouth_interior)
-    mouth_interior: MouthInterior = "warp"
+    mouth_interior: MouthInterior = "driver"
     batch_size: int = 8  # driving frames per model call; bounds memory
     device: str = "auto"  # auto, cpu, cuda or cuda:N (tiwcli.runtime.resolve_device)
     precision: Precision = "auto"  # autocast dtype (tiwcli.runtime.autocast): auto = bf16 on CUDA, else fp32
