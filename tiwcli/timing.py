@@ -19,8 +19,9 @@ T = TypeVar("T")
 
 # The stages, in pipeline order. decode: video frames to RGB arrays; faces: detection and
 # landmark tracking; crop: cutting model-size crops; model: keypoints + warp + generator;
-# paste: the result blended back into the source photo; encode: H.264 (and preview) output.
-STAGES = ("decode", "faces", "crop", "model", "paste", "encode")
+# mouth: the driver's mouth interior painted in (inference.mouth_interior); paste: the result
+# blended back into the source photo; encode: H.264 (and preview) output.
+STAGES = ("decode", "faces", "crop", "model", "mouth", "paste", "encode")
 
 _SPLIT_PREFIX = "time split, ms/frame:"
 

@@ -76,6 +76,68 @@ def test_an_ordered_latest_frame_never_replaces_a_newer_item_by_an_older_one():
     assert slot.dropped == 1
 
 
+def test_a_producer_can_wait_for_its_item_to_be_taken():
+    slot = LatestFrame()
+    assert slot.wait_taken(timeout=0.01)  # empty
+    slot.put(1)
+    assert not slot.wait_taken(timeout=0.01)  # still waiting: times out
+    threading.Timer(0.05, lambda: slot.get(timeout=1)).start()
+    assert slot.wait_taken(timeout=2)  # woken when a consumer takes it
+    slot.put(2)
+    slot.close()
+    assert slot.wait_taken(timeout=0.01)  # closed: nobody will take it, do not wait
+
+
+def test_a_captured_frame_is_converted_once_and_only_when_read():
+    calls = []
+
+    def convert():
+        calls.append(1)
+        return np.zeros((4, 4, 3), np.uint8)
+
+    frame = CapturedFrame(convert, 3, 1.5)
+    assert calls == [] and (frame.index, frame.captured_at) == (3, 1.5)
+    assert frame.image.shape == (4, 4, 3) and frame.image is frame.image
+    assert calls == [1]
+    assert CapturedFrame(np.ones((2, 2, 3), np.uint8), 0, 0.0).image.sum() == 12  # an array as it is
+
+
+def test_frames_are_prepared_just_in_time():
+    """After the model has taken frames at a steady pace, the next is prepared that pace after the
+    last take, less the usual preparing time and a margin; before that, at once."""
+    from tiwcli.inference.live import _JustInTime
+
+    pace = _JustInTime()
+    assert pace.delay() == 0.0
+    now = time.perf_counter()
+    for take in range(6):
+        pace.prepared(0.02)
+        pace.taken(now - 0.5 + 0.1 * take)  # one take every 100 ms, the last 0 s ago
+    expected = 0.1 - 0.02 - _JustInTime.MARGIN  # 70 ms from the last take
+    assert pace.delay() == pytest.approx(expected, abs=0.01)
+
+
+def test_only_frames_the_model_takes_are_prepared(model, face_photo, wolfgang, monkeypatch):
+    """A slow model: face tracking runs about once per model frame, not on every captured frame."""
+    session = session_for(model, face_photo, wolfgang, max_frames=4)
+    prepare, animate = session.prepare, session.animator.animate_crops
+    prepared = []
+
+    def counted(captured):
+        prepared.append(captured.index)
+        return prepare(captured)
+
+    def slow(*args, **kwargs):
+        time.sleep(0.2)
+        return animate(*args, **kwargs)
+
+    monkeypatch.setattr(session, "prepare", counted)
+    monkeypatch.setattr(session.animator, "animate_crops", slow)
+    summary = run_live(session, [lambda frame, captured: True])
+    assert summary.frames_captured >= 15  # the clip ran on at 24 fps
+    assert len(prepared) <= summary.frames_shown + 2  # one ahead, and one at the end
+
+
 def test_a_file_is_played_at_its_own_rate(carphone):
     options = LiveOptions(camera=str(carphone))
     fps = float(input_rate(options))

@@ -88,7 +88,7 @@ def animate(
     device: options.Device = "auto",
     precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     engine: options.EngineOption = options.EngineChoice.torch,  # type: ignore[attr-defined]
-    batch_size: options.BatchSize = 8,
+    batch_size: options.AutoBatchSize = None,
     preview: Annotated[
         bool,
         typer.Option(
@@ -180,10 +180,12 @@ def animate(
         prepared = prepare_job(job)
 
         from tiwcli.inference.jobs import different_people_warning, load_model_and_faces, run_job
-        from tiwcli.inference.options import AnimateOptions
+        from tiwcli.inference.options import AnimateOptions, default_batch_size
         from tiwcli.runtime import resolve_device
 
         stderr = Console(stderr=True, highlight=False)
+        if batch_size is None:
+            batch_size = default_batch_size(resolve_device(device).type)
         animate_options = AnimateOptions(
             mode=mode.value,
             find_best_frame=find_best_frame,

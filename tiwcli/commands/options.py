@@ -96,6 +96,15 @@ BatchSize = Annotated[
     int,
     typer.Option(min=1, max=MAX_BATCH_SIZE, help=f"Driving frames per model call (1 to {MAX_BATCH_SIZE})."),
 ]
+AutoBatchSize = Annotated[
+    OptionalInt,
+    typer.Option(
+        min=1,
+        max=MAX_BATCH_SIZE,
+        help=f"Driving frames per model call (1 to {MAX_BATCH_SIZE}; default: 8 on a GPU, 2 on a CPU, "
+        "where small batches stay in the caches and run faster).",
+    ),
+]
 Threads = Annotated[
     OptionalInt, typer.Option(min=1, help="torch threads for the model (default: torch's, one per core).")
 ]

@@ -7,6 +7,8 @@ one-slot "latest frame only" queue that joins the threads of the live pipeline (
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import re
 import threading
@@ -52,11 +54,26 @@ class LiveOptions:
             raise InputError("--workers must be at least 1")
 
 
-@dataclass(frozen=True)
 class CapturedFrame:
-    image: np.ndarray  # (H, W, 3) uint8 RGB
-    index: int  # position in the input (frames since the start)
-    captured_at: float  # time.perf_counter() when it arrived (a file: when it was due)
+    """One input frame. `image` (H, W, 3) uint8 RGB is converted from the decoder's frame when first
+    read (given a function), so the frames the pipeline drops, most of a 60 fps camera's on a
+    small CPU, cost their decoding only; `index` is its position in the input (frames since the
+    start), `captured_at` the time.perf_counter() when it arrived (a file: when it was due)."""
+
+    __slots__ = ("_image", "_lock", "captured_at", "index")
+
+    def __init__(self, image: np.ndarray | Callable[[], np.ndarray], index: int, captured_at: float) -> None:
+        self._image = image
+        self._lock = threading.Lock()
+        self.index = index
+        self.captured_at = captured_at
+
+    @property
+    def image(self) -> np.ndarray:
+        with self._lock:  # converted once, whichever thread reads it first
+            if callable(self._image):
+                self._image = self._image()
+            return self._image
 
 
 class LatestFrame:
@@ -80,14 +97,21 @@ class LatestFrame:
                 if self._order is not None and self._order(item) < self._order(self._item):
                     return
             self._item = item
-            self._condition.notify()
+            self._condition.notify_all()
 
     def get(self, timeout: float) -> object | None:
         """The newest item (taken), or None after `timeout` seconds or once closed and empty."""
         with self._condition:
             self._condition.wait_for(lambda: self._item is not None or self._closed, timeout)
             item, self._item = self._item, None
+            self._condition.notify_all()  # a producer may be waiting for the slot to be taken
             return item
+
+    def wait_taken(self, timeout: float) -> bool:
+        """Wait until the waiting item has been taken (or the slot closed): True if so, False
+        after `timeout` seconds."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._item is None or self._closed, timeout)
 
     def close(self) -> None:
         """No more items: `get` returns what is left, then None at once."""
@@ -155,29 +179,42 @@ def capture_frames(options: LiveOptions, stop: threading.Event, times: StageTime
         offset += played
 
 
-def _decoded(options: LiveOptions, times: StageTimes) -> Iterator[tuple[np.ndarray, float, float]]:
-    """(RGB frame, seconds since the first frame, frames per second) of one pass over the input."""
+def _decoded(
+    options: LiveOptions, times: StageTimes
+) -> Iterator[tuple[Callable[[], np.ndarray], float, float]]:
+    """(a function giving the RGB frame, seconds since the first frame, frames per second) of one
+    pass over the input. Decoded on this thread alone (no frame threads: they would hold frames
+    back and take the cores the model needs); the conversion to RGB waits for a reader."""
     import av
-
-    from tiwcli.io.video import rotate_frame
 
     with open_capture(options) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = 1
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         first: float | None = None
+        decoding = container.decode(stream)
         try:
-            for count, frame in enumerate(container.decode(stream)):
+            for count in itertools.count():
                 with times.measure("decode"):
-                    rotation = int(getattr(frame, "rotation", 0) or 0)
-                    image = rotate_frame(frame.to_ndarray(format="rgb24"), rotation)
+                    frame = next(decoding, None)
+                if frame is None:
+                    return
                 seconds = float(frame.time) if frame.time is not None else count / fps
                 first = seconds if first is None else first
-                yield image, seconds - first, fps
+                yield functools.partial(_to_rgb, frame, times), seconds - first, fps
         except av.error.FFmpegError as error:
             raise InputError(
                 f"{options.camera}: corrupt or interrupted video ({error.__class__.__name__})"
             ) from None
+
+
+def _to_rgb(frame, times: StageTimes) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """(H, W, 3) uint8 RGB of a decoded PyAV frame, turned upright."""
+    from tiwcli.io.video import rotate_frame
+
+    with times.measure("convert"):
+        rotation = int(getattr(frame, "rotation", 0) or 0)
+        return rotate_frame(frame.to_ndarray(format="rgb24"), rotation)
 
 
 def input_rate(options: LiveOptions) -> Fraction:
