@@ -22,6 +22,27 @@ def test_animate_endpoint_returns_the_video(app_url, app_inputs, face_photo, cli
     assert count_frames(Path(video)) == cli_frames
 
 
+def test_animate_endpoint_takes_every_option(app_url, app_inputs, face_photo, cli_frames, count_frames):
+    """All the optional arguments, in docs/app.md's order, the mouth interior last."""
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    video = client.predict(
+        handle_file(str(face_photo)),
+        {"video": handle_file(str(app_inputs / "clip.mp4"))},
+        [], "relative", False, True, "auto", 3, "warp",
+        api_name="/animate",
+    )  # fmt: skip
+    assert count_frames(Path(video)) == cli_frames
+    with pytest.raises(Exception, match="teeth"):  # Gradio refuses a value not among the choices
+        client.predict(
+            handle_file(str(face_photo)),
+            {"video": handle_file(str(app_inputs / "clip.mp4"))},
+            [], "relative", False, True, "auto", 3, "teeth",
+            api_name="/animate",
+        )  # fmt: skip
+
+
 def test_animate_endpoint_error_is_the_cli_message(app_url, app_inputs):
     from gradio_client import Client, handle_file
 

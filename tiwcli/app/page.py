@@ -117,6 +117,13 @@ def build_page(animations: Animations) -> gr.Blocks:
                     sources_from_video = gr.Slider(
                         1, 8, value=3, step=1, label="With a source video: frames to use as sources"
                     )
+                    mouth_interior = gr.Radio(
+                        ["driver", "warp"],
+                        value="driver",
+                        label="Mouth interior",
+                        info="where the driver's mouth opens wider than the photo's: driver paints the "
+                        "driver's teeth in; warp leaves the photo's lips stretched over the opening",
+                    )
                 button = gr.Button("Animate", variant="primary", elem_id="animate")
             with gr.Column():
                 result = gr.Video(label="Result", interactive=False, buttons=["download"], elem_id="result")
@@ -142,6 +149,7 @@ def build_page(animations: Animations) -> gr.Blocks:
             crop_face: bool = True,
             paste: str = "auto",
             frames_from_video: float = 3,
+            mouth: str = "driver",
             progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to ask for a progress bar)
         ) -> tuple[str, dict[str, str]]:
             if not source_path:
@@ -158,6 +166,7 @@ def build_page(animations: Animations) -> gr.Blocks:
                     crop=crop_face,
                     paste_back=PASTE_BACK.get(paste),
                     num_sources=int(frames_from_video),
+                    mouth_interior=mouth,  # type: ignore[arg-type]
                 )
                 done = animations.run(sources, Path(driving_path), options, _reporter(progress), cancelled)
             except TiwError as error:
@@ -176,7 +185,10 @@ def build_page(animations: Animations) -> gr.Blocks:
         def cancel_on_close(request: gr.Request) -> None:
             sessions.cancel(getattr(request, "session_hash", None))
 
-        inputs = [source, driving, more_photos, mode, find_best_frame, crop, paste_back, sources_from_video]
+        inputs = [
+            source, driving, more_photos, mode, find_best_frame, crop, paste_back, sources_from_video,
+            mouth_interior,
+        ]  # fmt: skip
         button.click(animate, inputs, [result, details], api_name="animate", concurrency_limit=1).success(
             show_details, details, [preview, summary], api_visibility="private"
         )
