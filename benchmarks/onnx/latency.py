@@ -5,7 +5,9 @@ render), on real crops and landmarks, alternated in one run so that both see the
         --json benchmarks/onnx/latency_1thread.json
 
 Prints the median and p90 milliseconds per frame of each engine and graph optimisation level, and
-the largest difference from torch's image.
+the largest difference from torch's image. `--int8` adds ONNX Runtime on the export with its weights
+quantised to int8 (`onnxruntime.quantization.quantize_dynamic`: ConvInteger and MatMulInteger with
+activations quantised on the fly), graph optimisation "all".
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--int8", action="store_true", help="also the int8-quantised export")
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
     model = load_model(options.weights).eval()
@@ -62,6 +65,12 @@ def main() -> None:
             engines[f"onnx ({level})"] = OnnxEngine(
                 path, SessionConfig(threads=options.threads, optimization=level)
             )
+        if options.int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantised = Path(folder) / "tiw-int8.onnx"
+            quantize_dynamic(str(path), str(quantised), weight_type=QuantType.QInt8)
+            engines["onnx int8 (all)"] = OnnxEngine(quantised, SessionConfig(threads=options.threads))
         encodings = {}
         with torch.no_grad():
             for name, engine in engines.items():
