@@ -130,3 +130,32 @@ def test_the_animator_paints_only_when_asked(tiny_landmark_config, face_photo, w
     ys, xs = np.nonzero(changed.any(0))
     size = plain.shape[1]
     assert ys.min() > size * 0.45 and xs.min() > size * 0.2 and xs.max() < size * 0.8  # the mouth only
+
+
+def test_the_inner_lips_are_mapped_onto_the_inner_lips(mouth):
+    """An output whose lips are thinner than the driver's (outer lips shrunk about the mouth): the
+    driver's interior is mapped by its inner lips alone, so none of the driver's lips (painted green
+    here, outside its inner contour) comes inside the output's inner lips (RULE.md, ninth rule)."""
+    crop, landmarks, shut = mouth
+    driver = crop.copy()
+    box = points_box(landmarks[48:60], SIZE)
+    outer = polygon_mask(landmarks[48:60], SIZE, box) > 0
+    lips = np.zeros((SIZE, SIZE), bool)
+    lips[box[1] : box[3], box[0] : box[2]] = outer
+    lips &= ~inside(landmarks) & (polygon_mask_full(landmarks) < 0.01)
+    driver[lips] = (0, 255, 0)  # the driver's lips: green
+    output = landmarks.copy()
+    centre = output[48:60].mean(0)
+    output[48:60] = centre + (output[48:60] - centre) * 0.8  # thinner lips, the same inner contour
+    painted = paint_mouth_interior(driver[None], driver[None], landmarks[None], output[None], shut)[0]
+    region = inside(output)
+    green = (painted[region, 1].astype(int) - painted[region, 0] > 100) & (painted[region, 2] < 100)
+    assert region.sum() > 150 and green.mean() < 0.01
+
+
+def polygon_mask_full(landmarks: np.ndarray) -> np.ndarray:
+    """(S, S) coverage of the inner-lip polygon over the whole crop."""
+    full = np.zeros((SIZE, SIZE), np.float32)
+    box = points_box(landmarks[INNER_LIPS], SIZE)
+    full[box[1] : box[3], box[0] : box[2]] = polygon_mask(landmarks[INNER_LIPS], SIZE, box)
+    return full

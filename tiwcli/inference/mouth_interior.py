@@ -5,10 +5,12 @@ The warp can only move pixels the source already has. Where the driver's mouth o
 the source's, the region between the output's inner lips is disoccluded: the source has no teeth
 or cavity to move there, and the warp stretches its lips over it (a flat red or pink hole). This
 paints that region from the driving frame instead: the driver's mouth, mapped by the affine
-transform that takes the driver's lip landmarks onto the output's (the source's, moved by the
-driver's motion), inside the output's inner-lip polygon, its colours scaled from the driver's light
-to the output's (the skin around each mouth), faded in by how much wider the output's mouth is
-than the source's own. Nothing changes where the mouth does not open past the source's.
+transform that takes the driver's inner-lip landmarks onto the output's (the source's, moved by the
+driver's motion; the inner contour onto the inner contour, so that no lip edge of the driver's is
+painted inside the output's lips: RULE.md, ninth rule), inside the output's inner-lip polygon,
+its colours scaled from the driver's light to the output's (the skin around each mouth), faded in
+by how much wider the output's mouth is than the source's own. Nothing changes where the mouth
+does not open past the source's.
 
 The teeth are the driver's: a small identity cost, measured on the dev side
 (benchmarks/expressions/RULE.md, sixth rule). Self-reenactment scores with it on would copy pixels
@@ -143,7 +145,8 @@ def paint_mouth_interior(
         mask = polygon_mask(inner, size, box) * fade  # (h, w)
         if mask.size == 0 or mask.max() == 0:
             continue
-        warped = sample_affine(driving[index], lips_affine(lips_out, lips_in), box)  # (h, w, 3)
+        to_driver = lips_affine(output_landmarks[index, INNER_LIPS], driving_landmarks[index, INNER_LIPS])
+        warped = sample_affine(driving[index], to_driver, box)  # (h, w, 3)
         warped = warped * colour_gain(
             results[index], driving[index], output_landmarks[index], driving_landmarks[index]
         )
