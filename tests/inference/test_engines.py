@@ -102,3 +102,17 @@ def test_the_onnx_engine_runs_on_the_cpu_only():
     check_engine("onnx", "auto", "auto")
     with pytest.raises(InputError, match="CPU"):
         check_engine("onnx", "cuda:0", "auto")
+
+
+@needs_onnx
+def test_engine_onnx_runs_live(tmp_path, landmark_weights, clip, face_photo):
+    """`tiw live --engine onnx` with landmark weights: its warm-up call before the clock starts gives
+    the source's landmarks too (the ONNX engine renders a landmark model with landmarks only)."""
+    output = tmp_path / "live.mp4"
+    arguments = [face_photo, "--camera", clip, "-o", output, "--weights", landmark_weights,
+                 "--engine", "onnx", "--threads", "1", "--max-frames", "2"]  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["live", *map(str, arguments)], env={"TIW_CACHE": str(tmp_path / "cache")}
+    )
+    assert result.exit_code == 0, result.output
+    assert output.is_file()

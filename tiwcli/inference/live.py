@@ -139,8 +139,12 @@ class LiveSession:
         self._anchoring = False
         still = sources.frame if sources.frame is not None else sources.crops[0]
         self.still = np.ascontiguousarray(still)  # shown while there is no face
-        # one call before the clock starts: the first pays for allocation and kernel selection
-        animator.animate_crops(self.encoding, sources.crops[:1], None)
+        # one call before the clock starts: the first pays for allocation and kernel selection (with
+        # the source's own landmarks for a landmark model: the ONNX engine renders with landmarks only)
+        landmarks = None
+        if animator.uses_landmarks and sources.landmarks is not None:
+            landmarks = sources.landmarks[:1]
+        animator.animate_crops(self.encoding, sources.crops[:1], None, landmarks)
         self.times = animator.times = StageTimes()
 
     def reanchor(self) -> None:
