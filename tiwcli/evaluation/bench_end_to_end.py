@@ -49,18 +49,16 @@ class EndToEndTiming:
 def with_model_alone(rows: list[EndToEndTiming], model_rows: list[ModelTiming]) -> list[EndToEndTiming]:
     """Each end-to-end row with the matching model-alone figure (plain model: no compile,
     no channels-last), when one was timed."""
+
+    def like_for_like(row: EndToEndTiming | ModelTiming) -> tuple:
+        return row.preset, row.num_sources, row.threads, row.batch_size, row.engine
+
     plain = {
-        (row.preset, row.num_sources, row.threads, row.batch_size, row.engine): row.batched_ms_per_frame
+        like_for_like(row): row.batched_ms_per_frame
         for row in model_rows
         if not row.compiled and not row.channels_last
     }
-    return [
-        dataclasses.replace(
-            row,
-            model_alone_ms=plain.get((row.preset, row.num_sources, row.threads, row.batch_size, row.engine)),
-        )
-        for row in rows
-    ]
+    return [dataclasses.replace(row, model_alone_ms=plain.get(like_for_like(row))) for row in rows]
 
 
 @dataclass(frozen=True)

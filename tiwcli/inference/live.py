@@ -308,19 +308,18 @@ def _prepare_worker(session, captured_slot, prepared_slot, stop, failures) -> No
     the frame is fresh when taken (latency)."""
     pace = _JustInTime()
     try:
-        while not stop.is_set():
-            if not stop.wait(pace.delay()):
-                captured = captured_slot.get(_WAIT_SECONDS)
-                if captured is None:
-                    if captured_slot.closed:
-                        return
-                    continue
-                started = time.perf_counter()
-                prepared_slot.put(session.prepare(captured))
-                pace.prepared(time.perf_counter() - started)
-                while not stop.is_set() and not prepared_slot.wait_taken(_WAIT_SECONDS):
-                    pass
-                pace.taken(time.perf_counter())
+        while not stop.wait(pace.delay()):
+            captured = captured_slot.get(_WAIT_SECONDS)
+            if captured is None:
+                if captured_slot.closed:
+                    return
+                continue
+            started = time.perf_counter()
+            prepared_slot.put(session.prepare(captured))
+            pace.prepared(time.perf_counter() - started)
+            while not stop.is_set() and not prepared_slot.wait_taken(_WAIT_SECONDS):
+                pass
+            pace.taken(time.perf_counter())
     except BaseException as error:
         failures.append(error)
     finally:

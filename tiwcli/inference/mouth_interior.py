@@ -145,7 +145,7 @@ def paint_mouth_interior(
         mask = polygon_mask(inner, size, box) * fade  # (h, w)
         if mask.size == 0 or mask.max() == 0:
             continue
-        to_driver = lips_affine(output_landmarks[index, INNER_LIPS], driving_landmarks[index, INNER_LIPS])
+        to_driver = lips_affine(inner, driving_landmarks[index, INNER_LIPS])
         warped = sample_affine(driving[index], to_driver, box)  # (h, w, 3)
         warped = warped * colour_gain(
             results[index], driving[index], output_landmarks[index], driving_landmarks[index]
