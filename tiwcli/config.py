@@ -45,6 +45,7 @@ PRIOR_FIELDS = (
     "mouth_mask_logit",
     "warp_interpolation",
     "mouth_spline",
+    "source_blend_power",
 )
 
 
@@ -110,6 +111,11 @@ class ModelConfig(JsonConfig):
     # times about their centre, so the lips part as far as the landmarks say. Needs
     # landmark_flow_full_resolution. Owns no weights. 0 = off.
     mouth_spline: float = 0.0
+    # with several sources, the full-resolution warp blends them per pixel by their attention
+    # masses raised to this power (then normalised): above 1 the source that takes most of the mass
+    # there counts for more, so sources that do not line up exactly blur the face less. Owns no
+    # weights. 1 = the masses as they are.
+    source_blend_power: float = 1.0
 
     def __post_init__(self) -> None:
         _check_value_ranges(self)  # first: a hand-edited or hostile checkpoint config
@@ -126,6 +132,8 @@ class ModelConfig(JsonConfig):
             raise InputError("keypoint_input_size must be divisible by 2**keypoint_depth")
         if self.locality_sigma < 0:
             raise InputError("locality_sigma must be >= 0 (0 = off)")
+        if self.source_blend_power < 1:
+            raise InputError("source_blend_power must be >= 1 (1 = the masses as they are)")
         if self.landmark_flow_smoothing < 0 or self.source_selection_tau < 0:
             raise InputError("landmark_flow_smoothing and source_selection_tau must be >= 0")
         if self.uses_landmarks and self.locality_sigma <= 0:

@@ -260,7 +260,7 @@ def finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def targets(reenactment: dict, cross: dict) -> list[dict]:
+def targets(reenactment: dict, cross: dict | None) -> list[dict]:
     """Issue 27's "Done means", each with the measured value and pass/fail (NaN fails)."""
     checks = []
     rows = reenactment.get("rows", {})
@@ -281,6 +281,8 @@ def targets(reenactment: dict, cross: dict) -> list[dict]:
         checks.append(
             target(f"sharpness output/real, {n} src", sharp, "0.9-1.1", finite(sharp) and 0.9 <= sharp <= 1.1)
         )
+    if cross is None:
+        return checks
     mean = cross["mean"]
     bounds = {
         "identity_distance": (None, 0.35),
@@ -311,7 +313,7 @@ def number(value: float | None, digits: int = 3) -> str:
     return "-" if not finite(value) else f"{value:.{digits}f}"
 
 
-def table_lines(reenactment: dict, cross: dict, checks: list[dict]) -> list[str]:
+def table_lines(reenactment: dict, cross: dict | None, checks: list[dict]) -> list[str]:
     lines = [f"Self-reenactment ({reenactment.get('clips', 'not measured:')} clips)", ""]
     lines.append(f"{'method':<18}{'src':>4}{'L1':>9}{'PSNR':>9}{'SSIM':>9}{'sharpness':>11}")
     for method, by_n in reenactment.get("rows", {}).items():
@@ -321,11 +323,12 @@ def table_lines(reenactment: dict, cross: dict, checks: list[dict]) -> list[str]
                 f"{number(cells['ssim'], 3):>9}{number(cells.get('sharpness'), 3):>11}"
             )
     heads = ("ident", "face", "any", "mouth", "gain", "teeth", "yaw", "pitch", "roll", "gaze")
-    lines += ["", f"Cross-identity ({len(cross['portraits'])} portraits)", ""]
-    lines.append(f"{'driver':<40}" + "".join(f"{head:>7}" for head in heads))
-    for entry in [*cross["drivers"], {"driver": "mean", "mean": cross["mean"]}]:
-        cells = "".join(f"{number(entry['mean'][key], 2):>7}" for key in CROSS_FIGURES)
-        lines.append(f"{entry['driver'][:39]:<40}{cells}")
+    if cross is not None:
+        lines += ["", f"Cross-identity ({len(cross['portraits'])} portraits)", ""]
+        lines.append(f"{'driver':<40}" + "".join(f"{head:>7}" for head in heads))
+        for entry in [*cross["drivers"], {"driver": "mean", "mean": cross["mean"]}]:
+            cells = "".join(f"{number(entry['mean'][key], 2):>7}" for key in CROSS_FIGURES)
+            lines.append(f"{entry['driver'][:39]:<40}{cells}")
     lines += ["", f"{'target':<36}{'value':>9}  {'goal':<24}result"]
     for check in checks:
         result = "pass" if check["pass"] else "FAIL"
@@ -369,13 +372,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="cross-identity figures only (e.g. on the dev side)",
     )
+    parser.add_argument(
+        "--no-cross-identity",
+        action="store_true",
+        help="self-reenactment figures only (e.g. a multi-source option: one portrait never uses it)",
+    )
     args = parser.parse_args(argv)
     clips = list_clips(args.data, args.split)
     portrait_folder = args.portraits or args.data / "portraits"
     portraits = sorted(p for p in portrait_folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not portraits:
         parser.error(f"{portrait_folder}: no portraits (*.jpg, *.png)")
-    if args.drivers:
+    if args.no_cross_identity:
+        drivers = []
+    elif args.drivers:
         drivers = [(clip, mouth_motion(clip, args.max_frames)) for clip in args.drivers]
     else:
         drivers = talking_drivers(clips, args.max_frames)
@@ -386,13 +396,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_self_reenactment
         else self_reenactment(args.weights, args.data, args.split, args.max_frames, log)
     )
-    cross = cross_identity_figures(
-        args.weights,
-        [clip for clip, _ in drivers],
-        portraits,
-        args.max_frames,
-        args.sheet,
-        args.mouth_interior,
+    cross = (
+        None
+        if args.no_cross_identity
+        else cross_identity_figures(
+            args.weights,
+            [clip for clip, _ in drivers],
+            portraits,
+            args.max_frames,
+            args.sheet,
+            args.mouth_interior,
+        )
     )
     checks = targets(reenactment, cross)
     print("\n".join(table_lines(reenactment, cross, checks)))

@@ -5,6 +5,7 @@ import pytest
 import torch
 from einops import rearrange
 
+from tiwcli.errors import InputError
 from tiwcli.io.video import read_all_frames
 from tiwcli.models import ImplicitWarping
 from tiwcli.models.attention import attend
@@ -56,6 +57,23 @@ def test_warp_blends_sources_by_attention_mass(face):
     images = torch.cat([face, 1 - face], dim=1)  # (1, 2, 3, 64, 64)
     warped = warp_sources(images, Correspondence(flows=flows, masses=masses))
     assert torch.allclose(warped, 0.75 * face[:, 0] + 0.25 * (1 - face[:, 0]), atol=1e-5)
+
+
+def test_a_blend_power_leans_toward_the_source_with_more_mass(face):
+    identity = rearrange(coordinate_grid(8), "h w xy -> xy h w")[None, None]  # (1, 1, 2, 8, 8)
+    flows = identity.repeat(1, 2, 1, 1, 1)
+    masses = torch.stack([torch.full((8, 8), 0.6), torch.full((8, 8), 0.2)])[None]
+    images = torch.cat([face, 1 - face], dim=1)
+    squared = warp_sources(images, Correspondence(flows=flows, masses=masses), blend_power=2.0)
+    # 0.36 : 0.04 -> 0.9 : 0.1
+    assert torch.allclose(squared, 0.9 * face[:, 0] + 0.1 * (1 - face[:, 0]), atol=1e-5)
+    once = warp_sources(images, Correspondence(flows=flows, masses=masses), blend_power=1.0)
+    assert torch.equal(once, warp_sources(images, Correspondence(flows=flows, masses=masses)))
+
+
+def test_a_blend_power_below_one_is_refused(tiny_config):
+    with pytest.raises(InputError, match="source_blend_power"):
+        dataclasses.replace(tiny_config, source_blend_power=0.5)
 
 
 def test_a_flow_base_keeps_its_fine_flow_where_the_attention_follows_it(face):

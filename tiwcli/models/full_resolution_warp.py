@@ -86,8 +86,10 @@ def warp_sources(
     nearest: torch.Tensor | None = None,  # (b, n) one-hot of the nearest source, with `gate`
     interpolation: str = "bilinear",  # grid_sample's mode: bilinear or bicubic (sharper)
     keep_departure: torch.Tensor | None = None,  # (b, 1, H, W) scales the departures (models/mouth_spline.py)
+    blend_power: float = 1.0,  # the masses raised to this power before they blend the sources
 ) -> torch.Tensor:
-    """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass -> (b, 3, H, W).
+    """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass (to the power
+    `blend_power`) -> (b, 3, H, W).
     With a motion gate (and a base) the departures from the base and the blend over sources act
     only where the gate opens: at g = 0 the nearest source, warped by the base alone."""
     batch, _, _, height, width = images.shape
@@ -128,7 +130,9 @@ def warp_sources(
     if interpolation == "bicubic":  # cubic weights overshoot a little at sharp edges
         warped = warped.clamp(0, 1)
     warped = rearrange(warped, "(b n) c H W -> b n c H W", b=batch)
-    weights = masses / masses.sum(dim=1, keepdim=True).clamp_min(MIN_MASS)  # (b, n, H, W)
+    if blend_power != 1:  # sharper: the source with most of the mass counts for more
+        masses = masses.clamp_min(0) ** blend_power
+    weights = masses / masses.sum(dim=1, keepdim=True).clamp_min(MIN_MASS**blend_power)  # (b, n, H, W)
     if gate is not None and nearest is not None:
         gate = gate.to(dtype)  # (b, 1, H, W)
         weights = (1 - gate) * nearest.to(dtype)[:, :, None, None] + gate * weights

@@ -241,6 +241,7 @@ class ImplicitWarping(nn.Module):
                 None if gate is None else gate.nearest,
                 self.config.warp_interpolation,
                 keep_departure,
+                self.config.source_blend_power,
             )  # (b, 3, H, W)
             if warp_only:
                 return Rendered(image=warped_sources, warped_sources=warped_sources, mask=None)
