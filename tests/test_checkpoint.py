@@ -1,4 +1,5 @@
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -162,3 +163,19 @@ def test_a_config_bigger_than_its_tensors_allocates_nothing(saved, tmp_path, mon
     assert built_on == ["meta"]
     load_model(path)  # the untouched file: compared on meta, then built for real
     assert built_on == ["meta", "meta", "cpu"]
+
+
+def test_shipped_weights_by_name(monkeypatch, tmp_path, tiny_config):
+    from tiwcli.checkpoint import SHIPPED_NAMES, resolve_weights
+    from tiwcli.errors import MissingWeightsError
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    monkeypatch.setattr("tiwcli.checkpoint.shipped_weights_dirs", lambda: [folder])
+    with pytest.raises(MissingWeightsError, match=r"tiw-fast-256\.safetensors"):
+        resolve_weights(Path("fast"))
+    save_model(folder / SHIPPED_NAMES["fast"], ImplicitWarping(tiny_config))
+    assert resolve_weights(Path("fast")) == folder / "tiw-fast-256.safetensors"
+    (tmp_path / "fast").write_bytes(b"")  # a file of that name in the working folder wins
+    monkeypatch.chdir(tmp_path)
+    assert resolve_weights(Path("fast")) == Path("fast")

@@ -35,6 +35,8 @@ from tiwcli.models.implicit_warping import ImplicitWarping
 
 MODEL_FORMAT = "tiw-model-v1"
 DEFAULT_WEIGHTS_NAME = "tiw-landmark-256.safetensors"
+# shipped files a user may name instead of giving a path (`--weights fast`)
+SHIPPED_NAMES = {"landmark": DEFAULT_WEIGHTS_NAME, "fast": "tiw-fast-256.safetensors"}
 WEIGHTS_ENV = "TIW_WEIGHTS"  # overrides the shipped default
 
 
@@ -64,12 +66,22 @@ def default_weights_path() -> Path:
     return folders[-1] / DEFAULT_WEIGHTS_NAME  # absent: the error names where it was expected
 
 
+def shipped_file(name: str) -> Path:
+    """The shipped weights file `name`, wherever the weights folder is; a one-line error if absent."""
+    for folder in shipped_weights_dirs():
+        if (folder / name).is_file():
+            return folder / name
+    raise MissingWeightsError(f"no shipped weights file {name} in {shipped_weights_dirs()[-1]}")
+
+
 def resolve_weights(weights: Path | None = None) -> Path:
     """The weights file to load: `weights`, else $TIW_WEIGHTS or the shipped default; a missing
     file is a one-line MissingWeightsError saying what to do (animate, live, eval alike)."""
     path = weights if weights is not None else default_weights_path()
     if path.is_file():
         return path
+    if weights is not None and str(weights) in SHIPPED_NAMES:
+        return shipped_file(SHIPPED_NAMES[str(weights)])
     if weights is not None:
         reason = missing_reason(path, "")
         if reason:  # a symlink loop or a broken link: the file is there, but wrong

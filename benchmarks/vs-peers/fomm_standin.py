@@ -76,7 +76,7 @@ class Hourglass(nn.Module):
         super().__init__()
         widths = [min(max_features, expansion * 2 ** (i + 1)) for i in range(blocks)]
         self.downs = nn.ModuleList(
-            Down(c_in, c_out) for c_in, c_out in zip([channels_in, *widths], widths, strict=True)
+            Down(c_in, c_out) for c_in, c_out in zip([channels_in, *widths[:-1]], widths, strict=True)
         )
         ups = []
         for i in reversed(range(blocks)):

@@ -7,7 +7,8 @@ the median over rounds of the median over frames. FOMM is `fomm_standin.py` (its
 random weights); its parameter and FLOP counts are printed to check it against the published 59.8 M
 and 110 GFLOP.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vs-peers/measure.py --threads 1 --json OUT.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vs-peers/measure.py --threads 1 \
+        [--weights A B ...] --json OUT.json
 """
 
 from __future__ import annotations
@@ -53,7 +54,13 @@ def parameters_m(module: torch.nn.Module) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", type=Path, default=ROOT / "weights" / "tiw-landmark-256.safetensors")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "weights" / "tiw-landmark-256.safetensors"],
+        help="one or more tiw weights files, each timed in the same rounds",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sources", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
@@ -65,61 +72,66 @@ def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     fomm = Fomm().eval()
-    model = load_model(args.weights).eval()
-    size = model.config.image_size
+    models = [load_model(path).eval() for path in args.weights]
+    size = models[0].config.image_size
     source = torch.rand(1, 3, size, size)
     driving = torch.rand(1, 3, size, size)
     load_before = load_average()[0]
     with torch.inference_mode():
         kp_source, jac_source = fomm.source_keypoints(source)
-        encoding = encode(model, source[:, None].expand(1, args.sources, -1, -1, -1).contiguous())
+        sources = source[:, None].expand(1, args.sources, -1, -1, -1).contiguous()
 
         def fomm_frame():
             return fomm(source, kp_source, jac_source, driving)
 
-        def tiw_frame():
-            return animate_frames(model, encoding, driving)
+        def tiw_frame(model, encoding):
+            return lambda: animate_frames(model, encoding, driving)
 
-        fomm_frame(), tiw_frame()  # warm-up
+        frames = {
+            path.name: tiw_frame(model, encode(model, sources))
+            for path, model in zip(args.weights, models, strict=True)
+        }
+        fomm_frame()  # warm-up
+        for frame in frames.values():
+            frame()
         rounds = []
         for number in range(args.rounds):
-            row = {
-                "fomm_ms": median_ms(fomm_frame, args.fomm_frames),
-                "tiw_ms": median_ms(tiw_frame, args.tiw_frames),
-            }
+            row = {"FOMM": median_ms(fomm_frame, args.fomm_frames)}
+            row.update({name: median_ms(frame, args.tiw_frames) for name, frame in frames.items()})
             rounds.append(row)
-            print(f"round {number + 1}: FOMM {row['fomm_ms']:.1f} ms, tiw {row['tiw_ms']:.1f} ms", flush=True)
-        counts = {
-            "fomm_gflops": gflops(fomm_frame),
-            "tiw_gflops": gflops(tiw_frame),
-        }
-    fomm_ms = statistics.median(r["fomm_ms"] for r in rounds)
-    tiw_ms = statistics.median(r["tiw_ms"] for r in rounds)
+            print(f"round {number + 1}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in row.items()), flush=True)
+        flops = {"FOMM": gflops(fomm_frame)} | {name: gflops(frame) for name, frame in frames.items()}
+    params = {"FOMM": parameters_m(fomm)} | {
+        path.name: parameters_m(model) for path, model in zip(args.weights, models, strict=True)
+    }
+    ms = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
     result = {
-        "weights": str(args.weights),
         "threads": torch.get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "sources": args.sources,
         "batch": 1,
-        "fomm_params_m": parameters_m(fomm),
-        "tiw_params_m": parameters_m(model),
-        **counts,
-        "fomm_ms": fomm_ms,
-        "tiw_ms": tiw_ms,
-        "speedup": fomm_ms / tiw_ms,
+        "models": {
+            name: {
+                "params_m": params[name],
+                "gflops": flops[name],
+                "ms": ms[name],
+                "speedup": ms["FOMM"] / ms[name],
+            }
+            for name in ms
+        },
         "rounds": rounds,
         "load_before": load_before,
         "load_after": load_average()[0],
         "torch": torch.__version__,
     }
+    for name, row in result["models"].items():
+        print(
+            f"{name}: {row['params_m']:.2f} M parameters, {row['gflops']:.2f} GFLOP, "
+            f"{row['ms']:.1f} ms/frame, FOMM / it: {row['speedup']:.1f}x"
+        )
     print(
-        f"FOMM vox-256 stand-in: {result['fomm_params_m']:.1f} M parameters, "
-        f"{counts['fomm_gflops']:.1f} GFLOP, "
-        f"{fomm_ms:.0f} ms/frame\n"
-        f"tiw {args.weights.name}, {args.sources} source(s): {result['tiw_params_m']:.2f} M parameters, "
-        f"{counts['tiw_gflops']:.2f} GFLOP, {tiw_ms:.1f} ms/frame\n"
-        f"tiw is {result['speedup']:.1f}x faster (batch 1, {result['threads']} thread(s); "
-        f"load {load_before:.2f} -> {result['load_after']:.2f})"
+        f"batch 1, {result['threads']} thread(s), {args.sources} source(s); "
+        f"load {load_before:.2f} -> {result['load_after']:.2f}"
     )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

@@ -77,7 +77,10 @@ def hidden(old: str, **checks: object) -> object:
 
 Weights = Annotated[
     OptionalPath,
-    typer.Option(help="Model checkpoint (.safetensors); default: the shipped weights, or $TIW_WEIGHTS."),
+    typer.Option(
+        help="Model checkpoint (.safetensors), or a shipped one by name: landmark (the default) or "
+        "fast (the distilled fast preset); default: the shipped weights, or $TIW_WEIGHTS."
+    ),
 ]
 Device = Annotated[str, typer.Option(help=f"Where the model runs: {DEVICES}.")]
 PrecisionOption = Annotated[
