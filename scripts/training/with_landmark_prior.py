@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/training/with_landmark_prior.py IN.safetensors OUT.safetensors \
         [--preset landmark-256] [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L] \
-        [--warp-interpolation bicubic] [--spline-smoothing R] [--mouth-spline K] [--source-blend-power P]
+        [--warp-interpolation bicubic] [--spline-smoothing R] [--mouth-spline K] \
+        [--source-blend-power P] [--spline-step N]
 
 The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
 the plain locality prior load into the same architecture with the landmark flow prior and
@@ -16,6 +17,7 @@ weights either; models/motion_gate.py, models/mouth_prior.py): the start of the 
 (benchmarks/expressions/RULE.md, seventh rule); default: the preset's. --mouth-spline sets
 `ModelConfig.mouth_spline` (models/mouth_spline.py; RULE.md, eighth rule); default 0 (off).
 --source-blend-power sets `ModelConfig.source_blend_power` (models/full_resolution_warp.py); default 1.
+--spline-step sets `ModelConfig.landmark_flow_spline_step` (models/landmark_prior.py); default 2.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source-blend-power", type=float, default=1.0, help="sources blended by mass**P (1 = as is)"
     )
+    parser.add_argument(
+        "--spline-step", type=int, default=2, help="the spline base read every N pixels (2 = as is)"
+    )
     args = parser.parse_args(argv)
     model = load_model(args.weights)
     config = model_preset(args.preset)
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         warp_interpolation=args.warp_interpolation,
         mouth_spline=args.mouth_spline,
         source_blend_power=args.source_blend_power,
+        landmark_flow_spline_step=args.spline_step,
     )
     if args.spline_smoothing is not None:
         config = dataclasses.replace(config, landmark_flow_smoothing=args.spline_smoothing)

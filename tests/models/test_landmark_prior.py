@@ -194,6 +194,21 @@ def test_the_spline_base_is_read_on_the_attention_grid_and_every_spline_step_pix
     assert torch.equal(base.fine, rearrange(expected, "b n (h w) xy -> b n xy h w", h=64 // SPLINE_STEP))
 
 
+def test_a_coarser_spline_step_reads_the_spline_on_a_coarser_grid():
+    driving = torch.rand(1, 68, 2) * 1.2 - 0.6
+    sources = (driving + 0.05 * torch.randn(1, 68, 2))[:, None]
+    fine = spline_flow_base(driving, sources, 16, 128, 0.01, step=2).fine
+    coarse = spline_flow_base(driving, sources, 16, 128, 0.01, step=4).fine
+    assert fine.shape[-1] == 64 and coarse.shape[-1] == 32
+    expected = thin_plate_centres(driving, sources, 32, 0.01)
+    assert torch.equal(coarse, rearrange(expected, "b n (h w) xy -> b n xy h w", h=32))
+
+
+def test_the_spline_step_must_divide_the_image(tiny_config):
+    with pytest.raises(InputError, match="landmark_flow_spline_step"):
+        dataclasses.replace(tiny_config, landmark_flow_spline_step=3)
+
+
 def test_the_full_resolution_spline_needs_the_flow_prior_and_the_warp(tiny_config, prior_config):
     with pytest.raises(InputError, match="landmark_flow_full_resolution"):
         dataclasses.replace(

@@ -221,6 +221,7 @@ class ImplicitWarping(nn.Module):
                     self.config.image_size,
                     self.config.landmark_flow_smoothing,
                     spline,
+                    self.config.landmark_flow_spline_step,
                 )
             gate: MotionGate | None = None
             if base is not None and self.config.motion_gate > 0:

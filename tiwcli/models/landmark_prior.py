@@ -44,8 +44,9 @@ from tiwcli.models.full_resolution_warp import FlowBase
 from tiwcli.models.layers import coordinate_grid
 from tiwcli.models.locality_prior import EXTRA_LOGIT
 
-# the spline base of the full-resolution warp is read every SPLINE_STEP pixels (then bilinear):
-# the spline is smooth, and at every pixel its (b, n, H*W, 76) kernel would dominate the memory
+# the spline base of the full-resolution warp is read every SPLINE_STEP pixels (then bilinear) by
+# default (ModelConfig.landmark_flow_spline_step): the spline is smooth, and at every pixel its
+# (b, n, H*W, 76) kernel would dominate the memory
 SPLINE_STEP = 2
 
 
@@ -149,13 +150,14 @@ def spline_flow_base(
     image_size: int,
     smoothing: float,
     spline: ThinPlateSpline | None = None,  # solved already (None: solved here)
+    step: int = SPLINE_STEP,  # the fine grid's spacing in pixels
 ) -> FlowBase:
-    """The spline (as `thin_plate_centres`) on the attention grid and every SPLINE_STEP pixels, as
+    """The spline (as `thin_plate_centres`) on the attention grid and every `step` pixels, as
     the full-resolution warp's base (ModelConfig.landmark_flow_full_resolution)."""
     if spline is None:
         spline = thin_plate_spline(driving.float(), sources.float(), smoothing)
     coarse = spline_at(spline, feature_size)  # (b, n, h*w, 2)
-    fine_size = max(image_size // SPLINE_STEP, feature_size)
+    fine_size = max(image_size // step, feature_size)
     fine = spline_at(spline, fine_size)  # (b, n, h'*w', 2)
     return FlowBase(
         coarse=rearrange(coarse, "b n (h w) xy -> b n xy h w", h=feature_size),
