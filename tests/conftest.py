@@ -86,12 +86,9 @@ def dlib_analyzer():
 def sample_dataset(tmp_path_factory) -> Path:
     """A tiny real dataset built once per session by scripts/data/make_sample_dataset.py:
     64 px clips of the first 24 frames of each sample video (carphone in test)."""
-    import importlib.util
+    from tests.repo_scripts import load_script
 
-    script = Path(__file__).resolve().parent.parent / "scripts" / "data" / "make_sample_dataset.py"
-    spec = importlib.util.spec_from_file_location("make_sample_dataset", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("scripts/data/make_sample_dataset.py")
     out_dir = tmp_path_factory.mktemp("sample_dataset")
     module.make_sample_dataset(out_dir, size=64, max_input_frames=24, min_frames=8)
     return out_dir

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.repo_scripts import load_script
 from tiwcli.io.images import load_image
-
-MODULE = Path(__file__).resolve().parents[2] / "benchmarks" / "cross_identity.py"
 
 
 @pytest.fixture(scope="module")
 def cross_identity():
-    spec = importlib.util.spec_from_file_location("cross_identity", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("cross_identity", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/cross_identity.py", register=True)
 
 
 @pytest.fixture(scope="module")

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
 
+from tests.repo_scripts import load_script
 from tiwcli.io.images import load_image
-
-MODULE = Path(__file__).resolve().parents[2] / "benchmarks" / "expressions" / "face_measures.py"
 
 
 @pytest.fixture(scope="module")
 def measures():
-    spec = importlib.util.spec_from_file_location("face_measures", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/expressions/face_measures.py")
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,11 @@ checked on real landmarks turned in 3D, then end to end through `Animator` on a 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.repo_scripts import load_script
 from tiwcli.errors import InputError
 from tiwcli.inference.motion import mouth_openings
 from tiwcli.inference.motion_controls import (
@@ -24,14 +23,9 @@ from tiwcli.inference.motion_controls import (
 )
 from tiwcli.inference.options import AnimateOptions
 
-MEASURES = Path(__file__).resolve().parents[2] / "benchmarks" / "expressions" / "face_measures.py"
-
 
 def _head_pose():
-    spec = importlib.util.spec_from_file_location("face_measures", MEASURES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.head_pose
+    return load_script("benchmarks/expressions/face_measures.py").head_pose
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:

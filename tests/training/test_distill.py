@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.repo_scripts import load_script
 from tiwcli.checkpoint import load_model, save_model
 from tiwcli.models import ImplicitWarping
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "training" / "distill.py"
 
 
 @pytest.fixture(scope="module")
 def distill():
-    spec = importlib.util.spec_from_file_location("distill", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/training/distill.py")
 
 
 @pytest.fixture(scope="module")
