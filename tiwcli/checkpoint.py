@@ -56,9 +56,9 @@ def default_weights_path() -> Path:
     if os.environ.get(WEIGHTS_ENV):
         return Path(os.environ[WEIGHTS_ENV])
     folders = shipped_weights_dirs()
-    for folder in folders:
-        if (folder / DEFAULT_WEIGHTS_NAME).is_file():
-            return folder / DEFAULT_WEIGHTS_NAME
+    default = _shipped(DEFAULT_WEIGHTS_NAME)
+    if default is not None:
+        return default
     for folder in folders:
         candidates = sorted(folder.glob("*.safetensors"))
         if len(candidates) == 1:
@@ -66,12 +66,20 @@ def default_weights_path() -> Path:
     return folders[-1] / DEFAULT_WEIGHTS_NAME  # absent: the error names where it was expected
 
 
-def shipped_file(name: str) -> Path:
-    """The shipped weights file `name`, wherever the weights folder is; a one-line error if absent."""
+def _shipped(name: str) -> Path | None:
+    """The shipped weights file `name` in the first weights folder that has it, else None."""
     for folder in shipped_weights_dirs():
         if (folder / name).is_file():
             return folder / name
-    raise MissingWeightsError(f"no shipped weights file {name} in {shipped_weights_dirs()[-1]}")
+    return None
+
+
+def shipped_file(name: str) -> Path:
+    """The shipped weights file `name`, wherever the weights folder is; a one-line error if absent."""
+    path = _shipped(name)
+    if path is None:
+        raise MissingWeightsError(f"no shipped weights file {name} in {shipped_weights_dirs()[-1]}")
+    return path
 
 
 def resolve_weights(weights: Path | None = None) -> Path:
