@@ -9,20 +9,11 @@ cd "$(dirname "$0")/../.."
 out=$1; shift
 if [ $# -gt 0 ]; then tiw=("$@"); else tiw=(.venv/bin/tiw); fi
 mkdir -p "$out"
-clip="$out/live60.mp4"
-[ -f "$clip" ] || .venv/bin/python benchmarks/live/make_live60.py "$clip"
+source benchmarks/live/live_runs.sh
+live_clip
 uptime | tee "$out/uptime_before.txt"
-run() {  # NAME ARGS...
-    local name=$1; shift
-    "${tiw[@]}" live samples/source.jpg --camera "$clip" --loop --max-seconds 30 -o "$out/$name.mp4" \
-        --overwrite --stats-json "$out/$name.json" "$@" > "$out/$name.txt" 2>&1
-    .venv/bin/python -c "
-import json,sys; d=json.load(open('$out/$name.json'))
-print('$name', f\"{d['frames_per_second']:.1f} fps, shown {d['frames_shown']} of {d['frames_captured']}, latency p50 {d['latency_ms_p50']:.0f} p95 {d['latency_ms_p95']:.0f} ms,\",
-      ', '.join(f'{k} {v:.0f}' for k, v in d['stage_ms_per_frame'].items()))"
-}
 for setting in "default" "threads1:--threads 1" "workers2:--workers 2 --threads 1"; do
     name=${setting%%:*}; args=${setting#*:}; [ "$args" = "$setting" ] && args=""
-    run "$name" $args
+    live_run "$name" $args
 done
 uptime | tee "$out/uptime_after.txt"
