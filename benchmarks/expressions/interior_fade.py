@@ -1,0 +1,31 @@
+"""measure.py with the driver's mouth interior faded in faster (RULE.md, twelfth rule).
+
+`tiwcli.inference.mouth_interior.FULL_AT` is the extra inner-lip gap (crop half-widths) at which the
+driver's interior is painted fully; below it the interior is blended over the warp's stretched lips
+in proportion. This runs `measure.py` with another value, to judge it on dev before it is changed:
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/interior_fade.py FULL_AT measure.py's arguments...
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import measure
+
+from tiwcli.inference import mouth_interior
+
+
+def main(argv: list[str]) -> int:
+    full_at = float(argv[0])
+    if not full_at > 0:
+        raise SystemExit("FULL_AT must be > 0")
+    print(f"mouth_interior.FULL_AT = {full_at} (shipped: {mouth_interior.FULL_AT})", flush=True)
+    mouth_interior.FULL_AT = full_at
+    return measure.main(argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
