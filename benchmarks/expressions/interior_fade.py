@@ -4,7 +4,8 @@
 driver's interior is painted fully; below it the interior is blended over the warp's stretched lips
 in proportion. This runs `measure.py` with another value, to judge it on dev before it is changed:
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/interior_fade.py FULL_AT measure.py's arguments...
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/interior_fade.py FULL_AT \
+        measure.py's arguments...
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -28,18 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fomm_standin import Fomm
 
 from tiwcli.checkpoint import load_model
-from tiwcli.evaluation.bench import animate_frames, encode, load_average
+from tiwcli.evaluation.bench import animate_frames, encode, load_average, median_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def median_ms(call, frames: int) -> float:
-    times = []
-    for _ in range(frames):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def gflops(call) -> float:
@@ -96,8 +86,9 @@ def main() -> None:
             frame()
         rounds = []
         for number in range(args.rounds):
-            row = {"FOMM": median_ms(fomm_frame, args.fomm_frames)}
-            row.update({name: median_ms(frame, args.tiw_frames) for name, frame in frames.items()})
+            row = {"FOMM": 1000 * median_seconds(fomm_frame, args.fomm_frames)}
+            for name, frame in frames.items():
+                row[name] = 1000 * median_seconds(frame, args.tiw_frames)
             rounds.append(row)
             print(f"round {number + 1}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in row.items()), flush=True)
         flops = {"FOMM": gflops(fomm_frame)} | {name: gflops(frame) for name, frame in frames.items()}

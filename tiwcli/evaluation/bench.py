@@ -182,12 +182,14 @@ def frame_step(model: ImplicitWarping, knobs: SpeedKnobs) -> Callable:
         raise TiwError(f"torch.compile is not usable here: {error}".splitlines()[0]) from None
 
 
-def _median_seconds(call: Callable[[], object], repeats: int, device: torch.device) -> float:
+def median_seconds(call: Callable[[], object], repeats: int, device: torch.device | None = None) -> float:
+    """The median wall time of `repeats` calls, in seconds (each waits for the device)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         call()
-        _synchronize(device)
+        if device is not None:
+            _synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -238,12 +240,12 @@ def time_model(
     with torch_threads(knobs.threads), torch.inference_mode(), autocast(device, precision):
         step = frame_step(runner, knobs)
         encode(runner, sources)  # warm-up
-        encode_seconds = _median_seconds(lambda: encode(runner, sources), 1, device)
+        encode_seconds = median_seconds(lambda: encode(runner, sources), 1, device)
         encoding = encode(runner, sources)
         compile_seconds = _first_call_seconds(lambda: step(encoding, single), device, knobs.compile)
-        latency = _median_seconds(lambda: step(encoding, single), max(1, frames), device)
+        latency = median_seconds(lambda: step(encoding, single), max(1, frames), device)
         compile_seconds += _first_call_seconds(lambda: step(encoding, batch), device, knobs.compile)
-        batched = _median_seconds(lambda: step(encoding, batch), max(1, frames // batch_size), device)
+        batched = median_seconds(lambda: step(encoding, batch), max(1, frames // batch_size), device)
         threads = torch.get_num_threads()
     if knobs.channels_last:
         model.to(memory_format=torch.contiguous_format)
