@@ -1,11 +1,12 @@
-"""measure.py with the driver's mouth interior faded in faster (RULE.md, twelfth rule).
+"""measure.py with the driver's mouth interior faded in faster (RULE.md, twelfth rule), or brought
+to the output's light another way (thirteenth rule).
 
 `tiwcli.inference.mouth_interior.FULL_AT` is the extra inner-lip gap (crop half-widths) at which the
 driver's interior is painted fully; below it the interior is blended over the warp's stretched lips
 in proportion. This runs `measure.py` with another value, to judge it on dev before it is changed:
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/interior_fade.py FULL_AT \
-        measure.py's arguments...
+        [--colour-transfer gain|luma-chroma] measure.py's arguments...
 """
 
 from __future__ import annotations
@@ -23,9 +24,18 @@ def main(argv: list[str]) -> int:
     full_at = float(argv[0])
     if not full_at > 0:
         raise SystemExit("FULL_AT must be > 0")
-    print(f"mouth_interior.FULL_AT = {full_at} (shipped: {mouth_interior.FULL_AT})", flush=True)
+    rest = argv[1:]
+    if rest[:1] == ["--colour-transfer"]:
+        if len(rest) < 2 or rest[1] not in ("gain", "luma-chroma"):
+            raise SystemExit("--colour-transfer takes gain or luma-chroma")
+        mouth_interior.COLOUR_TRANSFER, rest = rest[1], rest[2:]
+    print(
+        f"mouth_interior.FULL_AT = {full_at} (shipped: {mouth_interior.FULL_AT}), "
+        f"COLOUR_TRANSFER = {mouth_interior.COLOUR_TRANSFER}",
+        flush=True,
+    )
     mouth_interior.FULL_AT = full_at
-    return measure.main(argv[1:])
+    return measure.main(rest)
 
 
 if __name__ == "__main__":

@@ -28,15 +28,7 @@ def main(argv: list[str]) -> int:
     portraits = [Path(p) for p in argv[4:]]
     out.mkdir(parents=True, exist_ok=True)
     animator = cross_identity.portrait_animator(weights, mouth_interior=interior)
-    given: list[np.ndarray] = []  # the landmarks handed to the model, per driving frame
-    animate = animator.model.animate
-
-    def spy(encoding, motion, driving_landmarks=None, *args, **kwargs):
-        if driving_landmarks is not None:
-            given.extend(driving_landmarks.float().cpu().numpy())
-        return animate(encoding, motion, driving_landmarks, *args, **kwargs)
-
-    animator.model.animate = spy
+    given = cross_identity.record_given_landmarks(animator)  # the landmarks handed to the model
     driving = read_all_frames(driver, max_frames=60)
     for portrait in portraits:
         given.clear()

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from tiwcli.inference.mouth_interior import INNER_LIPS, paint_mouth_interior, points_box, polygon_mask
+from tiwcli.inference.mouth_interior import (
+    INNER_LIPS,
+    LUMA,
+    paint_mouth_interior,
+    points_box,
+    polygon_mask,
+    to_output_light,
+)
 from tiwcli.io.images import load_image
 
 SIZE = 256
@@ -85,11 +92,11 @@ def test_frames_without_a_face_are_left_as_they_are(mouth):
 
 
 def test_the_mouth_is_moved_onto_the_outputs_lips_and_takes_its_light(mouth):
-    """The output's face 12 px to the right and in a warmer, darker light: the driver's teeth land
-    between the output's lips, in the output's light."""
+    """The output's face 12 px to the right and in a darker light: the driver's teeth land between
+    the output's lips, in the output's light (its luma and, dimmed with it, its colour)."""
     crop, landmarks, shut = mouth
     shift = 12
-    light = np.array([0.95, 0.8, 0.7])
+    light = np.array([0.75, 0.75, 0.75])
     output_face = np.clip(np.roll(crop, shift, axis=1) * light, 0, 255).astype(np.uint8)
     output_landmarks = landmarks + np.array([2 * shift / SIZE, 0])
     holed = with_red_hole(output_face, output_landmarks)
@@ -159,3 +166,24 @@ def polygon_mask_full(landmarks: np.ndarray) -> np.ndarray:
     box = points_box(landmarks[INNER_LIPS], SIZE)
     full[box[1] : box[3], box[0] : box[2]] = polygon_mask(landmarks[INNER_LIPS], SIZE, box)
     return full
+
+
+def test_the_interior_takes_the_outputs_luma_and_no_more_colour_than_its_skin():
+    """`to_output_light`: the same skins leave the pixels as they are; a grey output skin gives a
+    grey mouth (a red tongue loses its red), its luma scaled by the skins' luma ratio; a more
+    colourful output skin than the driver's does not add colour."""
+    pixels = np.array([[[200.0, 60.0, 70.0], [230.0, 225.0, 220.0]]], np.float32)  # tongue, tooth
+    skin = np.array([190.0, 140.0, 120.0], np.float32)
+    assert np.allclose(to_output_light(pixels, skin, skin), pixels, atol=1e-3)
+    grey_skin = np.full(3, 95.0, np.float32)  # a black-and-white portrait, darker than the driver
+    grey = to_output_light(pixels, grey_skin, skin)
+    assert np.ptp(grey, axis=-1).max() < 1e-3  # no colour left
+    ratio = (95.0 + 1) / (float(skin @ LUMA) + 1)
+    assert np.allclose(grey[..., 0], (pixels @ LUMA) * ratio, rtol=1e-4)
+    vivid = to_output_light(pixels, np.array([250.0, 120.0, 60.0], np.float32), skin)
+    departure = vivid - (vivid @ LUMA)[..., None]
+    assert (
+        np.linalg.norm(departure, axis=-1).max()
+        <= np.linalg.norm(pixels - (pixels @ LUMA)[..., None], axis=-1).max() + 1e-3
+    )
+    assert to_output_light(pixels, None, skin) is pixels

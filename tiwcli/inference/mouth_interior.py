@@ -8,8 +8,10 @@ paints that region from the driving frame instead: the driver's mouth, mapped by
 transform that takes the driver's inner-lip landmarks onto the output's (the source's, moved by the
 driver's motion; the inner contour onto the inner contour, so that no lip edge of the driver's is
 painted inside the output's lips: RULE.md, ninth rule), inside the output's inner-lip polygon,
-its colours scaled from the driver's light to the output's (the skin around each mouth), faded in
-by how much wider the output's mouth is than the source's own. Nothing changes where the mouth
+brought to the output's light (the skin around each mouth: its luma by the skins' luma ratio, its
+colour by how colourful the output's skin is next to the driver's, so that a black-and-white
+portrait gets a grey mouth), faded in by how much wider the output's mouth is than the source's
+own. Nothing changes where the mouth
 does not open past the source's.
 
 The teeth are the driver's: a small identity cost, measured on the dev side
@@ -36,6 +38,11 @@ FULL_AT = 0.04  # extra inner-lip gap (crop half-widths) at which the driver's i
 SUPERSAMPLE = 4  # polygon masks are drawn this much finer, then averaged: soft, anti-aliased edges
 SKIN_RING = (1.3, 1.9)  # the skin around the mouth: the outer-lip polygon grown this much about its centre
 GAIN_RANGE = (0.5, 2.0)  # bounds of the per-channel colour gain from the driver's light to the output's
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601
+# how the driver's interior is brought to the output's light: "luma-chroma" (`to_output_light`,
+# since benchmarks/expressions/RULE.md's thirteenth rule: dev teeth correlation 0.28 -> 0.51, a grey
+# portrait's mouth grey) or "gain" (per channel, from the skins' means: before it)
+COLOUR_TRANSFER = "luma-chroma"
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels (x1, y1 excluded)
 
@@ -100,6 +107,28 @@ def colour_gain(
     return np.clip((output_skin + 1) / (driving_skin + 1), *GAIN_RANGE)
 
 
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (...,) Rec. 601 luma."""
+    return rgb @ LUMA
+
+
+def to_output_light(
+    pixels: np.ndarray, output_skin: np.ndarray | None, driving_skin: np.ndarray | None
+) -> np.ndarray:
+    """(h, w, 3) driver pixels in the output's light: the luma scaled by the skins' luma ratio, the
+    colour (each pixel's departure from grey) by how colourful the output's skin is next to the
+    driver's, at most 1. A black-and-white portrait gets a grey mouth; a per-channel gain would
+    have left the driver's red tongue and tinted the teeth by the difference in skin tone."""
+    if output_skin is None or driving_skin is None:
+        return pixels
+    gain = np.clip((luma(output_skin) + 1) / (luma(driving_skin) + 1), *GAIN_RANGE)
+    colour = np.linalg.norm(output_skin - luma(output_skin)) / max(
+        float(np.linalg.norm(driving_skin - luma(driving_skin))), 1e-6
+    )
+    grey = luma(pixels)[..., None]  # (h, w, 1)
+    return gain * grey + min(colour, 1.0) * (pixels - grey)
+
+
 def sample_affine(image: np.ndarray, to_image: np.ndarray, box: Box) -> np.ndarray:
     """(h, w, 3) float32: `image` (S, S, 3) read bilinearly where the affine `to_image` (2, 3) takes the
     pixels of `box` (crop coordinates [-1, 1], pixel centres as align_corners=False places them)."""
@@ -147,9 +176,16 @@ def paint_mouth_interior(
             continue
         to_driver = lips_affine(inner, driving_landmarks[index, INNER_LIPS])
         warped = sample_affine(driving[index], to_driver, box)  # (h, w, 3)
-        warped = warped * colour_gain(
-            results[index], driving[index], output_landmarks[index], driving_landmarks[index]
-        )
+        if COLOUR_TRANSFER == "gain":
+            warped = warped * colour_gain(
+                results[index], driving[index], output_landmarks[index], driving_landmarks[index]
+            )
+        else:
+            skins = (
+                ring_mean(results[index], output_landmarks[index]),
+                ring_mean(driving[index], driving_landmarks[index]),
+            )
+            warped = to_output_light(warped, *skins)
         weight = mask[..., None]
         region = results[index, y0:y1, x0:x1].astype(np.float32)
         blended = region * (1 - weight) + warped * weight
