@@ -92,6 +92,21 @@ def animate_portrait(animator: Animator, portrait: Path, driving: np.ndarray) ->
     return run
 
 
+def record_given_landmarks(animator: Animator) -> list[np.ndarray]:
+    """A list that fills with the (68, 2) landmarks handed to the model, one per driving frame
+    (crop [-1, 1]), as `animator` drives it; clear it between portraits."""
+    given: list[np.ndarray] = []
+    animate = animator.model.animate
+
+    def recording(encoding, motion, driving_landmarks=None, *args, **kwargs):
+        if driving_landmarks is not None:
+            given.extend(driving_landmarks.float().cpu().numpy())
+        return animate(encoding, motion, driving_landmarks, *args, **kwargs)
+
+    animator.model.animate = recording
+    return given
+
+
 def both_faces(run: PortraitRun) -> list[tuple[np.ndarray, np.ndarray]]:
     """(driver landmarks, output landmarks) of the frames where both have a face."""
     pairs = zip(run.driver_landmarks, run.output_landmarks, strict=True)
