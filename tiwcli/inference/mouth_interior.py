@@ -11,8 +11,7 @@ painted inside the output's lips: RULE.md, ninth rule), inside the output's inne
 brought to the output's light (the skin around each mouth: its luma by the skins' luma ratio, its
 colour by how colourful the output's skin is next to the driver's, so that a black-and-white
 portrait gets a grey mouth), faded in by how much wider the output's mouth is than the source's
-own, and left out where little of the driver's mouth is far from the colour of the driver's skin
-(a hand over it). Nothing changes where the mouth
+own. Nothing changes where the mouth
 does not open past the source's.
 
 The teeth are the driver's: a small identity cost, measured on the dev side
@@ -44,13 +43,6 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601
 # since benchmarks/expressions/RULE.md's thirteenth rule: dev teeth correlation 0.28 -> 0.51, a grey
 # portrait's mouth grey) or "gain" (per channel, from the skins' means: before it)
 COLOUR_TRANSFER = "luma-chroma"
-# a hand over the driver's mouth (RULE.md, fourteenth rule): dlib still places lips under it, and
-# its "interior" is fingers. Much of a mouth's inside (cavity, teeth, tongue) is far from the colour
-# of the skin around the mouth (more than FAR_FROM_SKIN, in units of the skin's luma); little of a
-# hand is. The interior is not painted where that share is OCCLUDED[0] or less, fully from
-# OCCLUDED[1] on.
-FAR_FROM_SKIN = 0.4
-OCCLUDED = (0.4, 0.6)
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels (x1, y1 excluded)
 
@@ -137,18 +129,6 @@ def to_output_light(
     return gain * grey + min(colour, 1.0) * (pixels - grey)
 
 
-def uncovered(pixels: np.ndarray, weight: np.ndarray, skin: np.ndarray | None) -> float:
-    """How much of the driver's interior to paint, in [0, 1]: 1 unless little of `pixels` (h, w, 3)
-    inside `weight` (h, w) > 0.5 is far from the colour of the driver's `skin` (3,) (a hand over
-    the mouth)."""
-    inside = weight > 0.5
-    if skin is None or not inside.any():
-        return 1.0
-    distance = np.linalg.norm(pixels[inside] - skin, axis=-1) / (float(luma(skin)) + 1)
-    far = float((distance > FAR_FROM_SKIN).mean())
-    return float(np.clip((far - OCCLUDED[0]) / (OCCLUDED[1] - OCCLUDED[0]), 0, 1))
-
-
 def sample_affine(image: np.ndarray, to_image: np.ndarray, box: Box) -> np.ndarray:
     """(h, w, 3) float32: `image` (S, S, 3) read bilinearly where the affine `to_image` (2, 3) takes the
     pixels of `box` (crop coordinates [-1, 1], pixel centres as align_corners=False places them)."""
@@ -191,19 +171,21 @@ def paint_mouth_interior(
         inner = output_landmarks[index, INNER_LIPS]
         box = points_box(inner, size)
         x0, y0, x1, y1 = box
-        coverage = polygon_mask(inner, size, box)  # (h, w)
-        if coverage.size == 0 or coverage.max() == 0:
+        mask = polygon_mask(inner, size, box) * fade  # (h, w)
+        if mask.size == 0 or mask.max() == 0:
             continue
         to_driver = lips_affine(inner, driving_landmarks[index, INNER_LIPS])
         warped = sample_affine(driving[index], to_driver, box)  # (h, w, 3)
-        driving_skin = ring_mean(driving[index], driving_landmarks[index])
-        mask = coverage * fade * uncovered(warped, coverage, driving_skin)  # (h, w)
         if COLOUR_TRANSFER == "gain":
             warped = warped * colour_gain(
                 results[index], driving[index], output_landmarks[index], driving_landmarks[index]
             )
         else:
-            warped = to_output_light(warped, ring_mean(results[index], output_landmarks[index]), driving_skin)
+            skins = (
+                ring_mean(results[index], output_landmarks[index]),
+                ring_mean(driving[index], driving_landmarks[index]),
+            )
+            warped = to_output_light(warped, *skins)
         weight = mask[..., None]
         region = results[index, y0:y1, x0:x1].astype(np.float32)
         blended = region * (1 - weight) + warped * weight
