@@ -107,6 +107,11 @@ def record_given_landmarks(animator: Animator) -> list[np.ndarray]:
     return given
 
 
+def crop_pixels(points: np.ndarray, size: int) -> np.ndarray:
+    """Landmarks (..., 2) in a crop's [-1, 1] -> pixel coordinates of a size x size crop, as dlib's."""
+    return (points + 1) * size / 2 - 0.5
+
+
 def both_faces(run: PortraitRun) -> list[tuple[np.ndarray, np.ndarray]]:
     """(driver landmarks, output landmarks) of the frames where both have a face."""
     pairs = zip(run.driver_landmarks, run.output_landmarks, strict=True)

@@ -63,12 +63,17 @@ def polygon_mask(shape: tuple[int, ...], polygon: np.ndarray) -> np.ndarray:
     return mask
 
 
-def bright_unsaturated(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (H, W) bool: HSV value > TEETH_VALUE and saturation < TEETH_SATURATION."""
+def hsv_saturation(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) HSV saturation in [0, 1]."""
     rgb = image.astype(np.float64) / 255
     value = rgb.max(axis=-1)
-    saturation = (value - rgb.min(axis=-1)) / np.maximum(value, 1e-6)
-    return (value > TEETH_VALUE) & (saturation < TEETH_SATURATION)
+    return (value - rgb.min(axis=-1)) / np.maximum(value, 1e-6)
+
+
+def bright_unsaturated(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) bool: HSV value > TEETH_VALUE and saturation < TEETH_SATURATION."""
+    value = image.astype(np.float64).max(axis=-1) / 255
+    return (value > TEETH_VALUE) & (hsv_saturation(image) < TEETH_SATURATION)
 
 
 def teeth_share(image: np.ndarray, landmarks: np.ndarray) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 import cross_identity  # noqa: E402
-from face_measures import inner_lip_mask  # noqa: E402
+from face_measures import hsv_saturation, inner_lip_mask  # noqa: E402
 
 from tiwcli.evaluation.metrics.landmarks import mouth_opening  # noqa: E402
 from tiwcli.inference import mouth_interior  # noqa: E402
@@ -25,13 +25,6 @@ from tiwcli.io.images import save_image  # noqa: E402
 from tiwcli.io.video import read_all_frames  # noqa: E402
 
 WAYS = ("gain", "luma-chroma")
-
-
-def saturation(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (H, W) HSV saturation."""
-    rgb = image.astype(np.float64) / 255
-    value = rgb.max(axis=-1)
-    return (value - rgb.min(axis=-1)) / np.maximum(value, 1e-6)
 
 
 def main(argv: list[str]) -> int:
@@ -50,7 +43,7 @@ def main(argv: list[str]) -> int:
     ]
     for way, run in runs.items():
         values = [
-            saturation(run.outputs[i])[inner_lip_mask(run.outputs[i].shape, run.output_landmarks[i])]
+            hsv_saturation(run.outputs[i])[inner_lip_mask(run.outputs[i].shape, run.output_landmarks[i])]
             for i in painted
             if run.output_landmarks[i] is not None
         ]

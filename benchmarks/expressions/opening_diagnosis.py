@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
         for index, (seen, made) in enumerate(zip(run.driver_landmarks, run.output_landmarks, strict=True)):
             if seen is None or made is None:
                 continue
-            handed = (given[index] + 1) * size / 2 - 0.5  # crop [-1, 1] -> pixels
+            handed = cross_identity.crop_pixels(given[index], size)
             warp = piecewise_affine_warp(run.source_crop, source, handed)
             warp_faces = animator.analyzer.detect(warp)
             warp_open = mouth_opening(warp_faces[0].landmarks) if warp_faces else np.nan

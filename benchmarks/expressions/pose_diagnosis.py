@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
         nan = np.full(3, np.nan)
         seen = np.array([head_pose(p) if p is not None else nan for p in run.driver_landmarks])
         made = np.array([head_pose(p) if p is not None else nan for p in run.output_landmarks])
-        handed = np.array([head_pose((g + 1) * size / 2 - 0.5) for g in given])
+        handed = np.array([head_pose(cross_identity.crop_pixels(g, size)) for g in given])
         source = faces[0].landmarks
         first = next(p for p in run.driver_landmarks if p is not None)
         eyes = np.linalg.norm(source[45] - source[36]) / np.linalg.norm(first[45] - first[36])
