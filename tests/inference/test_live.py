@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -262,7 +263,7 @@ def test_live_command_records_a_file_with_the_input_timing(tmp_path, weights, fa
     seconds = [pts * times.time_base for pts in times.pts]
     slots = [float(second * rate) for second in seconds]
     assert all(abs(slot - round(slot)) < 0.02 for slot in slots), slots
-    assert all(b > a for a, b in zip(slots, slots[1:]))
+    assert all(b > a for a, b in pairwise(slots))
     assert info.fps <= rate
     data = json.loads(stats.read_text())
     assert data["frames_shown"] >= 1 and data["latency_ms_p50"] > 0
