@@ -42,3 +42,10 @@ def test_success_and_help_exit_zero(monkeypatch, capsys):
 def test_project_errors_keep_their_exit_code(monkeypatch, capsys, tmp_path):
     code, _, err = run_main(monkeypatch, capsys, "eval", "--data", str(tmp_path / "none"), "--no-model")
     assert code == 2 and err.startswith("error:") and "no such dataset folder" in err
+
+
+def test_the_entry_point_keeps_freed_memory(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr("tiwcli.allocator.keep_freed_memory", lambda: calls.append(True))
+    code, _, _ = run_main(monkeypatch, capsys, "--version")
+    assert code == 0 and calls == [True]

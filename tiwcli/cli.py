@@ -97,6 +97,9 @@ def main() -> None:
     `error:` line with exit code 2 too, like every other bad input, not a framed usage box."""
     import sys
 
+    from tiwcli.allocator import keep_freed_memory
+
+    keep_freed_memory()
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

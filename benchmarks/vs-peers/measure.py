@@ -5,7 +5,8 @@ source keypoints too; its generator re-encodes the source image every frame, as 
 are timed in alternating rounds so that a change in the machine's speed hits both; each figure is
 the median over rounds of the median over frames. FOMM is `fomm_standin.py` (its architecture,
 random weights); its parameter and FLOP counts are printed to check it against the published 59.8 M
-and 110 GFLOP.
+and 110 GFLOP. The process keeps freed memory as `tiw` does (`tiwcli.allocator`), for both models;
+`TIW_KEEP_FREED_MEMORY=0` measures with glibc's defaults.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vs-peers/measure.py --threads 1 \
         [--weights A B ...] --json OUT.json
@@ -26,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fomm_standin import Fomm
 
+from tiwcli.allocator import keep_freed_memory
 from tiwcli.checkpoint import load_model
 from tiwcli.evaluation.bench import animate_frames, encode, load_average, median_seconds
 
@@ -59,6 +61,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
+    allocator = keep_freed_memory()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     fomm = Fomm().eval()
@@ -114,6 +117,7 @@ def main() -> None:
         "load_before": load_before,
         "load_after": load_average()[0],
         "torch": torch.__version__,
+        "allocator": list(allocator.applied) or allocator.reason,
     }
     for name, row in result["models"].items():
         print(
@@ -122,7 +126,7 @@ def main() -> None:
         )
     print(
         f"batch 1, {result['threads']} thread(s), {args.sources} source(s); "
-        f"load {load_before:.2f} -> {result['load_after']:.2f}"
+        f"load {load_before:.2f} -> {result['load_after']:.2f}; allocator: {result['allocator']}"
     )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

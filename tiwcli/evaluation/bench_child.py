@@ -14,6 +14,7 @@ import resource
 import sys
 from pathlib import Path
 
+from tiwcli.allocator import keep_freed_memory
 from tiwcli.errors import TiwError
 
 
@@ -60,6 +61,7 @@ def run(request: dict) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> int:
+    keep_freed_memory()  # as the `tiw` entry point does
     request = json.loads(argv[0])
     try:
         summary = run(request)
