@@ -128,14 +128,7 @@ def spline_at(spline: ThinPlateSpline, feature_size: int) -> torch.Tensor:
     control_terms = torch.cat(
         [-2 * controls, torch.ones_like(controls[..., :1]), controls.square().sum(-1, keepdim=True)], dim=-1
     )  # (b, n, K, 4)
-    # one (q, 4) x (4, b n K) matrix product, not a batch of b n products of a broadcast (q, 4)
-    distance2 = rearrange(  # (q, b n K) -> (b, n, q, K)
-        query_terms @ rearrange(control_terms, "b n K f -> f (b n K)"),
-        "q (b n K) -> b n q K",
-        b=controls.shape[0],
-        n=controls.shape[1],
-    )
-    distance2 = distance2.clamp_min(0) if distance2.requires_grad else distance2.clamp_min_(0)
+    distance2 = (query_terms @ control_terms.transpose(-1, -2)).clamp_min(0)  # (b, n, q, K)
     at_queries = _radial(distance2)  # (b, n, q, K)
     query_affine = torch.cat([ones, queries], dim=-1)  # (q, 3)
     centres = at_queries @ spline.weights + query_affine @ spline.coefficients  # (b, n, q, 2)
