@@ -9,7 +9,18 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tiwcli"
 
 # lower layers first; a module may import its own group and the groups of lower layers only
 LAYERS: list[set[str]] = [
-    {"__init__", "allocator", "errors", "paths", "choices", "config", "timing", "console", "runtime", "samples"},
+    {
+        "__init__",
+        "allocator",
+        "errors",
+        "paths",
+        "choices",
+        "config",
+        "timing",
+        "console",
+        "runtime",
+        "samples",
+    },
     {"io", "models"},
     {"faces", "checkpoint"},
     {"dataset"},
