@@ -68,3 +68,14 @@ def test_users_settings_and_the_opt_out_win():
     assert "TIW_KEEP_FREED_MEMORY=0" in _apply({OPT_OUT: "0"}).reason
     settings = _apply({"MALLOC_TRIM_THRESHOLD_": "100000"})
     assert settings.applied == () and "MALLOC_TRIM_THRESHOLD_" in settings.reason
+
+
+def test_describe_says_what_the_process_does(monkeypatch):
+    import tiwcli.allocator as allocator
+
+    monkeypatch.setattr(allocator, "_done", None)
+    assert allocator.describe().startswith("glibc's defaults")
+    monkeypatch.setattr(allocator, "_done", allocator.AllocatorSettings(("mmap_threshold", "top_pad")))
+    assert allocator.describe() == "freed memory kept (mmap_threshold, top_pad)"
+    monkeypatch.setattr(allocator, "_done", allocator._apply({OPT_OUT: "off"}))
+    assert allocator.describe() == "not set: TIW_KEEP_FREED_MEMORY=off"

@@ -54,6 +54,15 @@ def keep_freed_memory(environ: dict[str, str] | None = None) -> AllocatorSetting
     return _done
 
 
+def describe() -> str:
+    """What this process's allocator does, for benchmark reports (applies nothing)."""
+    if _done is None:
+        return "glibc's defaults (keep_freed_memory not called)"
+    if _done.applied:
+        return "freed memory kept (" + ", ".join(_done.applied) + ")"
+    return f"not set: {_done.reason}"
+
+
 def _apply(environ) -> AllocatorSettings:
     if environ.get(OPT_OUT, "1").strip().lower() in {"0", "false", "no", "off"}:
         return AllocatorSettings((), f"{OPT_OUT}={environ[OPT_OUT]}")

@@ -47,6 +47,7 @@ def test_bench_reports_latency_throughput_machine_and_end_to_end(tmp_path):
     data = json.loads(report.read_text())
     assert len(data["machine_before"]["load_average"]) == 3
     assert data["machine_before"]["cpu_count"] >= 1
+    assert data["machine_before"]["allocator"]  # kept freed memory, or glibc's defaults, said
     assert [row["num_sources"] for row in data["model"]] == [1, 2]
     for row in data["model"]:
         assert row["threads"] == 1

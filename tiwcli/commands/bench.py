@@ -188,7 +188,7 @@ def _print_machine(console, when: str, state) -> None:  # type: ignore[no-untype
     load = " ".join(f"{value:.2f}" for value in state.load_average)
     console.print(
         f"machine {when}: {state.cpu_count} CPUs ({state.processor}), torch {state.torch_version}, "
-        f"torch threads {state.threads}, load average {load} (1, 5, 15 min)"
+        f"torch threads {state.threads}, load average {load} (1, 5, 15 min); allocator: {state.allocator}"
     )
 
 

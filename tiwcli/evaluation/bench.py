@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from tiwcli import allocator
 from tiwcli.choices import Precision
 from tiwcli.errors import TiwError
 from tiwcli.models import ImplicitWarping
@@ -59,6 +60,7 @@ class MachineState:
     load_average: tuple[float, float, float]  # os.getloadavg(): 1, 5, 15 minutes
     torch_version: str
     processor: str
+    allocator: str = ""  # tiwcli.allocator.describe(): freed memory kept or glibc's defaults
 
     @property
     def busy(self) -> bool:
@@ -73,6 +75,7 @@ def machine_state() -> MachineState:
         load_average=load_average(),
         torch_version=torch.__version__,
         processor=platform.processor() or platform.machine(),
+        allocator=allocator.describe(),
     )
 
 
