@@ -3,8 +3,8 @@
 With glibc's defaults, the many tensors of a frame (several MB each) are allocated by `mmap` and
 given back with `munmap` when freed, and the top of the heap is trimmed as soon as it is free: every
 frame the kernel hands out fresh zeroed pages again, one page fault per 4 KiB. On the 2-core CPU
-machine that was about 4,400 faults and a third of the CPU time of a fast-preset frame (batch 1,
-one thread: 123 ms of CPU a frame, 72 ms with `keep_freed_memory`; `benchmarks/README.md`).
+machine that was 2,100-6,300 faults a model frame (batch 1, one thread), and 107 against 84 ms of CPU
+a fast-preset frame, 130 against 113 with the default weights (`benchmarks/allocator/`).
 
 `keep_freed_memory` tells glibc (`mallopt`) to serve allocations of up to 32 MiB from the heap, to
 keep up to 1 GiB of free heap instead of trimming it, and to grow the heap 64 MiB at a time. The
@@ -46,11 +46,11 @@ class AllocatorSettings:
 _done: AllocatorSettings | None = None
 
 
-def keep_freed_memory(environ: dict[str, str] | None = None) -> AllocatorSettings:
+def keep_freed_memory() -> AllocatorSettings:
     """Apply the settings once per process (later calls return the first call's result)."""
     global _done
     if _done is None:
-        _done = _apply(os.environ if environ is None else environ)
+        _done = _apply(os.environ)
     return _done
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from tiwcli.allocator import keep_freed_memory
+from tiwcli.allocator import describe, keep_freed_memory
 from tiwcli.checkpoint import load_model
 from tiwcli.evaluation.bench import animate_frames, encode, load_average
 from tiwcli.evaluation.bench_child import peak_rss_kib
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    allocator = keep_freed_memory()
+    keep_freed_memory()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     rows = {}
@@ -58,7 +58,7 @@ def main() -> None:
             flush=True,
         )
     summary = {
-        "allocator": list(allocator.applied) or allocator.reason,
+        "allocator": describe(),
         "peak_rss_mib": peak_rss_kib() / 1024,
         "load": load_average()[0],
         "frames": args.frames,

@@ -10,25 +10,23 @@ mkdir -p "$out"
 shipped=weights/tiw-landmark-256.safetensors; fast=weights/tiw-fast-256.safetensors
 [ -f samples/source.jpg ] || .venv/bin/python scripts/data/make_sample_inputs.py
 uptime | tee "$out/uptime_before.txt"
+setting() { [ "$1" = glibc ] && echo TIW_KEEP_FREED_MEMORY=0 || echo TIW_KEEP_FREED_MEMORY=1; }  # kept|glibc -> env
 # each model in a process of its own (glibc's own thresholds follow what the process did before)
 for i in 1 2 3; do
     for weights in "$shipped" "$fast"; do
         for setting in kept glibc; do
-            env=(); [ "$setting" = glibc ] && env=(TIW_KEEP_FREED_MEMORY=0)
             echo "run $i $setting"
-            env "${env[@]}" OMP_NUM_THREADS=1 .venv/bin/python benchmarks/allocator/frame_faults.py "$weights"
+            env "$(setting "$setting")" OMP_NUM_THREADS=1 .venv/bin/python benchmarks/allocator/frame_faults.py "$weights"
         done
     done
 done | tee "$out/faults.txt"
 for setting in kept glibc; do
-    env=(); [ "$setting" = glibc ] && env=(TIW_KEEP_FREED_MEMORY=0)
-    env "${env[@]}" OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vs-peers/measure.py --threads 1 \
+    env "$(setting "$setting")" OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vs-peers/measure.py --threads 1 \
         --weights "$shipped" "$fast" --json "$out/fomm_$setting.json" | tee "$out/fomm_$setting.txt"
 done
 for i in 1 2 3; do
     for setting in kept glibc; do
-        env=(); [ "$setting" = glibc ] && env=(TIW_KEEP_FREED_MEMORY=0)
-        fps=$(env "${env[@]}" "${tiw[@]}" animate samples/source.jpg samples/driving.mp4 -o "$out/demo.mp4" \
+        fps=$(env "$(setting "$setting")" "${tiw[@]}" animate samples/source.jpg samples/driving.mp4 -o "$out/demo.mp4" \
             --overwrite 2>&1 | grep -oE "[0-9.]+ frames/s" | head -1 | cut -d' ' -f1)
         echo "demo run $i $setting: $fps frames/s"
     done

@@ -13,12 +13,12 @@ import time
 
 import torch
 
-from tiwcli.allocator import keep_freed_memory
+from tiwcli.allocator import describe, keep_freed_memory
 from tiwcli.models import landmark_prior
 
 
 def main() -> None:
-    allocator = keep_freed_memory()
+    keep_freed_memory()
     torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(0)
     driving = torch.rand(1, 68, 2, generator=generator) - 0.5
@@ -34,7 +34,7 @@ def main() -> None:
                 landmark_prior.spline_at(spline, 128)
                 times.append(1000 * (time.perf_counter() - start))
             print(f"round {number + 1}: {statistics.median(times):6.2f} ms (median of 30)", flush=True)
-    print(f"allocator: {list(allocator.applied) or allocator.reason}")
+    print(f"allocator: {describe()}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fomm_standin import Fomm
 
-from tiwcli.allocator import keep_freed_memory
+from tiwcli.allocator import describe, keep_freed_memory
 from tiwcli.checkpoint import load_model
 from tiwcli.evaluation.bench import animate_frames, encode, load_average, median_seconds
 
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    allocator = keep_freed_memory()
+    keep_freed_memory()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     fomm = Fomm().eval()
@@ -117,7 +117,7 @@ def main() -> None:
         "load_before": load_before,
         "load_after": load_average()[0],
         "torch": torch.__version__,
-        "allocator": list(allocator.applied) or allocator.reason,
+        "allocator": describe(),
     }
     for name, row in result["models"].items():
         print(

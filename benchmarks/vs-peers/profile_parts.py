@@ -11,13 +11,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tiwcli.allocator import keep_freed_memory
+from tiwcli.allocator import describe, keep_freed_memory
 from tiwcli.checkpoint import load_model
 from tiwcli.evaluation.bench import profile_modules
 
 
 def main(argv: list[str]) -> int:
-    print(f"allocator: {keep_freed_memory()}")
+    keep_freed_memory()
+    print(f"allocator: {describe()}")
     for path in (Path(p) for p in argv):
         for row in profile_modules(load_model(path).eval(), path.name, 1, frames=20, threads=1):
             print(f"{path.name:28s} {row.module:22s} {row.ms_per_frame:7.1f} ms {100 * row.share:5.1f}%")
