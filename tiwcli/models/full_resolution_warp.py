@@ -87,9 +87,11 @@ def warp_sources(
     interpolation: str = "bilinear",  # grid_sample's mode: bilinear or bicubic (sharper)
     keep_departure: torch.Tensor | None = None,  # (b, 1, H, W) scales the departures (models/mouth_spline.py)
     blend_power: float = 1.0,  # the masses raised to this power before they blend the sources
+    detail_power: float = 0.0,  # > 0: the sources' fine detail blended by mass**detail_power
 ) -> torch.Tensor:
     """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass (to the power
-    `blend_power`) -> (b, 3, H, W).
+    `blend_power`) -> (b, 3, H, W). With `detail_power`, in two bands: each warped source's fine
+    detail (`split_detail`) is blended by the masses to that power instead.
     With a motion gate (and a base) the departures from the base and the blend over sources act
     only where the gate opens: at g = 0 the nearest source, warped by the base alone."""
     batch, _, _, height, width = images.shape
@@ -130,13 +132,48 @@ def warp_sources(
     if interpolation == "bicubic":  # cubic weights overshoot a little at sharp edges
         warped = warped.clamp(0, 1)
     warped = rearrange(warped, "(b n) c H W -> b n c H W", b=batch)
-    if blend_power != 1:  # sharper: the source with most of the mass counts for more
-        masses = masses.clamp_min(0) ** blend_power
-    weights = masses / masses.sum(dim=1, keepdim=True).clamp_min(MIN_MASS**blend_power)  # (b, n, H, W)
+    weights = _blend_weights(masses, blend_power, gate, nearest)  # (b, n, H, W)
+    if detail_power <= 0 or images.shape[1] == 1:
+        return (warped * weights[:, :, None]).sum(dim=1)  # (b, 3, H, W)
+    coarse, detail = split_detail(warped)
+    detail_weights = _blend_weights(masses, detail_power, gate, nearest)
+    return (coarse * weights[:, :, None] + detail * detail_weights[:, :, None]).sum(dim=1)
+
+
+def _blend_weights(
+    masses: torch.Tensor,  # (b, n, H, W)
+    power: float,
+    gate: torch.Tensor | None,  # (b, 1, H, W)
+    nearest: torch.Tensor | None,  # (b, n)
+) -> torch.Tensor:
+    """Per-pixel weights of the sources (b, n, H, W), summing to 1: the masses to `power`,
+    normalised; with a motion gate, the nearest source alone where the gate is shut."""
+    if power != 1:  # sharper: the source with most of the mass counts for more
+        masses = masses.clamp_min(0) ** power
+    weights = masses / masses.sum(dim=1, keepdim=True).clamp_min(MIN_MASS**power)
     if gate is not None and nearest is not None:
-        gate = gate.to(dtype)  # (b, 1, H, W)
-        weights = (1 - gate) * nearest.to(dtype)[:, :, None, None] + gate * weights
-    return (warped * weights[:, :, None]).sum(dim=1)  # (b, 3, H, W)
+        gate = gate.to(weights.dtype)
+        weights = (1 - gate) * nearest.to(weights.dtype)[:, :, None, None] + gate * weights
+    return weights
+
+
+DETAIL_SIGMA = 2.0 / 256  # the detail band's Gaussian, as a fraction of the image side
+
+
+def split_detail(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(b, n, 3, H, W) -> (blurred, images - blurred): a separable Gaussian of sigma
+    DETAIL_SIGMA * W pixels, the borders reflected."""
+    batch, _, channels, height, width = images.shape
+    sigma = DETAIL_SIGMA * width
+    radius = max(1, round(3 * sigma))
+    taps = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    flat = rearrange(images, "b n c H W -> (b n c) 1 H W")
+    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
+    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
+    blurred = rearrange(flat, "(b n c) 1 H W -> b n c H W", b=batch, c=channels)
+    return blurred, images - blurred
 
 
 def blend(mask: torch.Tensor, warped: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:

@@ -243,6 +243,7 @@ class ImplicitWarping(nn.Module):
                 self.config.warp_interpolation,
                 keep_departure,
                 self.config.source_blend_power,
+                self.config.source_detail_power,
             )  # (b, 3, H, W)
             if warp_only:
                 return Rendered(image=warped_sources, warped_sources=warped_sources, mask=None)
