@@ -45,13 +45,15 @@ def real_landmarks(face_photo, dlib_analyzer) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def tiny_model(tiny_landmark_config) -> ImplicitWarping:
     """The tiny config with every landmark-prior part: the spline at full resolution, the motion
-    gate, the mouth prior and the lips following the spline (untrained, seed 0)."""
+    gate, the mouth prior, the lips following the spline and the sources' detail blended apart
+    (untrained, seed 0)."""
     config = dataclasses.replace(
         tiny_landmark_config,
         landmark_flow_full_resolution=True,
         motion_gate=0.01,
         mouth_mask_logit=2.0,
         mouth_spline=2.5,
+        source_detail_power=4.0,
     )
     torch.manual_seed(0)
     return ImplicitWarping(config).eval()

@@ -163,7 +163,7 @@ DETAIL_SIGMA = 2.0 / 256  # the detail band's Gaussian, as a fraction of the ima
 def split_detail(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(b, n, 3, H, W) -> (blurred, images - blurred): a separable Gaussian of sigma
     DETAIL_SIGMA * W pixels, the borders reflected."""
-    batch, _, channels, height, width = images.shape
+    batch, _, channels, _, width = images.shape
     sigma = DETAIL_SIGMA * width
     radius = max(1, round(3 * sigma))
     taps = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
