@@ -159,6 +159,7 @@ def portrait_animator(
     find_best_frame: bool = False,
     mouth_reference: str = AnimateOptions.mouth_reference,
     mouth_interior: str = "warp",
+    source_mouth: str = AnimateOptions.source_mouth,
 ) -> Animator:
     """`tiw animate`'s Animator on the CPU with dlib: face crop on, relative motion, no paste-back;
     by default without the driver's mouth interior (the model's own figures, as every dev rule
@@ -170,6 +171,7 @@ def portrait_animator(
         find_best_frame=find_best_frame,
         mouth_reference=mouth_reference,
         mouth_interior=mouth_interior,
+        source_mouth=source_mouth,
     )
     return Animator(load_model(weights), options, load_face_analyzer("dlib"))
 

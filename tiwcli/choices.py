@@ -15,6 +15,9 @@ from tiwcli.errors import InputError
 FaceBackend = Literal["auto", "dlib", "fan"]  # auto: fan when installed with its weights, else dlib
 MotionMode = Literal["relative", "absolute"]  # how driving keypoints move the source's (pipeline)
 MouthReference = Literal["frame", "closed"]  # relative landmarks: the reference's mouth (inference.motion)
+# relative landmarks: the first source's mouth as it is, or closed before the driver's opening is added
+# (inference.motion.closed_source_mouth)
+SourceMouth = Literal["as-is", "closed"]
 # where the driver's mouth opens past the source's: the warp's stretched lips, or the driver's teeth and
 # cavity painted in (inference.mouth_interior)
 MouthInterior = Literal["warp", "driver"]

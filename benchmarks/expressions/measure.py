@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/measure.py \\
         --weights weights/tiw-landmark-256.safetensors --data data/train-256 \\
         [--split test] [--max-frames 48] [--drivers CLIP ...] [--portraits DIR] \\
-        [--json OUT.json] [--sheet OUT.jpg] [--mouth-interior warp|driver] [--no-self-reenactment]
+        [--json OUT.json] [--sheet OUT.jpg] [--mouth-interior warp|driver] \\
+        [--source-mouth as-is|closed] [--no-self-reenactment]
 
 1. Self-reenactment on the split's clips, 1 and 3 sources: L1, PSNR, SSIM of the model, copy-source
    and landmark-warp, from `tiw eval`'s library (`tiwcli.evaluation.protocols.evaluate_data`, same
@@ -37,7 +38,7 @@ import cross_identity  # noqa: E402  (benchmarks/cross_identity.py)
 from face_measures import head_pose, pupil_position, sharpness_ratio, teeth_share  # noqa: E402
 
 from tiwcli.checkpoint import load_model  # noqa: E402
-from tiwcli.choices import MouthInterior, choices  # noqa: E402
+from tiwcli.choices import MouthInterior, SourceMouth, choices  # noqa: E402
 from tiwcli.dataset.layout import landmarks_path, list_clips, stored_landmarks  # noqa: E402
 from tiwcli.evaluation.baselines import BASELINES, DrivingFrames, LandmarkWarp  # noqa: E402
 from tiwcli.evaluation.people import clip_people  # noqa: E402
@@ -218,9 +219,12 @@ def cross_identity_figures(
     max_frames: int,
     sheet: Path | None,
     mouth_interior: str = AnimateOptions.mouth_interior,
+    source_mouth: str = AnimateOptions.source_mouth,
 ) -> dict:
     """Every portrait driven by every driver; the sheet from the first driver's first portraits."""
-    animator = cross_identity.portrait_animator(weights, mouth_interior=mouth_interior)
+    animator = cross_identity.portrait_animator(
+        weights, mouth_interior=mouth_interior, source_mouth=source_mouth
+    )
     per_driver = []
     for number, driver in enumerate(drivers):
         driving = read_all_frames(driver, max_frames=max_frames)
@@ -368,6 +372,12 @@ def main(argv: list[str] | None = None) -> int:
         "the driver's mouth would be copied from the frame it is scored against)",
     )
     parser.add_argument(
+        "--source-mouth",
+        choices=choices(SourceMouth),
+        default=AnimateOptions.source_mouth,
+        help="cross-identity: as `tiw animate`'s",
+    )
+    parser.add_argument(
         "--no-self-reenactment",
         action="store_true",
         help="cross-identity figures only (e.g. on the dev side)",
@@ -406,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             args.max_frames,
             args.sheet,
             args.mouth_interior,
+            args.source_mouth,
         )
     )
     checks = targets(reenactment, cross)
@@ -417,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             "split": args.split,
             "max_frames": args.max_frames,
             "mouth_interior": args.mouth_interior,
+            "source_mouth": args.source_mouth,
             "drivers": [{"clip": clip.name, "mouth_opening_std": motion} for clip, motion in drivers],
             "self_reenactment": reenactment,
             "cross_identity": cross,

@@ -47,6 +47,7 @@ from tiwcli.inference.framing import Framer
 from tiwcli.inference.landmark_references import carry_reference_landmarks, landmark_references
 from tiwcli.inference.motion import (
     KeypointArrays,
+    closed_source_mouth,
     known_landmarks,
     landmarks_in_crop,
     motion_landmarks,
@@ -223,7 +224,9 @@ class Animator:
         controlled: Keypoints | None = None  # keypoints that follow controlled landmarks
         if landmarks is not None and encoding.landmarks is not None:
             anchor = encoding.landmarks[0, 0].float().cpu().numpy()  # the first source's (68, 2)
-            source_landmarks = anchor
+            source_landmarks = anchor  # what the source has: the mouth interior compares with it
+            if self.options.mode == "relative" and self.options.source_mouth == "closed":
+                anchor = closed_source_mouth(anchor)
             references = self.landmark_references(reference_landmarks, landmarks, mouth_ahead, mouth_least)
             if self.options.controls.is_default:
                 moved = motion_landmarks(landmarks, references, anchor, self.options.mode)
@@ -236,7 +239,7 @@ class Animator:
                 )
                 first = encoding.keypoints  # the first source's: (1, n, k, 2), (1, n, k)
                 controlled = keypoints_following(
-                    Keypoints(first.positions[0, 0], first.strengths[0, 0]), anchor, moved
+                    Keypoints(first.positions[0, 0], first.strengths[0, 0]), source_landmarks, moved
                 )
             driving_landmarks = torch.from_numpy(moved).to(self.device)
         with self.times.measure("model"):

@@ -183,6 +183,14 @@ def close_mouth(landmarks: np.ndarray, amount: np.ndarray | float) -> np.ndarray
     return (landmarks - shift).astype(landmarks.dtype)  # (..., 68, 2)
 
 
+def closed_source_mouth(anchor: np.ndarray) -> np.ndarray:
+    """The first source's landmarks (68, 2) with the mouth closed (`AnimateOptions.source_mouth`
+    "closed"): relative motion then adds the driver's opening to a closed mouth, so a portrait that
+    smiles with its lips apart opens as far as the driver and no farther, and closes when the driver
+    does. NaN stays NaN."""
+    return close_pairs(close_mouth(anchor, mouth_openings(anchor)))
+
+
 MOUTH_LOOKAHEAD = 25  # frames (about a second) that `closed_mouth_references` may look ahead
 
 

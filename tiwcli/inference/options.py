@@ -21,6 +21,7 @@ from tiwcli.choices import (
     MouthInterior,
     MouthReference,
     Precision,
+    SourceMouth,
     check_choice,
     check_device,
     parse_faces,
@@ -59,6 +60,10 @@ class AnimateOptions:
     # relative mode, landmark prior: closed = the reference's mouth closed to the driver's least
     # opening (inference.motion.closed_mouth_references); frame = the reference frame's mouth as is (FOMM)
     mouth_reference: MouthReference = "closed"
+    # relative mode, landmark prior: closed = the first source's mouth closed before the driver's
+    # opening is added, so the output opens as far as the driver's and closes when it does (as
+    # LivePortrait's normalize_lip); as-is = the source's own opening plus the driver's (FOMM)
+    source_mouth: SourceMouth = "as-is"
     # landmark prior: where the mouth opens past the source's, paint the driver's mouth interior in
     # (driver) or leave the warp's stretched lips (warp) (inference.mouth_interior)
     mouth_interior: MouthInterior = "driver"
@@ -79,6 +84,7 @@ class AnimateOptions:
     def __post_init__(self) -> None:
         check_choice(self.mode, MotionMode, "mode")
         check_choice(self.mouth_reference, MouthReference, "mouth reference")
+        check_choice(self.source_mouth, SourceMouth, "source mouth")
         check_choice(self.mouth_interior, MouthInterior, "mouth interior")
         check_choice(self.precision, Precision, "precision")
         check_choice(self.engine, Engine, "engine")
