@@ -93,6 +93,7 @@ def test_no_paste_back_writes_the_crop(tmp_path, weights, clip, face_photo):
             "warp",
             "teeth",
         ),  # "driver" is the default (tests/inference/test_mouth_interior)
+        ("--source-mouth", "closed", "open"),  # tests/inference/test_animator.py
     ],
 )
 def test_landmark_options_run_a_landmark_model(

@@ -366,3 +366,37 @@ def test_relative_landmarks_are_measured_from_the_first_frame_with_a_face(model)
         first = references if references.ndim == 2 else references[0]
         assert np.allclose(first, landmarks[1], atol=0.05)  # frame 1's (its mouth closed at most)
         assert animator.landmark_references(None, landmarks[:1]) is None  # no face at all
+
+
+def test_a_closed_source_mouth_hands_the_model_closed_lips_where_the_driver_stands_still(
+    tiny_landmark_config, face_photo
+):
+    """Real photo of a man with his mouth open, driven by itself (the driver does not move): as is,
+    the model gets his open mouth back; with source_mouth "closed", his mouth shut (the driver's
+    own opening, zero from his least open mouth, added to a closed mouth), the rest of the face
+    where it was."""
+    from tiwcli.inference.motion import mouth_openings
+
+    torch.manual_seed(0)
+    model = ImplicitWarping(tiny_landmark_config).eval()
+    seen = spy_on_driving_landmarks(model)
+    photo = load_image(face_photo)
+    given = {}
+    for source_mouth in ("as-is", "closed"):
+        options = AnimateOptions(device="cpu", batch_size=3, paste_back=False, source_mouth=source_mouth)
+        animator = Animator(model, options)
+        sources = animator.sources_from_images([photo])
+        seen.clear()
+        list(animator.frames(sources, lambda: iter([photo] * 3)))
+        given[source_mouth] = np.concatenate([batch.numpy() for batch in seen])  # (3, 68, 2)
+    own = float(mouth_openings(sources.landmarks[0]))
+    assert own > 0.1  # his mouth is open in the photo
+    assert mouth_openings(given["as-is"]) == pytest.approx([own] * 3, abs=1e-4)
+    assert np.abs(mouth_openings(given["closed"])).max() < 0.02
+    eyes_brows = list(range(17, 48))
+    assert np.allclose(given["closed"][:, eyes_brows], given["as-is"][:, eyes_brows], atol=1e-5)
+
+
+def test_an_unknown_source_mouth_is_refused():
+    with pytest.raises(InputError, match="source mouth"):
+        AnimateOptions(source_mouth="open")  # type: ignore[arg-type]

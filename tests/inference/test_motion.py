@@ -10,6 +10,7 @@ from tiwcli.inference.motion import (
     MOUTH_OPENING_BASIS,
     close_mouth,
     closed_mouth_references,
+    closed_source_mouth,
     least_openings,
     motion_landmarks,
     mouth_openings,
@@ -56,6 +57,24 @@ def test_close_mouth_moves_lips_and_jaw_along_the_face_not_the_eyes(face):
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     rolled = face @ rotation.T
     assert np.allclose(opened(rolled, 0.2), wide @ rotation.T, atol=1e-9)
+
+
+def test_a_source_with_parted_lips_opens_only_as_far_as_the_driver_once_closed(face):
+    """A portrait smiling with its lips apart (0.15): relative motion adds the driver's 0.2 to its
+    0.15 as it is; with its mouth closed first, the output opens 0.2, and shuts when the driver does.
+    Eyes, brows and nose stay where the portrait has them."""
+    smiling = opened(face, 0.15)
+    shut = closed_source_mouth(smiling)
+    assert mouth_openings(shut) == pytest.approx(0.0, abs=0.01)
+    eyes_brows_nose = [i for i in range(68) if i not in MOUTH_OPENING_BASIS]
+    assert np.array_equal(shut[eyes_brows_nose], smiling[eyes_brows_nose])
+    driver = face + np.array([0.03, 0.0])
+    driving = np.stack([driver, opened(driver, 0.2), driver]).astype(np.float32)
+    as_is = mouth_openings(motion_landmarks(driving, driving[0], smiling, "relative"))
+    closed = mouth_openings(motion_landmarks(driving, driving[0], shut, "relative"))
+    assert as_is == pytest.approx([0.15, 0.35, 0.15], abs=0.02)
+    assert closed == pytest.approx([0.0, 0.2, 0.0], abs=0.02)
+    assert np.isnan(closed_source_mouth(np.full((68, 2), np.nan))).all()
 
 
 def test_openings_are_measured_from_the_drivers_least_open_mouth(face):

@@ -85,6 +85,7 @@ def animate(
         ),
     ] = options.MouthReferenceChoice.closed,  # type: ignore[attr-defined]
     mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.driver,  # type: ignore[attr-defined]
+    source_mouth: options.SourceMouthOption = options.SourceMouthChoice.as_is,  # type: ignore[attr-defined]
     device: options.Device = "auto",
     precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     engine: options.EngineOption = options.EngineChoice.torch,  # type: ignore[attr-defined]
@@ -191,6 +192,7 @@ def animate(
             find_best_frame=find_best_frame,
             mouth_reference=mouth_reference.value,
             mouth_interior=mouth_interior.value,
+            source_mouth=source_mouth.value,
             batch_size=batch_size,
             device=device,
             precision=precision.value,

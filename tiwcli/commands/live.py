@@ -80,6 +80,7 @@ def live(
     eyes: options.Eyes = True,
     mouth: options.Mouth = True,
     mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.driver,  # type: ignore[attr-defined]
+    source_mouth: options.SourceMouthOption = options.SourceMouthChoice.as_is,  # type: ignore[attr-defined]
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file.")] = False,
     stats_json: Annotated[
         Optional[Path],  # noqa: UP045
@@ -128,6 +129,7 @@ def live(
         face_backend=options.aliased(face_backend, landmarks_old).value,
         controls=options.motion_controls(motion, expression_scale, eyes, mouth),  # type: ignore[arg-type]
         mouth_interior=mouth_interior.value,
+        source_mouth=source_mouth.value,
     )
     resolve_device(animate_options.device)
     images = [load_source(path) for path in sources]

@@ -26,6 +26,7 @@ from tiwcli.choices import (
     MouthReference,
     PerceptualNetwork,
     Precision,
+    SourceMouth,
     choices,
 )
 from tiwcli.errors import InputError
@@ -41,6 +42,7 @@ MotionModeChoice = choice_enum("MotionModeChoice", MotionMode)
 MotionControlChoice = choice_enum("MotionControlChoice", MotionControl)
 MouthReferenceChoice = choice_enum("MouthReferenceChoice", MouthReference)
 MouthInteriorChoice = choice_enum("MouthInteriorChoice", MouthInterior)
+SourceMouthChoice = choice_enum("SourceMouthChoice", SourceMouth)
 EngineChoice = choice_enum("EngineChoice", Engine)
 PrecisionChoice = choice_enum("PrecisionChoice", Precision)
 PerceptualNetworkChoice = choice_enum("PerceptualNetworkChoice", PerceptualNetwork)
@@ -171,6 +173,14 @@ MouthInteriorOption = Annotated[
         help="Landmark weights: where the driver's mouth opens wider than the source's, driver (the "
         "default) paints the driver's teeth and mouth interior in (colour-matched); warp leaves the "
         "source's lips stretched over the opening."
+    ),
+]
+SourceMouthOption = Annotated[
+    SourceMouthChoice,  # type: ignore[valid-type]
+    typer.Option(
+        help="Relative mode, landmark weights: closed closes the (first) source's mouth before the "
+        "driver's opening is added, so a portrait with parted lips opens as far as the driver and "
+        "closes when the driver does; as-is adds the driver's opening to the source's own."
     ),
 ]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
