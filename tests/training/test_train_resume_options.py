@@ -162,8 +162,8 @@ def test_the_default_preset_is_the_shipped_weights(tmp_path):
     """No --preset: the shipped weights' architecture and recipe (landmark prior, no keypoint
     guidance, no GAN), and an old --init checkpoint keeps its own preset. The shipped file is
     that preset with the full-resolution spline, the motion gate, bicubic sampling, the tighter
-    spline ridge and the lips following the spline switched on (none owns weights; see
-    weights/README.md), and --init from it keeps the switches."""
+    spline ridge, the lips following the spline and the two-band blend of several sources switched
+    on (none owns weights; see weights/README.md), and --init from it keeps the switches."""
     from tiwcli.checkpoint import read_model_file, shipped_weights_dirs
     from tiwcli.training.run import resolve_settings
 
@@ -183,6 +183,7 @@ def test_the_default_preset_is_the_shipped_weights(tmp_path):
         warp_interpolation="bicubic",
         landmark_flow_smoothing=0.001,
         mouth_spline=2.5,
+        source_detail_power=16.0,
     )
     continued, _, _ = resolve_settings(tmp_path, preset=None, resume=False, init=shipped_file, overrides={})
     assert continued == shipped
