@@ -38,12 +38,12 @@ def main() -> None:
         masses = torch.softmax(torch.randn(1, count, 32, 32), dim=1) * 0.95
         flows = identity[None, None].repeat(1, count, 1, 1, 1) + 0.01 * torch.randn(1, count, 2, 32, 32)
         correspondence = Correspondence(flows=flows, masses=masses)
+        sources = images[:, :count]
         times: dict[float, list[float]] = {0.0: [], 16.0: []}
         with torch.inference_mode():
             for _ in range(args.rounds):
                 for power in times:
                     start = time.perf_counter()
-                    sources = images[:, :count]
                     warp_sources(sources, correspondence, interpolation="bicubic", detail_power=power)
                     times[power].append((time.perf_counter() - start) * 1000)
         print(f"{count:>8}{statistics.median(times[0.0]):>10.2f}{statistics.median(times[16.0]):>11.2f}")
