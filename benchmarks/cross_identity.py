@@ -160,6 +160,7 @@ def portrait_animator(
     mouth_reference: str = AnimateOptions.mouth_reference,
     mouth_interior: str = "warp",
     source_mouth: str = AnimateOptions.source_mouth,
+    mouth_scale: float = AnimateOptions.mouth_scale,
 ) -> Animator:
     """`tiw animate`'s Animator on the CPU with dlib: face crop on, relative motion, no paste-back;
     by default without the driver's mouth interior (the model's own figures, as every dev rule
@@ -172,6 +173,7 @@ def portrait_animator(
         mouth_reference=mouth_reference,
         mouth_interior=mouth_interior,
         source_mouth=source_mouth,
+        mouth_scale=mouth_scale,
     )
     return Animator(load_model(weights), options, load_face_analyzer("dlib"))
 

@@ -94,12 +94,14 @@ def test_no_paste_back_writes_the_crop(tmp_path, weights, clip, face_photo):
             "teeth",
         ),  # "driver" is the default (tests/inference/test_mouth_interior)
         ("--source-mouth", "closed", "open"),  # tests/inference/test_animator.py
+        ("--mouth-scale", "1.5", "lots"),  # the range: tests/inference/test_animator.py
     ],
 )
 def test_landmark_options_run_a_landmark_model(
     tmp_path, tiny_landmark_config, clip, face_photo, option, value, bad
 ):
-    """A landmark model runs with the option's non-default value; a value it does not know is exit 2."""
+    """A landmark model runs with the option's non-default value; a value it does not know is exit 2,
+    the option named."""
     torch.manual_seed(0)
     landmark_weights = tmp_path / "landmark.safetensors"
     save_model(landmark_weights, ImplicitWarping(tiny_landmark_config))
@@ -109,7 +111,7 @@ def test_landmark_options_run_a_landmark_model(
     assert result.exit_code == 0, result.output
     assert probe_video(output).num_frames == CLIP_FRAMES
     result = run(face_photo, clip, "-o", tmp_path / "bad.mp4", *args[:-1], bad)
-    assert result.exit_code == 2 and bad in result.output and not (tmp_path / "bad.mp4").exists()
+    assert result.exit_code == 2 and option in result.output and not (tmp_path / "bad.mp4").exists()
 
 
 @pytest.mark.parametrize("detect_every", ["1", "8"])

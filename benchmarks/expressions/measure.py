@@ -4,7 +4,7 @@
         --weights weights/tiw-landmark-256.safetensors --data data/train-256 \\
         [--split test] [--max-frames 48] [--drivers CLIP ...] [--portraits DIR] \\
         [--json OUT.json] [--sheet OUT.jpg] [--mouth-interior warp|driver] \\
-        [--source-mouth as-is|closed] [--no-self-reenactment]
+        [--source-mouth as-is|closed] [--mouth-scale S] [--no-self-reenactment]
 
 1. Self-reenactment on the split's clips, 1 and 3 sources: L1, PSNR, SSIM of the model, copy-source
    and landmark-warp, from `tiw eval`'s library (`tiwcli.evaluation.protocols.evaluate_data`, same
@@ -220,10 +220,11 @@ def cross_identity_figures(
     sheet: Path | None,
     mouth_interior: str = AnimateOptions.mouth_interior,
     source_mouth: str = AnimateOptions.source_mouth,
+    mouth_scale: float = AnimateOptions.mouth_scale,
 ) -> dict:
     """Every portrait driven by every driver; the sheet from the first driver's first portraits."""
     animator = cross_identity.portrait_animator(
-        weights, mouth_interior=mouth_interior, source_mouth=source_mouth
+        weights, mouth_interior=mouth_interior, source_mouth=source_mouth, mouth_scale=mouth_scale
     )
     per_driver = []
     for number, driver in enumerate(drivers):
@@ -378,6 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         help="cross-identity: as `tiw animate`'s",
     )
     parser.add_argument(
+        "--mouth-scale",
+        type=float,
+        default=AnimateOptions.mouth_scale,
+        help="cross-identity: as `tiw animate`'s",
+    )
+    parser.add_argument(
         "--no-self-reenactment",
         action="store_true",
         help="cross-identity figures only (e.g. on the dev side)",
@@ -417,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             args.sheet,
             args.mouth_interior,
             args.source_mouth,
+            args.mouth_scale,
         )
     )
     checks = targets(reenactment, cross)
@@ -429,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_frames": args.max_frames,
             "mouth_interior": args.mouth_interior,
             "source_mouth": args.source_mouth,
+            "mouth_scale": args.mouth_scale,
             "drivers": [{"clip": clip.name, "mouth_opening_std": motion} for clip, motion in drivers],
             "self_reenactment": reenactment,
             "cross_identity": cross,

@@ -23,14 +23,14 @@ def test_animate_endpoint_returns_the_video(app_url, app_inputs, face_photo, cli
 
 
 def test_animate_endpoint_takes_every_option(app_url, app_inputs, face_photo, cli_frames, count_frames):
-    """All the optional arguments, in docs/app.md's order, the mouth interior last."""
+    """All the optional arguments, in docs/app.md's order, the mouth opening last."""
     from gradio_client import Client, handle_file
 
     client = Client(app_url, verbose=False)
     video = client.predict(
         handle_file(str(face_photo)),
         {"video": handle_file(str(app_inputs / "clip.mp4"))},
-        [], "relative", False, True, "auto", 3, "warp",
+        [], "relative", False, True, "auto", 3, "warp", 1.5,
         api_name="/animate",
     )  # fmt: skip
     assert count_frames(Path(video)) == cli_frames
@@ -39,6 +39,13 @@ def test_animate_endpoint_takes_every_option(app_url, app_inputs, face_photo, cl
             handle_file(str(face_photo)),
             {"video": handle_file(str(app_inputs / "clip.mp4"))},
             [], "relative", False, True, "auto", 3, "teeth",
+            api_name="/animate",
+        )  # fmt: skip
+    with pytest.raises(Exception, match="greater than maximum value 3"):  # the slider refuses it
+        client.predict(
+            handle_file(str(face_photo)),
+            {"video": handle_file(str(app_inputs / "clip.mp4"))},
+            [], "relative", False, True, "auto", 3, "driver", 7,
             api_name="/animate",
         )  # fmt: skip
 

@@ -19,7 +19,7 @@ IMAGE_SUFFIXES = [".jpg", ".png", ".jfif", ".gif", ".webp", "", ".mp4", ".txt", 
 VIDEO_SUFFIXES = [".mp4", ".mov", ".mkv", ".avi", ".jpg", "", ".gif"]
 ANIMATE_OPTIONS = [
     "--batch-size", "--sources-from-video", "--crf", "--detect-every", "--threads", "--mode", "--device",
-    "--precision", "--mouth-reference", "--mouth-interior", "--face-backend",
+    "--precision", "--mouth-reference", "--mouth-interior", "--face-backend", "--mouth-scale",
 ]  # fmt: skip
 TRAIN_OPTIONS = [
     "--steps", "--batch-size", "--lr", "--sources", "--checkpoint-every", "--keep", "--sample-every",

@@ -400,3 +400,38 @@ def test_a_closed_source_mouth_hands_the_model_closed_lips_where_the_driver_stan
 def test_an_unknown_source_mouth_is_refused():
     with pytest.raises(InputError, match="source mouth"):
         AnimateOptions(source_mouth="open")  # type: ignore[arg-type]
+
+
+def test_a_mouth_scale_hands_the_model_that_many_times_the_drivers_opening(
+    tiny_landmark_config, face_photo, wolfgang
+):
+    """A real photo driven by a real woman talking: with mouth_scale 2 the landmarks handed to the
+    model open the portrait's mouth twice as far from its own as with 1, frame by frame, and the
+    eyes and brows are where they were."""
+    from tiwcli.inference.motion import mouth_openings
+
+    torch.manual_seed(0)
+    model = ImplicitWarping(tiny_landmark_config).eval()
+    seen = spy_on_driving_landmarks(model)
+    photo = load_image(face_photo)
+    driving = read_all_frames(wolfgang, max_frames=200)[120::8]  # (10, H, W, 3): her mouth opens and closes
+    given = {}
+    for scale in (1.0, 2.0):
+        options = AnimateOptions(device="cpu", batch_size=5, paste_back=False, mouth_scale=scale)
+        animator = Animator(model, options)
+        sources = animator.sources_from_images([photo])
+        seen.clear()
+        list(animator.frames(sources, lambda: iter(driving)))
+        given[scale] = np.concatenate([batch.numpy() for batch in seen])  # (10, 68, 2)
+    own = float(mouth_openings(sources.landmarks[0]))
+    added = mouth_openings(given[1.0]) - own  # the driver's opening, as relative motion adds it
+    assert added.max() > 0.05  # she opens her mouth
+    assert mouth_openings(given[2.0]) - own == pytest.approx(2 * added, abs=0.01)
+    eyes_brows = list(range(17, 48))
+    assert np.allclose(given[2.0][:, eyes_brows], given[1.0][:, eyes_brows], atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [-0.5, 3.5])
+def test_a_mouth_scale_out_of_range_is_refused(scale):
+    with pytest.raises(InputError, match="mouth scale must be from 0 to 3"):
+        AnimateOptions(mouth_scale=scale)

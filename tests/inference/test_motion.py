@@ -14,6 +14,7 @@ from tiwcli.inference.motion import (
     least_openings,
     motion_landmarks,
     mouth_openings,
+    scaled_mouth_opening,
 )
 from tiwcli.io.images import load_image
 
@@ -75,6 +76,28 @@ def test_a_source_with_parted_lips_opens_only_as_far_as_the_driver_once_closed(f
     assert as_is == pytest.approx([0.15, 0.35, 0.15], abs=0.02)
     assert closed == pytest.approx([0.0, 0.2, 0.0], abs=0.02)
     assert np.isnan(closed_source_mouth(np.full((68, 2), np.nan))).all()
+
+
+def test_a_scaled_mouth_opens_that_many_times_the_drivers_opening_and_nothing_else(face):
+    """`--mouth-scale` 1.5: a driver opening 0.2 from its reference opens the moved face 0.3 from
+    where it was (a portrait with parted lips: from its own 0.1), closes when the driver does, and
+    leaves the eyes, brows and nose where relative motion put them. 1 changes nothing; a face the
+    driver has not (NaN) stays NaN; a reference per frame (closed_mouth_references) works alike."""
+    portrait = opened(face, 0.1)
+    driver = face + np.array([0.03, 0.0])
+    driving = np.stack([driver, opened(driver, 0.2), opened(driver, 0.1), driver, np.full((68, 2), np.nan)])
+    moved = motion_landmarks(driving.astype(np.float32), driving[0], portrait, "relative")
+    assert scaled_mouth_opening(moved, driving, driving[0], 1.0) is moved
+    wider = scaled_mouth_opening(moved, driving, driving[0], 1.5)
+    assert mouth_openings(wider[:4]) == pytest.approx([0.1, 0.4, 0.25, 0.1], abs=0.02)
+    eyes_brows_nose = [i for i in range(68) if i not in MOUTH_OPENING_BASIS]
+    assert np.array_equal(wider[:4, eyes_brows_nose], moved[:4, eyes_brows_nose])
+    assert np.isnan(wider[4]).all()
+    per_frame = np.broadcast_to(driving[0], driving.shape)
+    assert np.allclose(scaled_mouth_opening(moved, driving, per_frame, 1.5)[:4], wider[:4])
+    # less than 1 damps the opening; 0 keeps the portrait's own mouth, lips never crossed
+    still = scaled_mouth_opening(moved, driving, None, 0.0)
+    assert mouth_openings(still[:4]) == pytest.approx([0.1] * 4, abs=0.02)
 
 
 def test_openings_are_measured_from_the_drivers_least_open_mouth(face):

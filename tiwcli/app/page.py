@@ -22,6 +22,7 @@ from gradio.data_classes import FileData
 from pydantic import ConfigDict, model_validator
 
 from tiwcli.app.jobs import Animations, AppSettings, JobCancelledError, StageReport
+from tiwcli.choices import MAX_MOUTH_SCALE, MOUTH_SCALE
 from tiwcli.errors import MissingWeightsError, TiwError
 from tiwcli.inference.options import AnimateOptions
 
@@ -124,6 +125,15 @@ def build_page(animations: Animations) -> gr.Blocks:
                         info="where the driver's mouth opens wider than the photo's: driver paints the "
                         "driver's teeth in; warp leaves the photo's lips stretched over the opening",
                     )
+                    mouth_scale = gr.Slider(
+                        0,
+                        MAX_MOUTH_SCALE,
+                        value=MOUTH_SCALE,
+                        step=0.05,
+                        label="Mouth opening",
+                        info="how far the photo's mouth opens for the driver's opening: 1 as far as the "
+                        "driver's landmarks, more opens it wider",
+                    )
                 button = gr.Button("Animate", variant="primary", elem_id="animate")
             with gr.Column():
                 result = gr.Video(label="Result", interactive=False, buttons=["download"], elem_id="result")
@@ -150,6 +160,7 @@ def build_page(animations: Animations) -> gr.Blocks:
             paste: str = "auto",
             frames_from_video: float = 3,
             mouth: str = "driver",
+            opening: float = MOUTH_SCALE,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to ask for a progress bar)
         ) -> tuple[str, dict[str, str]]:
             if not source_path:
@@ -167,6 +178,7 @@ def build_page(animations: Animations) -> gr.Blocks:
                     paste_back=PASTE_BACK.get(paste),
                     num_sources=int(frames_from_video),
                     mouth_interior=mouth,  # type: ignore[arg-type]
+                    mouth_scale=float(opening),
                 )
                 done = animations.run(sources, Path(driving_path), options, _reporter(progress), cancelled)
             except TiwError as error:
@@ -187,7 +199,7 @@ def build_page(animations: Animations) -> gr.Blocks:
 
         inputs = [
             source, driving, more_photos, mode, find_best_frame, crop, paste_back, sources_from_video,
-            mouth_interior,
+            mouth_interior, mouth_scale,
         ]  # fmt: skip
         button.click(animate, inputs, [result, details], api_name="animate", concurrency_limit=1).success(
             show_details, details, [preview, summary], api_visibility="private"

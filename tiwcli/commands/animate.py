@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tiwcli.choices import MAX_SOURCES_FROM_VIDEO
+from tiwcli.choices import MAX_SOURCES_FROM_VIDEO, MOUTH_SCALE
 from tiwcli.commands import options
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ def animate(
     ] = options.MouthReferenceChoice.closed,  # type: ignore[attr-defined]
     mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.driver,  # type: ignore[attr-defined]
     source_mouth: options.SourceMouthOption = options.SourceMouthChoice.as_is,  # type: ignore[attr-defined]
+    mouth_scale: options.MouthScale = MOUTH_SCALE,
     device: options.Device = "auto",
     precision: options.PrecisionOption = options.PrecisionChoice.auto,  # type: ignore[attr-defined]
     engine: options.EngineOption = options.EngineChoice.torch,  # type: ignore[attr-defined]
@@ -193,6 +194,7 @@ def animate(
             mouth_reference=mouth_reference.value,
             mouth_interior=mouth_interior.value,
             source_mouth=source_mouth.value,
+            mouth_scale=mouth_scale,
             batch_size=batch_size,
             device=device,
             precision=precision.value,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from tiwcli.choices import MOUTH_SCALE
 from tiwcli.commands import options
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def live(
     mouth: options.Mouth = True,
     mouth_interior: options.MouthInteriorOption = options.MouthInteriorChoice.driver,  # type: ignore[attr-defined]
     source_mouth: options.SourceMouthOption = options.SourceMouthChoice.as_is,  # type: ignore[attr-defined]
+    mouth_scale: options.MouthScale = MOUTH_SCALE,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file.")] = False,
     stats_json: Annotated[
         Optional[Path],  # noqa: UP045
@@ -130,6 +132,7 @@ def live(
         controls=options.motion_controls(motion, expression_scale, eyes, mouth),  # type: ignore[arg-type]
         mouth_interior=mouth_interior.value,
         source_mouth=source_mouth.value,
+        mouth_scale=mouth_scale,
     )
     resolve_device(animate_options.device)
     images = [load_source(path) for path in sources]

@@ -16,6 +16,7 @@ import typer
 from tiwcli.choices import (
     DEVICES,
     MAX_BATCH_SIZE,
+    MAX_MOUTH_SCALE,
     AudioFrom,
     Engine,
     FaceBackend,
@@ -181,6 +182,16 @@ SourceMouthOption = Annotated[
         help="Relative mode, landmark weights: closed closes the (first) source's mouth before the "
         "driver's opening is added, so a portrait with parted lips opens as far as the driver and "
         "closes when the driver does; as-is adds the driver's opening to the source's own."
+    ),
+]
+MouthScale = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=MAX_MOUTH_SCALE,
+        help="Relative mode, landmark weights: how far the mouth opens for the driver's opening, "
+        "1 as far as the driver's landmarks, more opens it wider (the output's lips read as "
+        "opening less than the landmarks ask).",
     ),
 ]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]

@@ -52,6 +52,7 @@ from tiwcli.inference.motion import (
     landmarks_in_crop,
     motion_landmarks,
     relative_keypoints,
+    scaled_mouth_opening,
 )
 from tiwcli.inference.motion_controls import controlled_landmarks, keypoints_following
 from tiwcli.inference.mouth_interior import paint_mouth_interior
@@ -241,6 +242,8 @@ class Animator:
                 controlled = keypoints_following(
                     Keypoints(first.positions[0, 0], first.strengths[0, 0]), source_landmarks, moved
                 )
+            if self.options.mode == "relative":
+                moved = scaled_mouth_opening(moved, landmarks, references, self.options.mouth_scale)
             driving_landmarks = torch.from_numpy(moved).to(self.device)
         with self.times.measure("model"):
             with torch.inference_mode(), autocast(self.device, self.options.precision):

@@ -183,6 +183,22 @@ def close_mouth(landmarks: np.ndarray, amount: np.ndarray | float) -> np.ndarray
     return (landmarks - shift).astype(landmarks.dtype)  # (..., 68, 2)
 
 
+def scaled_mouth_opening(
+    moved: np.ndarray, driving: np.ndarray, reference: np.ndarray | None, scale: float
+) -> np.ndarray:
+    """Relative motion's landmarks `moved` (b, 68, 2) with the driver's mouth opening from its
+    `reference` ((68, 2), (b, 68, 2) or None: the first driving frame) taken `scale` times
+    (`AnimateOptions.mouth_scale`): the mouth opened further by (scale - 1) times the driver's
+    change of `mouth_openings`, along `MOUTH_OPENING_BASIS` (lips and chin, in the moved face's
+    own size and roll). 1 gives `moved` back; NaN (no face) stays NaN."""
+    if scale == 1:
+        return moved
+    if reference is None:
+        reference = driving[:1]
+    opened = mouth_openings(driving) - mouth_openings(reference)  # (b,) the driver's opening
+    return close_pairs(close_mouth(moved, -(scale - 1) * opened))
+
+
 def closed_source_mouth(anchor: np.ndarray) -> np.ndarray:
     """The first source's landmarks (68, 2) with the mouth closed (`AnimateOptions.source_mouth`
     "closed"): relative motion then adds the driver's opening to a closed mouth, so a portrait that

@@ -14,7 +14,9 @@ import numpy as np
 
 from tiwcli.choices import (
     MAX_BATCH_SIZE,
+    MAX_MOUTH_SCALE,
     MAX_SOURCES_FROM_VIDEO,
+    MOUTH_SCALE,
     Engine,
     FaceBackend,
     MotionMode,
@@ -64,6 +66,9 @@ class AnimateOptions:
     # opening is added, so the output opens as far as the driver's and closes when it does (as
     # LivePortrait's normalize_lip); as-is = the source's own opening plus the driver's (FOMM)
     source_mouth: SourceMouth = "as-is"
+    # relative mode, landmark prior: the driver's mouth opening taken this many times
+    # (inference.motion.scaled_mouth_opening); 1 = as far as the driver's landmarks open it
+    mouth_scale: float = MOUTH_SCALE
     # landmark prior: where the mouth opens past the source's, paint the driver's mouth interior in
     # (driver) or leave the warp's stretched lips (warp) (inference.mouth_interior)
     mouth_interior: MouthInterior = "driver"
@@ -86,6 +91,8 @@ class AnimateOptions:
         check_choice(self.mouth_reference, MouthReference, "mouth reference")
         check_choice(self.source_mouth, SourceMouth, "source mouth")
         check_choice(self.mouth_interior, MouthInterior, "mouth interior")
+        if not 0 <= self.mouth_scale <= MAX_MOUTH_SCALE:
+            raise InputError(f"mouth scale must be from 0 to {MAX_MOUTH_SCALE:g}, not {self.mouth_scale:g}")
         check_choice(self.precision, Precision, "precision")
         check_choice(self.engine, Engine, "engine")
         check_choice(self.face_backend, FaceBackend, "face backend")
