@@ -35,7 +35,7 @@ DEVICES = "auto, cpu, cuda or cuda:N"  # the device vocabulary, in words
 MAX_BATCH_SIZE = 256  # driving frames per model call
 MAX_SOURCES_FROM_VIDEO = 64  # frames of a source video used as sources (the model attends to all)
 # relative landmarks: the driver's mouth opening taken this many times (inference.motion.scaled_mouth_opening)
-MOUTH_SCALE = 1.0  # the default
+MOUTH_SCALE = 1.5  # the default (benchmarks/expressions/RULE.md, seventeenth rule; 1 = as the driver)
 MAX_MOUTH_SCALE = 3.0  # beyond this the lips cross the chin and the spline folds the face
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 

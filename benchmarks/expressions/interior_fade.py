@@ -6,7 +6,7 @@ driver's interior is painted fully; below it the interior is blended over the wa
 in proportion. This runs `measure.py` with another value, to judge it on dev before it is changed:
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/interior_fade.py FULL_AT \
-        [--colour-transfer gain|luma-chroma] measure.py's arguments...
+        [--colour-transfer gain|luma-chroma|luma-chroma-fit|hue-turn] measure.py's arguments...
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import measure
 
 from tiwcli.inference import mouth_interior
 
+WAYS = ("gain", "luma-chroma", "luma-chroma-fit", "hue-turn")  # mouth_interior.COLOUR_TRANSFER
+
 
 def main(argv: list[str]) -> int:
     full_at = float(argv[0])
@@ -26,8 +28,8 @@ def main(argv: list[str]) -> int:
         raise SystemExit("FULL_AT must be > 0")
     rest = argv[1:]
     if rest[:1] == ["--colour-transfer"]:
-        if len(rest) < 2 or rest[1] not in ("gain", "luma-chroma"):
-            raise SystemExit("--colour-transfer takes gain or luma-chroma")
+        if len(rest) < 2 or rest[1] not in WAYS:
+            raise SystemExit(f"--colour-transfer takes one of {', '.join(WAYS)}")
         mouth_interior.COLOUR_TRANSFER, rest = rest[1], rest[2:]
     print(
         f"mouth_interior.FULL_AT = {full_at} (shipped: {mouth_interior.FULL_AT}), "

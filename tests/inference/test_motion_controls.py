@@ -190,3 +190,12 @@ def test_controlled_outputs_keep_the_person(controlled_runs, dlib_analyzer, face
         face = dlib_analyzer.detect(frames[moved])[0]
         distance = float(np.linalg.norm(dlib_analyzer.embedding(frames[moved], face) - reference))
         assert distance < 0.5, f"--motion {name}: frame {moved} is {distance:.2f} from the source"
+
+
+def test_the_mouth_weight_says_how_much_of_the_drivers_opening_reaches_the_source():
+    """What `--mouth-scale` multiplies: all of it by default, none with the mouth off or the pose
+    alone, the expression scale's share otherwise."""
+    assert MotionControls().mouth_weight == 1
+    assert MotionControls(motion="pose").mouth_weight == 0
+    assert MotionControls(mouth=False).mouth_weight == 0
+    assert MotionControls(expression_scale=2.0, eyes=False).mouth_weight == 2

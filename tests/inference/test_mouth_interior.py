@@ -11,6 +11,8 @@ import torch
 from tiwcli.inference.mouth_interior import (
     INNER_LIPS,
     LUMA,
+    fit_in_range,
+    hue_turned,
     paint_mouth_interior,
     points_box,
     polygon_mask,
@@ -187,3 +189,47 @@ def test_the_interior_takes_the_outputs_luma_and_no_more_colour_than_its_skin():
         <= np.linalg.norm(pixels - (pixels @ LUMA)[..., None], axis=-1).max() + 1e-3
     )
     assert to_output_light(pixels, None, skin) is pixels
+
+
+def hue(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (...,) the hue angle of YCbCr's (Cb, Cr), radians."""
+    grey = rgb @ LUMA
+    return np.arctan2(0.713 * (rgb[..., 0] - grey), 0.564 * (rgb[..., 2] - grey))
+
+
+def test_a_pixel_out_of_range_keeps_its_hue():
+    """`fit_in_range`: pixels within 0-255 stay; a bright pink pushed past 255 in red is pulled
+    toward its own luma until it fits, its hue kept, where clipping red alone turns it lavender."""
+    inside = np.array([[10.0, 200.0, 30.0], [255.0, 0.0, 128.0]], np.float32)
+    assert np.allclose(fit_in_range(inside), inside, atol=1e-3)
+    pink = np.array([274.0, 229.0, 248.0], np.float32)  # retalking-4's tooth brightened (RULE.md, 18th)
+    fitted = fit_in_range(pink)
+    assert fitted.max() <= 255 + 1e-3 and fitted.min() >= -1e-3
+    assert fitted @ LUMA == pytest.approx(pink @ LUMA, abs=1e-3)  # the luma was in range: kept
+    assert hue(fitted) == pytest.approx(hue(pink), abs=1e-4)
+    clipped = np.clip(pink, 0, 255)
+    assert abs(hue(clipped) - hue(pink)) > 0.1  # what it replaces turns the hue
+    too_bright = fit_in_range(np.array([300.0, 290.0, 310.0], np.float32))
+    assert np.allclose(too_bright, 255, atol=1e-3)  # a luma past white is white
+
+
+def test_the_interior_hue_is_turned_from_the_drivers_skin_to_the_outputs():
+    """`hue_turned`: the same skins leave the pixels as they are; a magenta driver's lavender tooth
+    in a warm portrait comes out in the portrait's cast (its hue turned as far as the skins' hues
+    differ, warm and nearer white than the pixel clipped per channel); a grey portrait gets a grey
+    mouth; every pixel fits 0-255."""
+    pixels = np.array([[[237.0, 192.0, 210.0], [120.0, 40.0, 50.0]]], np.float32)  # tooth, tongue
+    magenta = np.array([189.0, 140.0, 145.0], np.float32)  # retalking-4's skin (RULE.md, 18th rule)
+    warm = np.array([230.0, 171.0, 127.0], np.float32)  # a dev portrait's
+    assert np.allclose(hue_turned(pixels, magenta, magenta), pixels, atol=1e-2)
+    turned = hue_turned(pixels, warm, magenta)
+    assert turned.min() >= -1e-3 and turned.max() <= 255 + 1e-3
+    turn = hue(warm) - hue(magenta)
+    assert hue(turned[0, 1]) - hue(pixels[0, 1]) == pytest.approx(turn, abs=1e-3)  # the tongue's in range
+    tooth = turned[0, 0]
+    assert tooth[0] >= tooth[1] >= tooth[2]  # warm (red, green, blue in that order), not lavender
+    old = np.clip(to_output_light(pixels, warm, magenta), 0, 255)[0, 0]
+    assert np.ptp(tooth) < np.ptp(old) - 5  # nearer white
+    grey = hue_turned(pixels, np.full(3, 95.0, np.float32), magenta)
+    assert np.ptp(grey, axis=-1).max() < 1e-2
+    assert hue_turned(pixels, None, magenta) is pixels

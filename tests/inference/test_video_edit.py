@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tiwcli.inference.animator import Animator
-from tiwcli.inference.motion import mouth_openings
+from tiwcli.inference.motion import mouth_openings, scaled_mouth_opening
 from tiwcli.inference.motion_controls import MotionControls, edited_landmarks
 from tiwcli.inference.options import AnimateOptions
 from tiwcli.inference.video_edit import EditPlan, edit_frames, plan_edit
@@ -74,15 +74,9 @@ def test_edit_moves_the_mouth_toward_the_driver_and_no_mouth_keeps_it(
     source, plan, frames, _ = edited_run
     own = plan.source_landmarks.astype(np.float64)
     drv = plan.driving_landmarks[[plan.driving_index(t) for t in range(len(source))]].astype(np.float64)
-    target = mouth_openings(
-        edited_landmarks(
-            own,
-            own[plan.source_neutral],
-            drv,
-            drv[0] * 0 + plan.driving_landmarks[plan.driving_neutral],
-            MotionControls(),
-        )
-    )
+    neutral = plan.driving_landmarks[plan.driving_neutral].astype(np.float64)
+    asked = edited_landmarks(own, own[plan.source_neutral], drv, neutral, MotionControls())
+    target = mouth_openings(scaled_mouth_opening(asked, drv, neutral, AnimateOptions().mouth_scale))
 
     def measured(images):
         return np.array(

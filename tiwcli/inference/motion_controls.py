@@ -64,6 +64,12 @@ class MotionControls:
         """Whether the driver's motion passes unchanged (the model is then driven as before)."""
         return self == MotionControls()
 
+    @property
+    def mouth_weight(self) -> float:
+        """How much of the driver's mouth opening reaches the source: 0 with the mouth off or
+        `--motion pose`, else the expression scale."""
+        return float(self.region_weights()[66])  # the lower inner lip: a mouth point
+
     def region_weights(self) -> np.ndarray:
         """(68,) how much of the driver's expression each landmark takes."""
         weights = np.full(68, 0.0 if self.motion == "pose" else self.expression_scale, np.float64)

@@ -9,8 +9,9 @@ transform that takes the driver's inner-lip landmarks onto the output's (the sou
 driver's motion; the inner contour onto the inner contour, so that no lip edge of the driver's is
 painted inside the output's lips: RULE.md, ninth rule), inside the output's inner-lip polygon,
 brought to the output's light (the skin around each mouth: its luma by the skins' luma ratio, its
-colour by how colourful the output's skin is next to the driver's, so that a black-and-white
-portrait gets a grey mouth), faded in by how much wider the output's mouth is than the source's
+colour turned from the driver's skin's hue to the output's and scaled by how colourful the output's
+skin is next to the driver's, so that a magenta video's teeth are not lavender in a warm portrait
+and a black-and-white portrait gets a grey mouth), faded in by how much wider the output's mouth is than the source's
 own. Nothing changes where the mouth does not open past the source's.
 
 The teeth are the driver's: a small identity cost, measured on the dev side
@@ -38,10 +39,15 @@ SUPERSAMPLE = 4  # polygon masks are drawn this much finer, then averaged: soft,
 SKIN_RING = (1.3, 1.9)  # the skin around the mouth: the outer-lip polygon grown this much about its centre
 GAIN_RANGE = (0.5, 2.0)  # bounds of the per-channel colour gain from the driver's light to the output's
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601
-# how the driver's interior is brought to the output's light: "luma-chroma" (`to_output_light`,
-# since benchmarks/expressions/RULE.md's thirteenth rule: dev teeth correlation 0.28 -> 0.51, a grey
-# portrait's mouth grey) or "gain" (per channel, from the skins' means: before it)
-COLOUR_TRANSFER = "luma-chroma"
+# how the driver's interior is brought to the output's light: "hue-turn" (`hue_turned`, since
+# benchmarks/expressions/RULE.md's eighteenth rule: the luma-chroma way with the colour also turned
+# from the driver's skin's hue to the output's and fitted to 0-255 without turning its hue; a
+# magenta driver's lavender teeth come out white in a warm portrait), "luma-chroma"
+# (`to_output_light`, the thirteenth rule's: dev teeth correlation 0.28 -> 0.51, a grey portrait's
+# mouth grey), "luma-chroma-fit" (that, then `fit_in_range`) or "gain" (per channel, the skins' means)
+COLOUR_TRANSFER = "hue-turn"
+# YCbCr's colour axes (Rec. 601, full range): Cb = CB_SCALE (B - Y), Cr = CR_SCALE (R - Y)
+CB_SCALE, CR_SCALE = 0.564, 0.713
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels (x1, y1 excluded)
 
@@ -128,6 +134,55 @@ def to_output_light(
     return gain * grey + min(colour, 1.0) * (pixels - grey)
 
 
+def fit_in_range(pixels: np.ndarray) -> np.ndarray:
+    """(..., 3) float RGB -> the same with each pixel that leaves 0-255 pulled toward its own luma
+    (itself clamped to 0-255) just far enough that every channel fits: its hue kept, where clipping
+    each channel alone would turn it (a bright pink whose red is cut turns lavender)."""
+    grey = np.clip(luma(pixels), 0, 255)[..., None]  # (..., 1)
+    colour = pixels - grey
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(colour > 0, (255 - grey) / colour, np.where(colour < 0, -grey / colour, np.inf))
+    keep = np.clip(room.min(axis=-1, keepdims=True), 0, 1)  # (..., 1) the share of the colour that fits
+    return grey + keep * colour
+
+
+def _cbcr(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB -> (..., 2) YCbCr's colour (Cb, Cr)."""
+    grey = luma(rgb)
+    return np.stack([CB_SCALE * (rgb[..., 2] - grey), CR_SCALE * (rgb[..., 0] - grey)], axis=-1)
+
+
+def _from_luma_cbcr(grey: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
+    """(...,) luma and (..., 2) Cb, Cr -> (..., 3) RGB (the inverse of `luma` and `_cbcr`)."""
+    blue = grey + cbcr[..., 0] / CB_SCALE
+    red = grey + cbcr[..., 1] / CR_SCALE
+    green = (grey - LUMA[0] * red - LUMA[2] * blue) / LUMA[1]
+    return np.stack([red, green, blue], axis=-1)
+
+
+def hue_turned(
+    pixels: np.ndarray, output_skin: np.ndarray | None, driving_skin: np.ndarray | None
+) -> np.ndarray:
+    """(h, w, 3) driver pixels in the output's light, white-balanced by hue alone: the luma scaled by
+    the skins' luma ratio, the colour (Cb, Cr) turned by the angle from the driver's skin's hue to
+    the output's and scaled by how colourful the output's skin is next to the driver's (at most 1),
+    then `fit_in_range`. A magenta video's lavender teeth come out near white in a warm portrait's
+    cast; a black-and-white portrait still gets a grey mouth."""
+    if output_skin is None or driving_skin is None:
+        return pixels
+    gain = np.clip((luma(output_skin) + 1) / (luma(driving_skin) + 1), *GAIN_RANGE)
+    skin_out, skin_in = _cbcr(output_skin), _cbcr(driving_skin)  # (2,) each
+    length_in = float(np.linalg.norm(skin_in))
+    colour = min(float(np.linalg.norm(skin_out)) / max(length_in, 1e-6), 1.0)
+    if length_in < 1e-6 or colour == 0:
+        angle = 0.0  # a grey skin has no hue to turn from or to
+    else:
+        angle = float(np.arctan2(skin_out[1], skin_out[0]) - np.arctan2(skin_in[1], skin_in[0]))
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
+    cbcr = _cbcr(pixels) @ turn.T * colour  # (h, w, 2)
+    return fit_in_range(_from_luma_cbcr(gain * luma(pixels), cbcr))
+
+
 def sample_affine(image: np.ndarray, to_image: np.ndarray, box: Box) -> np.ndarray:
     """(h, w, 3) float32: `image` (S, S, 3) read bilinearly where the affine `to_image` (2, 3) takes the
     pixels of `box` (crop coordinates [-1, 1], pixel centres as align_corners=False places them)."""
@@ -184,7 +239,12 @@ def paint_mouth_interior(
                 ring_mean(results[index], output_landmarks[index]),
                 ring_mean(driving[index], driving_landmarks[index]),
             )
-            warped = to_output_light(warped, *skins)
+            if COLOUR_TRANSFER == "hue-turn":
+                warped = hue_turned(warped, *skins)
+            else:
+                warped = to_output_light(warped, *skins)
+                if COLOUR_TRANSFER == "luma-chroma-fit":
+                    warped = fit_in_range(warped)
         weight = mask[..., None]
         region = results[index, y0:y1, x0:x1].astype(np.float32)
         blended = region * (1 - weight) + warped * weight

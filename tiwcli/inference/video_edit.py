@@ -8,6 +8,8 @@ body and background, and only the expression changes. Per frame t (motion_contro
   against the driver's neutral frame;
 - the target landmarks are the source's neutral face with the driver's expression (rescaled to
   the source's face size), shown in the source frame's own pose (`edited_landmarks`);
+- the driver's mouth opening from its neutral frame is taken `--mouth-scale` times, as in
+  animation (`motion.scaled_mouth_opening`);
 - the model warps the frame's crop from S_t to the target (the keypoints follow the landmarks),
   and the crop is pasted back into the full frame with the source's smoothed track, so the face
   does not jitter.
@@ -31,7 +33,7 @@ import numpy as np
 import torch
 
 from tiwcli.errors import InputError
-from tiwcli.inference.motion import landmarks_in_crop, mouth_openings
+from tiwcli.inference.motion import landmarks_in_crop, mouth_openings, scaled_mouth_opening
 from tiwcli.inference.motion_controls import edited_landmarks, keypoints_following
 from tiwcli.inference.options import STAGE_ANIMATING, STAGE_TRACKING, STAGE_TRACKING_SOURCE, FrameSource
 from tiwcli.io.frames import frames_to_tensor, tensor_to_frames
@@ -126,6 +128,10 @@ def _edit_batch(
             plan.driving_landmarks[plan.driving_neutral].astype(np.float64),
             animator.options.controls,
         )
+        scale = 1 + (animator.options.mouth_scale - 1) * animator.options.controls.mouth_weight
+        target = scaled_mouth_opening(
+            target, driver, plan.driving_landmarks[plan.driving_neutral].astype(np.float64), scale
+        )  # the driver's opening from its neutral mouth, `--mouth-scale` times (as in animation)
         faceless_driver = ~np.isfinite(target).all(axis=(1, 2))
         target[faceless_driver] = own[faceless_driver]  # the driver lost its face: keep the source's
         with animator.times.measure("model"):

@@ -1,29 +1,43 @@
+"""The seventeenth rule's look: dev portraits driven by a dev driver at its five most open frames,
+one row per `--mouth-scale` (the interior as the thirteenth rule painted it, then the default).
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/dev/rule17/look.py DRIVER.mp4 OUT.jpg \
+        S,S PORTRAIT...
+"""
+
 import sys
 from pathlib import Path
+
 import numpy as np
-sys.path[:0] = ["/work/main/benchmarks/expressions", "/work/main/benchmarks"]
-import cross_identity
-from tiwcli.io.video import read_all_frames
-from tiwcli.io.images import save_image
-from tiwcli.inference.motion import mouth_openings, landmarks_in_crop
-W = Path("/work/main/weights/tiw-landmark-256.safetensors")
-driver = Path(sys.argv[1]); out = Path(sys.argv[2]); scales = [float(s) for s in sys.argv[3].split(",")]
-portraits = [Path("/work/main/data/train-256/dev-portraits") / p for p in sys.argv[4:]]
+
+ROOT = Path(__file__).resolve().parents[4]
+sys.path[:0] = [str(ROOT / "benchmarks/expressions"), str(ROOT / "benchmarks")]
+import cross_identity  # noqa: E402
+
+from tiwcli.inference import mouth_interior  # noqa: E402
+from tiwcli.inference.motion import landmarks_in_crop, mouth_openings  # noqa: E402
+from tiwcli.io.images import save_image  # noqa: E402
+from tiwcli.io.video import read_all_frames  # noqa: E402
+
+WEIGHTS = ROOT / "weights/tiw-landmark-256.safetensors"
+driver, out, scales = Path(sys.argv[1]), Path(sys.argv[2]), [float(s) for s in sys.argv[3].split(",")]
+portraits = [ROOT / "data/train-256/dev-portraits" / name for name in sys.argv[4:]]
 driving = read_all_frames(driver, max_frames=60)
-rows = []
-picks = None
+mouth_interior.COLOUR_TRANSFER = "luma-chroma"
+rows, picks = [], None
 for portrait in portraits:
-    outs = []
-    for s in scales:
-        an = cross_identity.portrait_animator(W, mouth_interior="driver", mouth_scale=s)
-        run = cross_identity.animate_portrait(an, portrait, driving)
-        outs.append(np.stack(run.outputs))
+    for scale in scales:
+        animator = cross_identity.portrait_animator(WEIGHTS, mouth_interior="driver", mouth_scale=scale)
+        run = cross_identity.animate_portrait(animator, portrait, driving)
         if picks is None:
-            op = np.array([mouth_openings(landmarks_in_crop(l, None, 256)) if l is not None else np.nan for l in run.driver_landmarks])
-            picks = np.argsort(np.nan_to_num(op, nan=-1))[-5:][::-1]
-            drv = np.stack(run.drivers)
-            rows.append(np.concatenate([np.full_like(drv[0], 255), *drv[picks]], axis=1))
-    for s, o in zip(scales, outs):
-        rows.append(np.concatenate([run.source_crop, *o[picks]], axis=1))
+            opening = [
+                mouth_openings(landmarks_in_crop(points, None, 256)) if points is not None else -1.0
+                for points in run.driver_landmarks
+            ]
+            picks = np.argsort(opening)[-5:][::-1]
+            drivers = np.stack(run.drivers)
+            rows.append(np.concatenate([np.full_like(drivers[0], 255), *drivers[picks]], axis=1))
+        outputs = np.stack(run.outputs)
+        rows.append(np.concatenate([run.source_crop, *outputs[picks]], axis=1))
 save_image(out, np.concatenate(rows, axis=0))
-print(out, picks)
+print(out, "frames", picks, "rows per portrait:", scales)
