@@ -47,6 +47,7 @@ PRIOR_FIELDS = (
     "mouth_spline",
     "source_blend_power",
     "source_detail_power",
+    "source_detail_sigma",
     "landmark_flow_spline_step",
 )
 
@@ -119,12 +120,15 @@ class ModelConfig(JsonConfig):
     # weights. 1 = the masses as they are.
     source_blend_power: float = 1.0
     # with several sources, two bands (models/full_resolution_warp.py, `split_detail`): each warped
-    # source's fine detail (itself minus its Gaussian blur, sigma 2 px at 256) is blended by the
+    # source's fine detail (itself minus its Gaussian blur, `source_detail_sigma`) is blended by the
     # masses raised to this power, its blur by the masses as `source_blend_power` says. Sources
     # that do not line up exactly then keep their averaged shapes and colours but not the blur of
     # averaged edges: the detail comes mostly from the source with most of the mass. Owns no
     # weights. 0 = off (one band, as before); else >= 1.
     source_detail_power: float = 0.0
+    # the detail band's Gaussian, in pixels at a 256 side (scaled with image_size): what is finer
+    # than it is blended by masses**source_detail_power. Owns no weights; > 0.
+    source_detail_sigma: float = 2.0
     # with landmark_flow_full_resolution: the spline base is read every this many pixels, then
     # upsampled bilinearly to every pixel. 2 (the default): within 0.5 px of the exact spline on
     # dev landmarks; 4 costs a tenth of the time on a CPU, within 1.4 px. Owns no weights.
@@ -154,6 +158,8 @@ class ModelConfig(JsonConfig):
             raise InputError("source_blend_power must be >= 1 (1 = the masses as they are)")
         if self.source_detail_power != 0 and self.source_detail_power < 1:
             raise InputError("source_detail_power must be 0 (off) or >= 1")
+        if not self.source_detail_sigma > 0:
+            raise InputError("source_detail_sigma must be > 0 (pixels at a 256 side)")
         if self.landmark_flow_smoothing < 0 or self.source_selection_tau < 0:
             raise InputError("landmark_flow_smoothing and source_selection_tau must be >= 0")
         if self.uses_landmarks and self.locality_sigma <= 0:

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/training/with_landmark_prior.py IN.safetensors OUT.safetensors \
         [--preset landmark-256] [--full-resolution-spline] [--motion-gate S] [--mouth-mask-logit L] \
         [--warp-interpolation bicubic] [--spline-smoothing R] [--mouth-spline K] \
-        [--source-blend-power P] [--source-detail-power D] [--spline-step N]
+        [--source-blend-power P] [--source-detail-power D] [--source-detail-sigma S] [--spline-step N]
 
 The attention priors own no weights (`ModelConfig.same_weights_as`), so weights trained with
 the plain locality prior load into the same architecture with the landmark flow prior and
@@ -18,6 +18,8 @@ weights either; models/motion_gate.py, models/mouth_prior.py): the start of the 
 `ModelConfig.mouth_spline` (models/mouth_spline.py; RULE.md, eighth rule); default 0 (off).
 --source-blend-power sets `ModelConfig.source_blend_power` (models/full_resolution_warp.py); default 1.
 --source-detail-power sets `ModelConfig.source_detail_power` (the same file); default 0 (off).
+--source-detail-sigma sets `ModelConfig.source_detail_sigma` (the detail band; RULE.md, nineteenth rule);
+default 2.
 --spline-step sets `ModelConfig.landmark_flow_spline_step` (models/landmark_prior.py); default 2.
 """
 
@@ -55,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         "--source-detail-power", type=float, default=0.0, help="detail blended by mass**D (0 = off)"
     )
     parser.add_argument(
+        "--source-detail-sigma",
+        type=float,
+        default=2.0,
+        help="the detail band's Gaussian, px at 256 (2 = as is)",
+    )
+    parser.add_argument(
         "--spline-step", type=int, default=2, help="the spline base read every N pixels (2 = as is)"
     )
     args = parser.parse_args(argv)
@@ -70,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         mouth_spline=args.mouth_spline,
         source_blend_power=args.source_blend_power,
         source_detail_power=args.source_detail_power,
+        source_detail_sigma=args.source_detail_sigma,
         landmark_flow_spline_step=args.spline_step,
     )
     if args.spline_smoothing is not None:

@@ -54,6 +54,7 @@ def tiny_model(tiny_landmark_config) -> ImplicitWarping:
         mouth_mask_logit=2.0,
         mouth_spline=2.5,
         source_detail_power=4.0,
+        source_detail_sigma=3.0,
     )
     torch.manual_seed(0)
     return ImplicitWarping(config).eval()

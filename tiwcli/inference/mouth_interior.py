@@ -11,8 +11,8 @@ painted inside the output's lips: RULE.md, ninth rule), inside the output's inne
 brought to the output's light (the skin around each mouth: its luma by the skins' luma ratio, its
 colour turned from the driver's skin's hue to the output's and scaled by how colourful the output's
 skin is next to the driver's, so that a magenta video's teeth are not lavender in a warm portrait
-and a black-and-white portrait gets a grey mouth), faded in by how much wider the output's mouth is than the source's
-own. Nothing changes where the mouth does not open past the source's.
+and a black-and-white portrait gets a grey mouth), faded in by how much wider the output's mouth is
+than the source's own. Nothing changes where the mouth does not open past the source's.
 
 The teeth are the driver's: a small identity cost, measured on the dev side
 (benchmarks/expressions/RULE.md, sixth rule). Self-reenactment scores with it on would copy pixels

@@ -88,6 +88,7 @@ def warp_sources(
     keep_departure: torch.Tensor | None = None,  # (b, 1, H, W) scales the departures (models/mouth_spline.py)
     blend_power: float = 1.0,  # the masses raised to this power before they blend the sources
     detail_power: float = 0.0,  # > 0: the sources' fine detail blended by mass**detail_power
+    detail_sigma: float = 2.0,  # the detail band's Gaussian, pixels at a 256 side (ModelConfig's)
 ) -> torch.Tensor:
     """Full-res sources (b, n, 3, H, W) warped by the flows and blended by mass (to the power
     `blend_power`) -> (b, 3, H, W). With `detail_power`, in two bands: each warped source's fine
@@ -135,7 +136,7 @@ def warp_sources(
     weights = _blend_weights(masses, blend_power, gate, nearest)  # (b, n, H, W)
     if detail_power <= 0 or images.shape[1] == 1:
         return (warped * weights[:, :, None]).sum(dim=1)  # (b, 3, H, W)
-    coarse, detail = split_detail(warped)
+    coarse, detail = split_detail(warped, detail_sigma / 256)
     detail_weights = _blend_weights(masses, detail_power, gate, nearest)
     return (coarse * weights[:, :, None] + detail * detail_weights[:, :, None]).sum(dim=1)
 
@@ -157,14 +158,16 @@ def _blend_weights(
     return weights
 
 
-DETAIL_SIGMA = 2.0 / 256  # the detail band's Gaussian, as a fraction of the image side
+DETAIL_SIGMA = 2.0 / 256  # the detail band's Gaussian by default, as a fraction of the image side
 
 
-def split_detail(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def split_detail(
+    images: torch.Tensor, sigma_fraction: float = DETAIL_SIGMA
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(b, n, 3, H, W) -> (blurred, images - blurred): a separable Gaussian of sigma
-    DETAIL_SIGMA * W pixels, the borders reflected."""
+    `sigma_fraction` * W pixels, the borders reflected."""
     batch, _, channels, _, width = images.shape
-    sigma = DETAIL_SIGMA * width
+    sigma = sigma_fraction * width
     radius = max(1, round(3 * sigma))
     taps = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
     kernel = torch.exp(-(taps**2) / (2 * sigma**2))

@@ -244,6 +244,7 @@ class ImplicitWarping(nn.Module):
                 keep_departure,
                 self.config.source_blend_power,
                 self.config.source_detail_power,
+                self.config.source_detail_sigma,
             )  # (b, 3, H, W)
             if warp_only:
                 return Rendered(image=warped_sources, warped_sources=warped_sources, mask=None)
