@@ -215,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
         help="as `tiw animate`'s; default warp: the model's own figures (tiw animate's default: driver)",
     )
     parser.add_argument(
+        "--mouth-scale",
+        type=float,
+        default=AnimateOptions.mouth_scale,
+        help="as `tiw animate`'s (its default); the dev curve's rows are at 1 (scripts/evaluation/"
+        "eval_dev_expressions.sh)",
+    )
+    parser.add_argument(
         "--no-look-ahead",
         action="store_true",
         help="as `tiw live`: the closed mouth from the frames so far only, none read ahead",
@@ -227,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(driving) < 3:
         parser.error(f"{driving_path}: fewer than 3 frames after --start-frame {args.start_frame}")
     animator = portrait_animator(
-        args.weights, args.find_best_frame, args.mouth_reference, args.mouth_interior
+        args.weights,
+        args.find_best_frame,
+        args.mouth_reference,
+        args.mouth_interior,
+        mouth_scale=args.mouth_scale,
     )
     records, rows = [], []
     for portrait in sorted((args.portraits or args.data / "portraits").glob("*.jpg")):

@@ -1,7 +1,8 @@
 """What the two-band source blend (`ModelConfig.source_detail_power`, issue 27) adds to a frame: the
-full-resolution warp (`warp_sources`) at 256 x 256 with D = 16 against D = 0, one to three sources,
-batch 1, one thread, bicubic sampling as the shipped file, rounds alternating in one process. Only
-the warp differs between the two; the networks before it are untouched.
+full-resolution warp (`warp_sources`) at 256 x 256 with D = 16 (the detail band 2 and 3 px wide,
+`source_detail_sigma`) against D = 0, one to three sources, batch 1, one thread, bicubic sampling as
+the shipped file, rounds alternating in one process. Only the warp differs; the networks before it
+are untouched.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/multi-source/detail_cost.py [--rounds 30]
 """
@@ -32,21 +33,28 @@ def main() -> None:
     frames = torch.from_numpy(read_all_frames(clip, max_frames=3)).permute(0, 3, 1, 2).float() / 255
     images = torch.nn.functional.interpolate(frames, size=(256, 256), mode="area")[None]  # (1, 3, 3, H, W)
     identity = rearrange(coordinate_grid(32), "h w xy -> xy h w")
-    print(f"{'sources':>8}{'D = 0 ms':>10}{'D = 16 ms':>11}")
+    settings = {"D = 0": (0.0, 2.0), "D = 16, 2 px": (16.0, 2.0), "D = 16, 3 px": (16.0, 3.0)}
+    print(f"{'sources':>8}" + "".join(f"{name + ' ms':>16}" for name in settings))
     for count in (1, 2, 3):
         torch.manual_seed(count)
         masses = torch.softmax(torch.randn(1, count, 32, 32), dim=1) * 0.95
         flows = identity[None, None].repeat(1, count, 1, 1, 1) + 0.01 * torch.randn(1, count, 2, 32, 32)
         correspondence = Correspondence(flows=flows, masses=masses)
         sources = images[:, :count]
-        times: dict[float, list[float]] = {0.0: [], 16.0: []}
+        times: dict[str, list[float]] = {name: [] for name in settings}
         with torch.inference_mode():
             for _ in range(args.rounds):
-                for power in times:
+                for name, (power, sigma) in settings.items():
                     start = time.perf_counter()
-                    warp_sources(sources, correspondence, interpolation="bicubic", detail_power=power)
-                    times[power].append((time.perf_counter() - start) * 1000)
-        print(f"{count:>8}{statistics.median(times[0.0]):>10.2f}{statistics.median(times[16.0]):>11.2f}")
+                    warp_sources(
+                        sources,
+                        correspondence,
+                        interpolation="bicubic",
+                        detail_power=power,
+                        detail_sigma=sigma,
+                    )
+                    times[name].append((time.perf_counter() - start) * 1000)
+        print(f"{count:>8}" + "".join(f"{statistics.median(values):>16.2f}" for values in times.values()))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,6 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 .venv/bin/tiw eval --data data/train-256 --split dev --weights "$weights" --sources 1,3 \
     --metrics l1,psnr --max-frames 16 --baselines none --device cpu --json "$out/dev_eval.json" \
     >"$out/dev_eval.log" 2>&1
-.venv/bin/python benchmarks/cross_identity.py --weights "$weights" --mouth-interior warp --portraits data/train-256/dev-portraits \
+.venv/bin/python benchmarks/cross_identity.py --weights "$weights" --mouth-interior warp --mouth-scale 1 --portraits data/train-256/dev-portraits \
     --driving data/train-256/dev/carphone_pristine_1212d8b3_000.mp4 --max-frames 60 \
     --json "$out/dev_cross.json" >"$out/dev_cross.log" 2>&1

@@ -184,6 +184,7 @@ def test_the_default_preset_is_the_shipped_weights(tmp_path):
         landmark_flow_smoothing=0.001,
         mouth_spline=2.5,
         source_detail_power=16.0,
+        source_detail_sigma=3.0,
     )
     continued, _, _ = resolve_settings(tmp_path, preset=None, resume=False, init=shipped_file, overrides={})
     assert continued == shipped
