@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "benchmarks/expressions"), str(ROOT / "benchmarks")]
 import cross_identity  # noqa: E402
 from face_measures import head_pose  # noqa: E402
+from pose_diagnosis import correlations  # noqa: E402
 
 from tiwcli.inference.motion import landmarks_in_crop, motion_landmarks  # noqa: E402
 from tiwcli.inference.motion_controls import MotionControls, controlled_landmarks  # noqa: E402
@@ -25,47 +26,49 @@ from tiwcli.io.images import load_image  # noqa: E402
 from tiwcli.io.video import read_all_frames  # noqa: E402
 
 
-def corr(a, b):
-    ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)
-    return [float(np.corrcoef(a[ok, i], b[ok, i])[0, 1]) for i in range(3)]
+def poses(landmarks: np.ndarray) -> np.ndarray:
+    """(t, 68, 2) landmarks, NaN where no face -> (t, 3) yaw, pitch, roll proxies, NaN there too."""
+    return np.stack(
+        [head_pose(points) if np.isfinite(points).all() else np.full(3, np.nan) for points in landmarks]
+    )
 
 
-animator = cross_identity.portrait_animator(
-    ROOT / "weights/tiw-landmark-256.safetensors", mouth_interior="driver"
-)
-an = animator.analyzer
-D = ROOT / "data/train-256/dev"
-drivers = sorted(D.glob("*.mp4"))
-portraits = sorted((ROOT / "data/train-256/dev-portraits").glob("*.jpg"))
-res = {"added": [], "turned": []}
-for drv in drivers:
-    frames = read_all_frames(drv, max_frames=60)
-    crops = cross_identity.animator_driving_crops(animator, frames)
-    size = crops[0].shape[0]
-    L = []
-    for c in crops:
-        f = an.detect(c)
-        L.append(landmarks_in_crop(f[0].landmarks if f else None, None, size))
-    L = np.stack(L)
-    dpose = np.stack([head_pose(x) if np.isfinite(x).all() else np.full(3, np.nan) for x in L])
-    refs = animator.landmark_references(None, L)
-    for p in portraits:
-        src = animator.sources_from_images([load_image(p)], [p.name])
-        anchor = src.landmarks[0]
-        add = motion_landmarks(L, refs, anchor, "relative")
-        turn = controlled_landmarks(L, L[:1] if refs is None else refs, anchor, MotionControls())
-        for name, g in (("added", add), ("turned", turn)):
-            gp = np.stack([head_pose(x) if np.isfinite(x).all() else np.full(3, np.nan) for x in g])
-            c = corr(dpose, gp)
-            res[name].append(c)
-        print(
-            drv.name[:20],
-            p.name,
-            "added",
-            np.round(res["added"][-1], 2),
-            "turned",
-            np.round(res["turned"][-1], 2),
-            flush=True,
-        )
-for k, v in res.items():
-    print(k, np.round(np.nanmean(v, axis=0), 3))
+def main() -> int:
+    animator = cross_identity.portrait_animator(
+        ROOT / "weights/tiw-landmark-256.safetensors", mouth_interior="driver"
+    )
+    drivers = sorted((ROOT / "data/train-256/dev").glob("*.mp4"))
+    portraits = sorted((ROOT / "data/train-256/dev-portraits").glob("*.jpg"))
+    found: dict[str, list[list[float]]] = {"added": [], "turned": []}
+    for driver in drivers:
+        crops = cross_identity.animator_driving_crops(animator, read_all_frames(driver, max_frames=60))
+        size = crops[0].shape[0]
+        driving = np.stack(
+            [
+                landmarks_in_crop(
+                    faces[0].landmarks if (faces := animator.analyzer.detect(crop)) else None, None, size
+                )
+                for crop in crops
+            ]
+        )  # (t, 68, 2)
+        driver_poses = poses(driving)
+        references = animator.landmark_references(None, driving)
+        for portrait in portraits:
+            anchor = animator.sources_from_images([load_image(portrait)], [portrait.name]).landmarks[0]
+            given = {
+                "added": motion_landmarks(driving, references, anchor, "relative"),
+                "turned": controlled_landmarks(
+                    driving, driving[:1] if references is None else references, anchor, MotionControls()
+                ),
+            }
+            for name, landmarks in given.items():
+                found[name].append(correlations(driver_poses, poses(landmarks)))
+            added, turned = (np.round(found[name][-1], 2) for name in ("added", "turned"))
+            print(driver.name[:20], portrait.name, "added", added, "turned", turned, flush=True)
+    for name, values in found.items():
+        print(name, np.round(np.nanmean(values, axis=0), 3))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

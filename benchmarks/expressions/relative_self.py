@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tiwcli.checkpoint import load_model
+from tiwcli.evaluation.metrics.pixels import l1_per_frame, psnr_per_frame
 from tiwcli.faces.backends import load_face_analyzer
 from tiwcli.inference.animator import Animator
 from tiwcli.inference.options import AnimateOptions
@@ -26,11 +27,8 @@ from tiwcli.io.video import read_all_frames
 
 
 def scores(outputs: np.ndarray, real: np.ndarray) -> tuple[float, float]:
-    """(n, H, W, 3) uint8 pairs -> (mean PSNR over frames, mean L1), 0-255 scale."""
-    error = outputs.astype(np.float64) - real.astype(np.float64)
-    mse = (error**2).reshape(len(error), -1).mean(axis=1)
-    psnr = 10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
-    return float(psnr.mean()), float(np.abs(error).mean())
+    """(n, H, W, 3) uint8 pairs -> (mean PSNR over frames, mean L1), 0-255 scale, as `tiw eval`'s."""
+    return float(psnr_per_frame(outputs, real).mean()), float(l1_per_frame(outputs, real).mean())
 
 
 def animate_clip(animator: Animator, frames: np.ndarray) -> np.ndarray:

@@ -435,3 +435,12 @@ def test_a_mouth_scale_hands_the_model_that_many_times_the_drivers_opening(
 def test_a_mouth_scale_out_of_range_is_refused(scale):
     with pytest.raises(InputError, match="mouth scale must be from 0 to 3"):
         AnimateOptions(mouth_scale=scale)
+
+
+def test_the_opening_scale_is_the_mouth_scale_as_the_controls_weight_the_mouth():
+    from tiwcli.inference.motion_controls import MotionControls
+
+    assert AnimateOptions(mouth_scale=1.5).opening_scale == 1.5
+    assert AnimateOptions(mouth_scale=1.5, controls=MotionControls(mouth=False)).opening_scale == 1
+    assert AnimateOptions(mouth_scale=1.5, controls=MotionControls(motion="pose")).opening_scale == 1
+    assert AnimateOptions(mouth_scale=1.5, controls=MotionControls(expression_scale=2.0)).opening_scale == 2

@@ -243,9 +243,7 @@ class Animator:
                     Keypoints(first.positions[0, 0], first.strengths[0, 0]), source_landmarks, moved
                 )
             if self.options.mode == "relative":  # the opening that reaches the source, scaled
-                weight = self.options.controls.mouth_weight  # 1 unless controls damp or drop the mouth
-                scale = 1 + (self.options.mouth_scale - 1) * weight
-                moved = scaled_mouth_opening(moved, landmarks, references, scale)
+                moved = scaled_mouth_opening(moved, landmarks, references, self.options.opening_scale)
             driving_landmarks = torch.from_numpy(moved).to(self.device)
         with self.times.measure("model"):
             with torch.inference_mode(), autocast(self.device, self.options.precision):

@@ -117,6 +117,11 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return rgb @ LUMA
 
 
+def luma_gain(output_skin: np.ndarray, driving_skin: np.ndarray) -> float:
+    """The skins' luma ratio, bounded by GAIN_RANGE: what takes the driver's brightness to the output's."""
+    return float(np.clip((luma(output_skin) + 1) / (luma(driving_skin) + 1), *GAIN_RANGE))
+
+
 def to_output_light(
     pixels: np.ndarray, output_skin: np.ndarray | None, driving_skin: np.ndarray | None
 ) -> np.ndarray:
@@ -126,7 +131,7 @@ def to_output_light(
     have left the driver's red tongue and tinted the teeth by the difference in skin tone."""
     if output_skin is None or driving_skin is None:
         return pixels
-    gain = np.clip((luma(output_skin) + 1) / (luma(driving_skin) + 1), *GAIN_RANGE)
+    gain = luma_gain(output_skin, driving_skin)
     colour = np.linalg.norm(output_skin - luma(output_skin)) / max(
         float(np.linalg.norm(driving_skin - luma(driving_skin))), 1e-6
     )
@@ -170,7 +175,7 @@ def hue_turned(
     cast; a black-and-white portrait still gets a grey mouth."""
     if output_skin is None or driving_skin is None:
         return pixels
-    gain = np.clip((luma(output_skin) + 1) / (luma(driving_skin) + 1), *GAIN_RANGE)
+    gain = luma_gain(output_skin, driving_skin)
     skin_out, skin_in = _cbcr(output_skin), _cbcr(driving_skin)  # (2,) each
     length_in = float(np.linalg.norm(skin_in))
     colour = min(float(np.linalg.norm(skin_out)) / max(length_in, 1e-6), 1.0)

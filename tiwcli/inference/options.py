@@ -113,6 +113,13 @@ class AnimateOptions:
         if self.paste_back and not self.crop:
             raise InputError("paste-back needs face cropping (drop --no-crop or pass --no-paste-back)")
 
+    @property
+    def opening_scale(self) -> float:
+        """How many times the driver's mouth opening is taken once the controls have weighted the
+        mouth (`inference.motion.scaled_mouth_opening`): `mouth_scale` by default, 1 (nothing added)
+        with `--no-mouth` or `--motion pose`, scaled along with `--expression-scale`."""
+        return 1 + (self.mouth_scale - 1) * self.controls.mouth_weight
+
 
 @dataclass(frozen=True)
 class Sources:

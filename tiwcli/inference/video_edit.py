@@ -128,9 +128,11 @@ def _edit_batch(
             plan.driving_landmarks[plan.driving_neutral].astype(np.float64),
             animator.options.controls,
         )
-        scale = 1 + (animator.options.mouth_scale - 1) * animator.options.controls.mouth_weight
         target = scaled_mouth_opening(
-            target, driver, plan.driving_landmarks[plan.driving_neutral].astype(np.float64), scale
+            target,
+            driver,
+            plan.driving_landmarks[plan.driving_neutral].astype(np.float64),
+            animator.options.opening_scale,
         )  # the driver's opening from its neutral mouth, `--mouth-scale` times (as in animation)
         faceless_driver = ~np.isfinite(target).all(axis=(1, 2))
         target[faceless_driver] = own[faceless_driver]  # the driver lost its face: keep the source's

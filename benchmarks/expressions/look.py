@@ -1,0 +1,73 @@
+"""A strip to look at (the seventeenth and eighteenth rules, RULE.md): dev portraits driven by a
+driver at its five most open frames (dlib on the driving crops), the driver's mouth interior
+painted, one row per portrait for each `--mouth-scale` and each `--colour-transfer`
+(`mouth_interior.COLOUR_TRANSFER`), in that order; the driver's frames on top.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/look.py DRIVER.mp4 OUT.jpg PORTRAIT... \
+        [--mouth-scale S ...] [--colour-transfer WAY ...] [--weights W]
+
+PORTRAIT names are looked up in data/train-256/dev-portraits. The seventeenth rule's strip:
+`--mouth-scale 1 1.5 --colour-transfer luma-chroma`; the eighteenth's: `--mouth-scale 1.5
+--colour-transfer luma-chroma hue-turn`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "benchmarks/expressions"), str(ROOT / "benchmarks")]
+import cross_identity  # noqa: E402
+from interior_fade import WAYS  # noqa: E402
+
+from tiwcli.inference import mouth_interior  # noqa: E402
+from tiwcli.inference.motion import landmarks_in_crop, mouth_openings  # noqa: E402
+from tiwcli.inference.options import AnimateOptions  # noqa: E402
+from tiwcli.io.images import save_image  # noqa: E402
+from tiwcli.io.video import read_all_frames  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("driver", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("portraits", nargs="+")
+    parser.add_argument("--mouth-scale", type=float, nargs="+", default=[AnimateOptions.mouth_scale])
+    parser.add_argument(
+        "--colour-transfer", choices=WAYS, nargs="+", default=[mouth_interior.COLOUR_TRANSFER]
+    )
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights/tiw-landmark-256.safetensors")
+    args = parser.parse_args(argv)
+    driving = read_all_frames(args.driver, max_frames=60)
+    animators = {
+        scale: cross_identity.portrait_animator(args.weights, mouth_interior="driver", mouth_scale=scale)
+        for scale in args.mouth_scale
+    }
+    rows, picks = [], None
+    for name in args.portraits:
+        portrait = ROOT / "data/train-256/dev-portraits" / name
+        for animator in animators.values():
+            for way in args.colour_transfer:
+                mouth_interior.COLOUR_TRANSFER = way
+                run = cross_identity.animate_portrait(animator, portrait, driving)
+                if picks is None:
+                    opening = [
+                        mouth_openings(landmarks_in_crop(points, None, 256)) if points is not None else -1.0
+                        for points in run.driver_landmarks
+                    ]
+                    picks = np.argsort(opening)[-5:][::-1]
+                    drivers = np.stack(run.drivers)
+                    rows.append(np.concatenate([np.full_like(drivers[0], 255), *drivers[picks]], axis=1))
+                outputs = np.stack(run.outputs)
+                rows.append(np.concatenate([run.source_crop, *outputs[picks]], axis=1))
+    save_image(args.out, np.concatenate(rows, axis=0))
+    print(args.out, "frames", picks, "rows per portrait:", args.mouth_scale, "x", args.colour_transfer)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
