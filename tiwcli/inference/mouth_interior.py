@@ -38,6 +38,10 @@ FULL_AT = 0.04  # extra inner-lip gap (crop half-widths) at which the driver's i
 SUPERSAMPLE = 4  # polygon masks are drawn this much finer, then averaged: soft, anti-aliased edges
 SKIN_RING = (1.3, 1.9)  # the skin around the mouth: the outer-lip polygon grown this much about its centre
 GAIN_RANGE = (0.5, 2.0)  # bounds of the per-channel colour gain from the driver's light to the output's
+# the skins' luma ratio is taken to this power before it scales the driver's interior: a darker skin
+# is partly a darker person, not dimmer light, and teeth are not darker on darker-skinned people
+# (benchmarks/expressions/RULE.md, twentieth rule); 1: the ratio as it is
+LUMA_GAIN_POWER = 1.0
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601
 # how the driver's interior is brought to the output's light: "hue-turn" (`hue_turned`, since
 # benchmarks/expressions/RULE.md's eighteenth rule: the luma-chroma way with the colour also turned
@@ -118,8 +122,10 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def luma_gain(output_skin: np.ndarray, driving_skin: np.ndarray) -> float:
-    """The skins' luma ratio, bounded by GAIN_RANGE: what takes the driver's brightness to the output's."""
-    return float(np.clip((luma(output_skin) + 1) / (luma(driving_skin) + 1), *GAIN_RANGE))
+    """The skins' luma ratio, bounded by GAIN_RANGE, to the power LUMA_GAIN_POWER: what takes the
+    driver's brightness to the output's."""
+    ratio = float(np.clip((luma(output_skin) + 1) / (luma(driving_skin) + 1), *GAIN_RANGE))
+    return ratio**LUMA_GAIN_POWER
 
 
 def to_output_light(
