@@ -1,14 +1,15 @@
-"""A strip to look at (the seventeenth and eighteenth rules, RULE.md): dev portraits driven by a
-driver at its five most open frames (dlib on the driving crops), the driver's mouth interior
-painted, one row per portrait for each `--mouth-scale` and each `--colour-transfer`
-(`mouth_interior.COLOUR_TRANSFER`), in that order; the driver's frames on top.
+"""A strip to look at (the seventeenth, eighteenth and twentieth rules, RULE.md): dev portraits driven
+by a driver at its five most open frames (dlib on the driving crops), the driver's mouth interior
+painted, one row per portrait for each `--mouth-scale`, each `--colour-transfer`
+(`mouth_interior.COLOUR_TRANSFER`) and each `--luma-power` (`mouth_interior.LUMA_GAIN_POWER`), in
+that order; the driver's frames on top.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/look.py DRIVER.mp4 OUT.jpg PORTRAIT... \
-        [--mouth-scale S ...] [--colour-transfer WAY ...] [--weights W]
+        [--mouth-scale S ...] [--colour-transfer WAY ...] [--luma-power P ...] [--weights W]
 
 PORTRAIT names are looked up in data/train-256/dev-portraits. The seventeenth rule's strip:
 `--mouth-scale 1 1.5 --colour-transfer luma-chroma`; the eighteenth's: `--mouth-scale 1.5
---colour-transfer luma-chroma hue-turn`.
+--colour-transfer luma-chroma hue-turn`; the twentieth's: `--luma-power 1 0.5 0`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--colour-transfer", choices=WAYS, nargs="+", default=[mouth_interior.COLOUR_TRANSFER]
     )
+    parser.add_argument("--luma-power", type=float, nargs="+", default=[mouth_interior.LUMA_GAIN_POWER])
     parser.add_argument("--weights", type=Path, default=ROOT / "weights/tiw-landmark-256.safetensors")
     args = parser.parse_args(argv)
     driving = read_all_frames(args.driver, max_frames=60)
@@ -51,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.portraits:
         portrait = ROOT / "data/train-256/dev-portraits" / name
         for animator in animators.values():
-            for way in args.colour_transfer:
-                mouth_interior.COLOUR_TRANSFER = way
+            for way, power in ((w, p) for w in args.colour_transfer for p in args.luma_power):
+                mouth_interior.COLOUR_TRANSFER, mouth_interior.LUMA_GAIN_POWER = way, power
                 run = cross_identity.animate_portrait(animator, portrait, driving)
                 if picks is None:
                     opening = [
@@ -65,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
                 outputs = np.stack(run.outputs)
                 rows.append(np.concatenate([run.source_crop, *outputs[picks]], axis=1))
     save_image(args.out, np.concatenate(rows, axis=0))
-    print(args.out, "frames", picks, "rows per portrait:", args.mouth_scale, "x", args.colour_transfer)
+    print(
+        *(args.out, "frames", picks, "rows per portrait:", args.mouth_scale, "x", args.colour_transfer),
+        *("x", args.luma_power),
+    )
     return 0
 
 

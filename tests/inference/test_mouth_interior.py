@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from tiwcli.inference.mouth_interior import (
+    GAIN_RANGE,
     INNER_LIPS,
     LUMA,
     fit_in_range,
     hue_turned,
+    luma_gain,
     paint_mouth_interior,
     points_box,
     polygon_mask,
@@ -93,9 +95,15 @@ def test_frames_without_a_face_are_left_as_they_are(mouth):
     assert np.array_equal(source_without_face, batch)
 
 
-def test_the_mouth_is_moved_onto_the_outputs_lips_and_takes_its_light(mouth):
+@pytest.mark.parametrize("power", [1.0, 0.5])
+def test_the_mouth_is_moved_onto_the_outputs_lips_and_takes_its_light(mouth, monkeypatch, power):
     """The output's face 12 px to the right and in a darker light: the driver's teeth land between
-    the output's lips, in the output's light (its luma and, dimmed with it, its colour)."""
+    the output's lips, in the output's light (its luma and, dimmed with it, its colour) with the
+    skins' luma ratio taken whole (LUMA_GAIN_POWER 1); at the default power 0.5 (a darker skin is
+    not all dimmer light: RULE.md, twentieth rule) their luma is dimmed by the ratio's square root."""
+    from tiwcli.inference import mouth_interior
+
+    monkeypatch.setattr(mouth_interior, "LUMA_GAIN_POWER", power)
     crop, landmarks, shut = mouth
     shift = 12
     light = np.array([0.75, 0.75, 0.75])
@@ -110,9 +118,14 @@ def test_the_mouth_is_moved_onto_the_outputs_lips_and_takes_its_light(mouth):
         shut + np.array([2 * shift / SIZE, 0]),
     )[0]
     region = inside(output_landmarks)
-    error = np.abs(painted[region].astype(float) - output_face[region]).mean()
-    assert error < 4, error  # the right pixels, in the output's light (rounding of the dimmed copy)
-    assert np.abs(painted[region].astype(float) - np.roll(crop, shift, axis=1)[region]).mean() > 3 * error
+    undimmed = np.roll(crop, shift, axis=1)[region].astype(float)
+    if power == 1:
+        error = np.abs(painted[region].astype(float) - output_face[region]).mean()
+        assert error < 4, error  # the right pixels, in the output's light (rounding of the dimmed copy)
+        assert np.abs(painted[region].astype(float) - undimmed).mean() > 3 * error
+    else:
+        dimmed = (painted[region].astype(float) @ LUMA).mean() / (undimmed @ LUMA).mean()
+        assert dimmed == pytest.approx(0.75**0.5, abs=0.03)  # between the output's light and the driver's
 
 
 def test_the_animator_paints_only_when_asked(tiny_landmark_config, face_photo, wolfgang):
@@ -180,7 +193,9 @@ def test_the_interior_takes_the_outputs_luma_and_no_more_colour_than_its_skin():
     grey_skin = np.full(3, 95.0, np.float32)  # a black-and-white portrait, darker than the driver
     grey = to_output_light(pixels, grey_skin, skin)
     assert np.ptp(grey, axis=-1).max() < 1e-3  # no colour left
-    ratio = (95.0 + 1) / (float(skin @ LUMA) + 1)
+    from tiwcli.inference.mouth_interior import LUMA_GAIN_POWER
+
+    ratio = ((95.0 + 1) / (float(skin @ LUMA) + 1)) ** LUMA_GAIN_POWER
     assert np.allclose(grey[..., 0], (pixels @ LUMA) * ratio, rtol=1e-4)
     vivid = to_output_light(pixels, np.array([250.0, 120.0, 60.0], np.float32), skin)
     departure = vivid - (vivid @ LUMA)[..., None]
@@ -213,11 +228,14 @@ def test_a_pixel_out_of_range_keeps_its_hue():
     assert np.allclose(too_bright, 255, atol=1e-3)  # a luma past white is white
 
 
-def test_the_interior_hue_is_turned_from_the_drivers_skin_to_the_outputs():
+def test_the_interior_hue_is_turned_from_the_drivers_skin_to_the_outputs(monkeypatch):
     """`hue_turned`: the same skins leave the pixels as they are; a magenta driver's lavender tooth
     in a warm portrait comes out in the portrait's cast (its hue turned as far as the skins' hues
-    differ, warm and nearer white than the pixel clipped per channel); a grey portrait gets a grey
-    mouth; every pixel fits 0-255."""
+    differ, warm and nearer white than the pixel clipped per channel, at the eighteenth rule's
+    luma gain: LUMA_GAIN_POWER 1); a grey portrait gets a grey mouth; every pixel fits 0-255."""
+    from tiwcli.inference import mouth_interior
+
+    monkeypatch.setattr(mouth_interior, "LUMA_GAIN_POWER", 1.0)
     pixels = np.array([[[237.0, 192.0, 210.0], [120.0, 40.0, 50.0]]], np.float32)  # tooth, tongue
     magenta = np.array([189.0, 140.0, 145.0], np.float32)  # retalking-4's skin (RULE.md, 18th rule)
     warm = np.array([230.0, 171.0, 127.0], np.float32)  # a dev portrait's
@@ -233,3 +251,23 @@ def test_the_interior_hue_is_turned_from_the_drivers_skin_to_the_outputs():
     grey = hue_turned(pixels, np.full(3, 95.0, np.float32), magenta)
     assert np.ptp(grey, axis=-1).max() < 1e-2
     assert hue_turned(pixels, None, magenta) is pixels
+
+
+def test_the_luma_gain_is_the_skins_ratio_to_a_power(monkeypatch):
+    """`luma_gain`: the skins' luma ratio, bounded by GAIN_RANGE, to the power LUMA_GAIN_POWER (the
+    twentieth rule): 1 gives the ratio, 0.5 its square root (a darker skin darkens the teeth half as
+    much in log terms), 0 leaves the driver's brightness; the same skins give 1 at any power."""
+    from tiwcli.inference import mouth_interior
+
+    darker = np.array([121.0, 69.0, 64.0], np.float32)  # Biden's skin in RULE.md's twentieth rule
+    paler = np.array([180.0, 148.0, 129.0], np.float32)  # the vasa-l5 driver's
+    ratio = (float(darker @ LUMA) + 1) / (float(paler @ LUMA) + 1)
+    assert GAIN_RANGE[0] < ratio < 1
+    expected = {1.0: ratio, 0.5: ratio**0.5, 0.0: 1.0}
+    for power, gain in expected.items():
+        monkeypatch.setattr(mouth_interior, "LUMA_GAIN_POWER", power)
+        assert luma_gain(darker, paler) == pytest.approx(gain, rel=1e-5)
+        assert luma_gain(paler, paler) == pytest.approx(1.0, rel=1e-5)
+    monkeypatch.setattr(mouth_interior, "LUMA_GAIN_POWER", 0.5)
+    black = np.zeros(3, np.float32)
+    assert luma_gain(black, paler) == pytest.approx(GAIN_RANGE[0] ** 0.5)  # bounded, then the power

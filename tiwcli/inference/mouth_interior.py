@@ -41,7 +41,7 @@ GAIN_RANGE = (0.5, 2.0)  # bounds of the per-channel colour gain from the driver
 # the skins' luma ratio is taken to this power before it scales the driver's interior: a darker skin
 # is partly a darker person, not dimmer light, and teeth are not darker on darker-skinned people
 # (benchmarks/expressions/RULE.md, twentieth rule); 1: the ratio as it is
-LUMA_GAIN_POWER = 1.0
+LUMA_GAIN_POWER = 0.5
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601
 # how the driver's interior is brought to the output's light: "hue-turn" (`hue_turned`, since
 # benchmarks/expressions/RULE.md's eighteenth rule: the luma-chroma way with the colour also turned
