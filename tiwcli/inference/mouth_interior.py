@@ -8,7 +8,8 @@ paints that region from the driving frame instead: the driver's mouth, mapped by
 transform that takes the driver's inner-lip landmarks onto the output's (the source's, moved by the
 driver's motion; the inner contour onto the inner contour, so that no lip edge of the driver's is
 painted inside the output's lips: RULE.md, ninth rule), inside the output's inner-lip polygon,
-brought to the output's light (the skin around each mouth: its luma by the skins' luma ratio, its
+brought to the output's light (the skin around each mouth: its luma by the skins' luma ratio's square
+root (a darker skin is partly a darker person, not dimmer light: RULE.md, twentieth rule), its
 colour turned from the driver's skin's hue to the output's and scaled by how colourful the output's
 skin is next to the driver's, so that a magenta video's teeth are not lavender in a warm portrait
 and a black-and-white portrait gets a grey mouth), faded in by how much wider the output's mouth is
