@@ -377,6 +377,12 @@ class TrainConfig(JsonConfig):
     # L1 on the driving frame's mouth region (the box around landmarks 48-67, 25% margin), full
     # resolution, on top of the pyramid: a facial-component loss (GFPGAN-style) for the mouth
     mouth_weight: float = 0.0
+    # hinge GAN loss on the mouth (a facial-component discriminator, GFPGAN-style): the square box
+    # around the driving frame's lips (losses.mouth_crops), cut from the output and from the driving
+    # frame at MOUTH_CROP pixels and scored by the same multi-scale discriminator as the whole
+    # frame, so that an open mouth is painted as a cavity and teeth, not the median mouth that L1
+    # paints. Needs the GAN (the discriminator); 0 = off
+    mouth_gan_weight: float = 0.0
     # full-resolution warp models only: for the first steps the output is the warped sources alone
     # (no generator), so the only way down the loss is better correspondence, not memorised faces
     warp_only_steps: int = 0

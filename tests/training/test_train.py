@@ -378,3 +378,21 @@ def test_cli_mouth_options_reach_the_run(sample_dataset, tmp_path):
     assert all(record["losses"]["mouth"] > 0 for record in records)
     bad = CliRunner().invoke(app, [*arguments[:-4], "--mouth-pair-probability", "1.5"])
     assert bad.exit_code == 2  # a usage error, before any training
+
+
+def test_mouth_gan_weight_trains_with_the_gan_and_is_refused_without_it(sample_dataset, tmp_path):
+    """`tiw train --mouth-gan-weight`: with the GAN the log has the mouth's GAN loss every step; without
+    the discriminator (--no-gan) it is a one-line error before any training."""
+    run_dir = tmp_path / "run"
+    arguments = ["train", "--data", str(sample_dataset), "--out", str(run_dir), "--preset", "tiny"]
+    arguments += ["--steps", "2", "--batch-size", "2", "--log-every", "1", "--no-progress"]
+    result = CliRunner().invoke(app, [*arguments, "--gan", "--mouth-gan-weight", "0.5"])
+    assert result.exit_code == 0, result.output
+    config = json.loads(json.loads((run_dir / "run.json").read_text())["train_config"])
+    assert config["mouth_gan_weight"] == 0.5
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert records and all("mouth_gan" in record["losses"] for record in records)
+    arguments[4] = str(tmp_path / "other")
+    refused = CliRunner().invoke(app, [*arguments, "--no-gan", "--mouth-gan-weight", "0.5"])
+    assert refused.exit_code != 0 and "--mouth-gan-weight" in refused.output
+    assert not (tmp_path / "other" / "checkpoints").exists()

@@ -114,6 +114,14 @@ def train(
         options.OptionalFloat,
         typer.Option(help="Weight of the L1 loss on the driving frame's mouth region (0 = off).", min=0.0),
     ] = None,
+    mouth_gan_weight: Annotated[
+        options.OptionalFloat,
+        typer.Option(
+            help="Weight of the GAN loss on the mouth (its crop scored by the discriminator; "
+            "needs --gan; 0 = off).",
+            min=0.0,
+        ),
+    ] = None,
     warp_only_steps: Annotated[
         options.OptionalInt,
         typer.Option(help="First steps whose output is the full-resolution warp alone.", min=0),
@@ -159,6 +167,7 @@ def train(
         "still_probability": still_probability,
         "mouth_pair_probability": mouth_pair_probability,
         "mouth_weight": mouth_weight,
+        "mouth_gan_weight": mouth_gan_weight,
         "warp_only_steps": warp_only_steps,
         "landmark_weight": landmark_weight,
         "perceptual_network": perceptual_network.value if perceptual_network is not None else None,

@@ -132,6 +132,31 @@ def mouth_l1(output: Tensor, target: Tensor, landmarks: Tensor, margin: float = 
     return difference[mask].mean()
 
 
+MOUTH_CROP = 128  # pixels: the side of the mouth crops the discriminator scores (mouth_gan_weight)
+
+
+def mouth_crops(
+    images: Tensor, landmarks: Tensor, margin: float = 0.25, size: int = MOUTH_CROP
+) -> Tensor | None:
+    """The square box around each sample's lips (landmarks (b, 68, 2) in [-1, 1], points 48-67), its
+    larger side grown by `margin` on each side, cut from images (b, 3, H, W) and resampled
+    (bilinear, differentiable) to (b', 3, size, size), b' the samples whose lips are known; None
+    when none is."""
+    lips = landmarks[:, MOUTH_LANDMARKS].float()  # (b, 20, 2)
+    known = torch.isfinite(lips).all(-1).all(-1)  # (b,)
+    if not known.any():
+        return None
+    lips = lips[known]
+    centre = (lips.amin(1) + lips.amax(1)) / 2  # (b', 2) x, y
+    half = (lips.amax(1) - lips.amin(1)).amax(-1) * (0.5 + margin)  # (b',) half the square's side
+    theta = torch.zeros(len(lips), 2, 3, device=images.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = half
+    theta[:, :, 2] = centre
+    grid = F.affine_grid(theta, [len(lips), 3, size, size], align_corners=False)  # (b', size, size, 2)
+    crops = images[known].float()
+    return F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 @dataclass
 class GeneratorResult:
     image: Tensor  # (b, 3, H, W) the model's output
@@ -193,12 +218,29 @@ class GeneratorObjective(nn.Module):
             mouth = mouth_l1(image, driving, landmarks[1])
             if mouth is not None:
                 losses["mouth"] = config.mouth_weight * mouth
+        if discriminator is not None and config.mouth_gan_weight > 0 and landmarks is not None:
+            crops = mouth_crops(image, landmarks[1])
+            if crops is not None:
+                mouth_scores = discriminator(crops).scores
+                losses["mouth_gan"] = config.mouth_gan_weight * generator_hinge_loss(mouth_scores)
         losses["total"] = sum(losses.values())  # type: ignore[assignment]
         return GeneratorResult(image=output.image, losses=losses)
 
 
-def discriminator_loss(discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-    """Hinge loss of the discriminator on real driving frames vs (detached) outputs."""
+def discriminator_loss(
+    discriminator: nn.Module, real: Tensor, fake: Tensor, mouth_landmarks: Tensor | None = None
+) -> Tensor:
+    """Hinge loss of the discriminator on real driving frames vs (detached) outputs; with
+    `mouth_landmarks` (b, 68, 2, the driving frames'), also on their mouth crops (`mouth_crops`)."""
     real_out = discriminator(real)
     fake_out = discriminator(fake.detach().float())
-    return discriminator_hinge_loss(real_out.scores, fake_out.scores)
+    loss = discriminator_hinge_loss(real_out.scores, fake_out.scores)
+    if mouth_landmarks is not None:
+        real_mouths = mouth_crops(real, mouth_landmarks)
+        if real_mouths is not None:
+            fake_mouths = mouth_crops(fake.detach(), mouth_landmarks)
+            assert fake_mouths is not None
+            loss = loss + discriminator_hinge_loss(
+                discriminator(real_mouths).scores, discriminator(fake_mouths).scores
+            )
+    return loss

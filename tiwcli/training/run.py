@@ -180,7 +180,7 @@ def resolve_settings(
         if gan and not has_gan:
             raise InputError(f"--gan: the run in {run_dir} was started without the GAN; it cannot be added")
         schedule_given = {**SCHEDULE_DEFAULTS, **read_run_schedule(run_dir), **schedule_given}
-        return model_config, dataclasses.replace(train_config, **given), schedule_given
+        return model_config, _with_discriminator(dataclasses.replace(train_config, **given)), schedule_given
     if init is not None:
         from tiwcli.checkpoint import read_model_file
 
@@ -202,4 +202,12 @@ def resolve_settings(
             "feature_matching_weight": defaults.feature_matching_weight,
             **given,
         }
-    return model_config, dataclasses.replace(train_config, **given), {**SCHEDULE_DEFAULTS, **schedule_given}
+    train_config = _with_discriminator(dataclasses.replace(train_config, **given))
+    return model_config, train_config, {**SCHEDULE_DEFAULTS, **schedule_given}
+
+
+def _with_discriminator(config: TrainConfig) -> TrainConfig:
+    """`config` as it is, or a one-line error where a loss needs the discriminator and the run has none."""
+    if config.mouth_gan_weight > 0 and config.gan_weight == 0 and config.feature_matching_weight == 0:
+        raise InputError("--mouth-gan-weight: the GAN's discriminator scores the mouth; train with --gan")
+    return config

@@ -115,7 +115,8 @@ class Trainer:
         if self.discriminator is not None and self.discriminator_step is not None:
             self.discriminator.requires_grad_(True)
             with autocast(self.device):
-                loss = discriminator_loss(self.discriminator_step, batch.driving, result.image)
+                mouths = landmarks[1] if landmarks is not None and self.config.mouth_gan_weight > 0 else None
+                loss = discriminator_loss(self.discriminator_step, batch.driving, result.image, mouths)
             losses["discriminator"] = float(loss.detach())
             self._update("discriminator", loss, self.discriminator)
         return losses
