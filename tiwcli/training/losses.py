@@ -108,16 +108,22 @@ def landmark_loss(positions: Tensor, landmarks: Tensor) -> Tensor | None:
 MOUTH_LANDMARKS = slice(48, 68)  # iBUG 68: outer and inner lips
 
 
+def lip_boxes(landmarks: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(b, 68, 2) landmarks in [-1, 1] -> known (b,), whether a sample's lips (points 48-67) are all
+    known, and the box around them: low, high (b, 2) x, y (0 where they are not known)."""
+    lips = landmarks[:, MOUTH_LANDMARKS].float()  # (b, 20, 2)
+    known = torch.isfinite(lips).all(-1).all(-1)  # (b,)
+    lips = lips.nan_to_num()
+    return known, lips.amin(1), lips.amax(1)
+
+
 def mouth_l1(output: Tensor, target: Tensor, landmarks: Tensor, margin: float = 0.25) -> Tensor | None:
     """Mean L1 over the mouth region of each sample: the box around the target's lip landmarks
     (b, 68, 2, in [-1, 1]) grown by `margin` of its size on each side. output, target (b, 3, H, W).
     None when no sample has its lips known."""
-    lips = landmarks[:, MOUTH_LANDMARKS].float()  # (b, 20, 2)
-    known = torch.isfinite(lips).all(-1).all(-1)  # (b,)
+    known, low, high = lip_boxes(landmarks)
     if not known.any():
         return None
-    lips = lips.nan_to_num()
-    low, high = lips.amin(1), lips.amax(1)  # (b, 2) x, y
     pad = (high - low) * margin
     low, high = low - pad, high + pad
     height, width = output.shape[-2:]
@@ -142,17 +148,15 @@ def mouth_crops(
     larger side grown by `margin` on each side, cut from images (b, 3, H, W) and resampled
     (bilinear, differentiable) to (b', 3, size, size), b' the samples whose lips are known; None
     when none is."""
-    lips = landmarks[:, MOUTH_LANDMARKS].float()  # (b, 20, 2)
-    known = torch.isfinite(lips).all(-1).all(-1)  # (b,)
+    known, low, high = lip_boxes(landmarks)
     if not known.any():
         return None
-    lips = lips[known]
-    centre = (lips.amin(1) + lips.amax(1)) / 2  # (b', 2) x, y
-    half = (lips.amax(1) - lips.amin(1)).amax(-1) * (0.5 + margin)  # (b',) half the square's side
-    theta = torch.zeros(len(lips), 2, 3, device=images.device)
+    low, high = low[known], high[known]  # (b', 2) x, y
+    half = (high - low).amax(-1) * (0.5 + margin)  # (b',) half the square's side
+    theta = torch.zeros(len(low), 2, 3, device=images.device)
     theta[:, 0, 0] = theta[:, 1, 1] = half
-    theta[:, :, 2] = centre
-    grid = F.affine_grid(theta, [len(lips), 3, size, size], align_corners=False)  # (b', size, size, 2)
+    theta[:, :, 2] = (low + high) / 2  # the centre
+    grid = F.affine_grid(theta, [len(low), 3, size, size], align_corners=False)  # (b', size, size, 2)
     crops = images[known].float()
     return F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -232,13 +236,14 @@ def discriminator_loss(
 ) -> Tensor:
     """Hinge loss of the discriminator on real driving frames vs (detached) outputs; with
     `mouth_landmarks` (b, 68, 2, the driving frames'), also on their mouth crops (`mouth_crops`)."""
+    fake = fake.detach().float()
     real_out = discriminator(real)
-    fake_out = discriminator(fake.detach().float())
+    fake_out = discriminator(fake)
     loss = discriminator_hinge_loss(real_out.scores, fake_out.scores)
     if mouth_landmarks is not None:
         real_mouths = mouth_crops(real, mouth_landmarks)
         if real_mouths is not None:
-            fake_mouths = mouth_crops(fake.detach(), mouth_landmarks)
+            fake_mouths = mouth_crops(fake, mouth_landmarks)
             assert fake_mouths is not None
             loss = loss + discriminator_hinge_loss(
                 discriminator(real_mouths).scores, discriminator(fake_mouths).scores
