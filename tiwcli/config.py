@@ -397,6 +397,11 @@ class TrainConfig(JsonConfig):
     def __post_init__(self) -> None:
         check_choice(self.perceptual_network, PerceptualNetwork, "perceptual_network")
 
+    @property
+    def has_gan(self) -> bool:
+        """Whether the run trains a discriminator: the GAN or its feature matching weighs above 0."""
+        return self.gan_weight > 0 or self.feature_matching_weight > 0
+
 
 # Per model preset: a discriminator in proportion to the generator (the default
 # TrainConfig fits base-256 / base-512). Command-line options override these.

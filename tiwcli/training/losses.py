@@ -197,7 +197,7 @@ class GeneratorObjective(nn.Module):
         }
         if self.perceptual is not None and config.perceptual_weight > 0:
             losses["perceptual"] = config.perceptual_weight * self.perceptual(image, driving)
-        if discriminator is not None and (config.gan_weight > 0 or config.feature_matching_weight > 0):
+        if discriminator is not None and config.has_gan:
             fake = discriminator(image)
             if config.gan_weight > 0:
                 losses["gan"] = config.gan_weight * generator_hinge_loss(fake.scores)

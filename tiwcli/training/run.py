@@ -176,8 +176,7 @@ def resolve_settings(
             )
         if init is not None:
             raise InputError("--init: a resumed run goes on from its own checkpoint; leave --init out")
-        has_gan = train_config.gan_weight > 0 or train_config.feature_matching_weight > 0
-        if gan and not has_gan:
+        if gan and not train_config.has_gan:
             raise InputError(f"--gan: the run in {run_dir} was started without the GAN; it cannot be added")
         schedule_given = {**SCHEDULE_DEFAULTS, **read_run_schedule(run_dir), **schedule_given}
         return model_config, _with_discriminator(dataclasses.replace(train_config, **given)), schedule_given
@@ -195,7 +194,7 @@ def resolve_settings(
     else:
         model_config = model_preset(preset or DEFAULT_TRAIN_PRESET)
     train_config = train_preset(preset or DEFAULT_TRAIN_PRESET)
-    if gan and train_config.gan_weight == 0 and train_config.feature_matching_weight == 0:
+    if gan and not train_config.has_gan:
         defaults = TrainConfig()  # the preset trains without the GAN: --gan brings the usual weights
         given = {
             "gan_weight": defaults.gan_weight,
@@ -208,6 +207,6 @@ def resolve_settings(
 
 def _with_discriminator(config: TrainConfig) -> TrainConfig:
     """`config` as it is, or a one-line error where a loss needs the discriminator and the run has none."""
-    if config.mouth_gan_weight > 0 and config.gan_weight == 0 and config.feature_matching_weight == 0:
+    if config.mouth_gan_weight > 0 and not config.has_gan:
         raise InputError("--mouth-gan-weight: the GAN's discriminator scores the mouth; train with --gan")
     return config

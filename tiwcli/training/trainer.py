@@ -136,7 +136,7 @@ def build_trainer(
     objective = GeneratorObjective(model, config, perceptual).to(device).train()
     optimizers = {"generator": torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)}
     discriminator = None
-    if options.gan and (config.gan_weight > 0 or config.feature_matching_weight > 0):
+    if options.gan and config.has_gan:
         discriminator = (
             MultiScaleDiscriminator(
                 config.discriminator_scales,
