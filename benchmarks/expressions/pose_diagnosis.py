@@ -19,6 +19,13 @@ from face_measures import head_pose  # noqa: E402
 from tiwcli.io.video import read_all_frames  # noqa: E402
 
 
+def poses(landmarks) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A sequence of (68, 2) landmarks, None or NaN where no face -> (t, 3) yaw, pitch, roll
+    proxies (`face_measures.head_pose`), NaN there too."""
+    nan = np.full(3, np.nan)
+    return np.stack([head_pose(p) if p is not None and np.isfinite(p).all() else nan for p in landmarks])
+
+
 def correlations(driver: np.ndarray, other: np.ndarray) -> list[float]:
     """(t, 3) pose proxies each -> yaw, pitch, roll correlations over the frames both have."""
     ok = np.isfinite(driver).all(1) & np.isfinite(other).all(1)
@@ -39,9 +46,7 @@ def main(argv: list[str]) -> int:
         if not faces or len(given) != len(run.outputs):
             print(f"{portrait.name}: no face in the source crop")
             continue
-        nan = np.full(3, np.nan)
-        seen = np.array([head_pose(p) if p is not None else nan for p in run.driver_landmarks])
-        made = np.array([head_pose(p) if p is not None else nan for p in run.output_landmarks])
+        seen, made = poses(run.driver_landmarks), poses(run.output_landmarks)
         handed = np.array([head_pose(cross_identity.crop_pixels(g, size)) for g in given])
         source = faces[0].landmarks
         first = next(p for p in run.driver_landmarks if p is not None)

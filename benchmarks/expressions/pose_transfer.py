@@ -17,20 +17,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "benchmarks/expressions"), str(ROOT / "benchmarks")]
 import cross_identity  # noqa: E402
-from face_measures import head_pose  # noqa: E402
-from pose_diagnosis import correlations  # noqa: E402
+from pose_diagnosis import correlations, poses  # noqa: E402
 
 from tiwcli.inference.motion import landmarks_in_crop, motion_landmarks  # noqa: E402
 from tiwcli.inference.motion_controls import MotionControls, controlled_landmarks  # noqa: E402
 from tiwcli.io.images import load_image  # noqa: E402
 from tiwcli.io.video import read_all_frames  # noqa: E402
-
-
-def poses(landmarks: np.ndarray) -> np.ndarray:
-    """(t, 68, 2) landmarks, NaN where no face -> (t, 3) yaw, pitch, roll proxies, NaN there too."""
-    return np.stack(
-        [head_pose(points) if np.isfinite(points).all() else np.full(3, np.nan) for points in landmarks]
-    )
 
 
 def main() -> int:

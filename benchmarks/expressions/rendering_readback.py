@@ -28,25 +28,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "benchmarks/expressions"), str(ROOT / "benchmarks")]
 import cross_identity  # noqa: E402
-from face_measures import head_pose  # noqa: E402
-from pose_diagnosis import correlations  # noqa: E402
+from pose_diagnosis import correlations, poses  # noqa: E402
 
 from tiwcli.evaluation.baselines import piecewise_affine_warp  # noqa: E402
 from tiwcli.evaluation.metrics.landmarks import mouth_opening  # noqa: E402
 from tiwcli.io.video import read_all_frames  # noqa: E402
-
-NAN3 = np.full(3, np.nan)
 
 
 def read_landmarks(analyzer, image: np.ndarray) -> np.ndarray | None:
     """dlib's (68, 2) landmarks of the first face in `image`; None without one."""
     faces = analyzer.detect(image)
     return faces[0].landmarks if faces else None
-
-
-def poses(landmarks: list[np.ndarray | None]) -> np.ndarray:
-    """(t, 3) pose proxies, NaN where there is no face."""
-    return np.array([head_pose(p) if p is not None else NAN3 for p in landmarks])
 
 
 def mouth_gain(driver: list[np.ndarray | None], other: list[np.ndarray | None]) -> float:
