@@ -7,7 +7,10 @@ the source itself, given back exactly). The issue's self-reenactment
 interior off (it would be copied from the very frame it is scored against).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/expressions/relative_self.py WEIGHTS CLIP... \
-        [--mouth-scale S ...] [--max-frames 60] [--json OUT.json]
+        [--mouth-scale S ...] [--opening-way lips|jaw ...] [--max-frames 60] [--json OUT.json]
+
+Each `--opening-way` (`motion.SCALED_OPENING`, the twenty-first rule) with each `--mouth-scale`;
+rows are named by the scale, and by `WAY/S` when a way other than the shipped one is asked for.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from tiwcli.checkpoint import load_model
 from tiwcli.evaluation.metrics.pixels import l1_per_frame, psnr_per_frame
 from tiwcli.faces.backends import load_face_analyzer
+from tiwcli.inference import motion
 from tiwcli.inference.animator import Animator
 from tiwcli.inference.options import AnimateOptions
 from tiwcli.io.video import read_all_frames
@@ -42,13 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("weights", type=Path)
     parser.add_argument("clips", type=Path, nargs="+")
     parser.add_argument("--mouth-scale", type=float, nargs="+", default=[AnimateOptions.mouth_scale])
+    parser.add_argument(
+        "--opening-way", choices=motion.OPENING_WAYS, nargs="+", default=[motion.SCALED_OPENING]
+    )
     parser.add_argument("--max-frames", type=int, default=60)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     model = load_model(args.weights, device="cpu")
     analyzer = load_face_analyzer("dlib")
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for scale in args.mouth_scale:
+    shipped = motion.SCALED_OPENING
+    for way, scale in ((w, s) for w in args.opening_way for s in args.mouth_scale):
+        motion.SCALED_OPENING = way
+        name = f"{scale:g}" if args.opening_way == [shipped] else f"{way}/{scale:g}"
         options = AnimateOptions(
             crop=False,
             paste_back=False,
@@ -58,16 +68,17 @@ def main(argv: list[str] | None = None) -> int:
             mouth_scale=scale,
         )
         animator = Animator(model, options, analyzer)
-        row = table.setdefault(f"{scale:g}", {})
+        row = table.setdefault(name, {})
         for clip in args.clips:
             frames = read_all_frames(clip, max_frames=args.max_frames)
             psnr, l1 = scores(animate_clip(animator, frames)[1:], frames[1:])
             row[clip.name] = {"psnr": psnr, "l1": l1, "frames": len(frames)}
-            print(f"mouth scale {scale:g}  {clip.name}: PSNR {psnr:.3f}  L1 {l1:.3f}", flush=True)
+            print(f"mouth scale {name}  {clip.name}: PSNR {psnr:.3f}  L1 {l1:.3f}", flush=True)
         row["mean"] = {
             key: float(np.mean([row[clip.name][key] for clip in args.clips])) for key in ("psnr", "l1")
         }
-        print(f"mouth scale {scale:g}  mean: PSNR {row['mean']['psnr']:.3f}  L1 {row['mean']['l1']:.3f}")
+        print(f"mouth scale {name}  mean: PSNR {row['mean']['psnr']:.3f}  L1 {row['mean']['l1']:.3f}")
+    motion.SCALED_OPENING = shipped
     if args.json:
         args.json.write_text(
             json.dumps({"weights": str(args.weights), "max_frames": args.max_frames, "rows": table}, indent=1)

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from tiwcli.evaluation.metrics.landmarks import mouth_opening
+from tiwcli.inference import motion
 from tiwcli.inference.motion import (
     MOUTH_OPENING_BASIS,
+    UPPER_LIP,
     close_mouth,
     closed_mouth_references,
     closed_source_mouth,
@@ -98,6 +100,23 @@ def test_a_scaled_mouth_opens_that_many_times_the_drivers_opening_and_nothing_el
     # less than 1 damps the opening; 0 keeps the portrait's own mouth, lips never crossed
     still = scaled_mouth_opening(moved, driving, None, 0.0)
     assert mouth_openings(still[:4]) == pytest.approx([0.1] * 4, abs=0.02)
+
+
+def test_the_jaw_way_opens_as_far_with_the_upper_lip_still(face, monkeypatch):
+    """`SCALED_OPENING` "jaw" (twenty-first rule): the same added opening as "lips", the upper lip
+    (and everything above the mouth) where relative motion put it, the lower lip and chin lower."""
+    driver = face + np.array([0.03, 0.0])
+    driving = np.stack([driver, opened(driver, 0.2)])
+    moved = motion_landmarks(driving.astype(np.float32), driving[0], face, "relative")
+    lips = scaled_mouth_opening(moved, driving, driving[0], 1.5)
+    monkeypatch.setattr(motion, "SCALED_OPENING", "jaw")
+    jaw = scaled_mouth_opening(moved, driving, driving[0], 1.5)
+    assert mouth_openings(jaw) == pytest.approx(mouth_openings(lips), abs=1e-3)
+    assert mouth_openings(jaw)[1] == pytest.approx(0.3, abs=0.02)
+    still = [i for i in range(68) if i not in MOUTH_OPENING_BASIS or i in UPPER_LIP]
+    assert np.allclose(jaw[:, still], moved[:, still], atol=1e-6)
+    assert (jaw[1, UPPER, 1] > lips[1, UPPER, 1]).all()  # "lips" raised the upper lip, "jaw" does not
+    assert jaw[1, 8, 1] > lips[1, 8, 1] > moved[1, 8, 1]  # the chin drops further
 
 
 def test_openings_are_measured_from_the_drivers_least_open_mouth(face):

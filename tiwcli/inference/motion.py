@@ -163,6 +163,25 @@ MOUTH_OPENING_BASIS: dict[int, float] = {
 }  # fmt: skip
 _BASIS = np.zeros(68, np.float64)
 _BASIS[list(MOUTH_OPENING_BASIS)] = list(MOUTH_OPENING_BASIS.values())
+UPPER_LIP = (48, 49, 50, 51, 52, 53, 54, 60, 61, 62, 63, 64)  # iBUG: outer and inner upper lip, corners
+
+
+def _jaw_basis() -> np.ndarray:
+    """(68,) `MOUTH_OPENING_BASIS` with the upper lip still: its rows 0 and every other row scaled
+    so that a unit along it still adds a unit of `mouth_openings` (about 1.40 times: the lower lip
+    carries the whole inner gap the upper lip shared)."""
+    gap = _BASIS[[67, 66, 65]] - _BASIS[[61, 62, 63]]  # the inner pairs' gap per unit, about 1.02
+    jaw = _BASIS.copy()
+    jaw[list(UPPER_LIP)] = 0.0
+    return jaw * (gap.mean() / jaw[[67, 66, 65]].mean())
+
+
+# How `scaled_mouth_opening` adds the extra opening (benchmarks/expressions/RULE.md, twenty-first
+# rule): "lips" along MOUTH_OPENING_BASIS (the upper lip rises a little), "jaw" by the lower lip
+# and chin alone (`_jaw_basis`)
+OPENING_WAYS = ("lips", "jaw")
+SCALED_OPENING = "lips"
+_OPENING_BASES = {"lips": _BASIS, "jaw": _jaw_basis()}
 
 
 def mouth_openings(landmarks: np.ndarray) -> np.ndarray:
@@ -174,12 +193,14 @@ def mouth_openings(landmarks: np.ndarray) -> np.ndarray:
     return gap.mean(axis=-1) / np.maximum(eyes, 1e-6)
 
 
-def close_mouth(landmarks: np.ndarray, amount: np.ndarray | float) -> np.ndarray:
+def close_mouth(landmarks: np.ndarray, amount: np.ndarray | float, way: str = "lips") -> np.ndarray:
     """(..., 68, 2) landmarks with the mouth closed by `amount` (...) of `mouth_openings`: each
-    point moved up the face by `MOUTH_OPENING_BASIS` times it, in the face's own size and roll."""
+    point moved up the face by `MOUTH_OPENING_BASIS` times it (`way` "jaw": the upper lip still,
+    `_jaw_basis`), in the face's own size and roll."""
     eyes = landmarks[..., 45, :] - landmarks[..., 36, :]  # (..., 2)
     down = np.stack([-eyes[..., 1], eyes[..., 0]], axis=-1)  # (..., 2) eye line turned 90 degrees: down
-    shift = np.asarray(amount, np.float64)[..., None, None] * _BASIS[:, None] * down[..., None, :]
+    basis = _OPENING_BASES[way]
+    shift = np.asarray(amount, np.float64)[..., None, None] * basis[:, None] * down[..., None, :]
     return (landmarks - shift).astype(landmarks.dtype)  # (..., 68, 2)
 
 
@@ -190,13 +211,14 @@ def scaled_mouth_opening(
     `reference` ((68, 2), (b, 68, 2) or None: the first driving frame) taken `scale` times
     (`AnimateOptions.mouth_scale`): the mouth opened further by (scale - 1) times the driver's
     change of `mouth_openings`, along `MOUTH_OPENING_BASIS` (lips and chin, in the moved face's
-    own size and roll). 1 gives `moved` back; NaN (no face) stays NaN."""
+    own size and roll; by the jaw alone where `SCALED_OPENING` is "jaw"). 1 gives `moved` back;
+    NaN (no face) stays NaN."""
     if scale == 1:
         return moved
     if reference is None:
         reference = driving[:1]
     opened = mouth_openings(driving) - mouth_openings(reference)  # (b,) the driver's opening
-    return close_pairs(close_mouth(moved, -(scale - 1) * opened))
+    return close_pairs(close_mouth(moved, -(scale - 1) * opened, SCALED_OPENING))
 
 
 def closed_source_mouth(anchor: np.ndarray) -> np.ndarray:
