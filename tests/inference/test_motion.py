@@ -103,11 +103,13 @@ def test_a_scaled_mouth_opens_that_many_times_the_drivers_opening_and_nothing_el
 
 
 def test_the_jaw_way_opens_as_far_with_the_upper_lip_still(face, monkeypatch):
-    """`SCALED_OPENING` "jaw" (twenty-first rule): the same added opening as "lips", the upper lip
-    (and everything above the mouth) where relative motion put it, the lower lip and chin lower."""
+    """`SCALED_OPENING` "jaw" (the default since the twenty-first rule): the same added opening as
+    "lips" (the default before), the upper lip (and everything above the mouth) where relative
+    motion put it, the lower lip and chin lower."""
     driver = face + np.array([0.03, 0.0])
     driving = np.stack([driver, opened(driver, 0.2)])
     moved = motion_landmarks(driving.astype(np.float32), driving[0], face, "relative")
+    monkeypatch.setattr(motion, "SCALED_OPENING", "lips")
     lips = scaled_mouth_opening(moved, driving, driving[0], 1.5)
     monkeypatch.setattr(motion, "SCALED_OPENING", "jaw")
     jaw = scaled_mouth_opening(moved, driving, driving[0], 1.5)

@@ -180,7 +180,7 @@ def _jaw_basis() -> np.ndarray:
 # rule): "lips" along MOUTH_OPENING_BASIS (the upper lip rises a little), "jaw" by the lower lip
 # and chin alone (`_jaw_basis`)
 OPENING_WAYS = ("lips", "jaw")
-SCALED_OPENING = "lips"
+SCALED_OPENING = "jaw"  # since the twenty-first rule (2026-12-07 night); "lips" before
 _OPENING_BASES = {"lips": _BASIS, "jaw": _jaw_basis()}
 
 

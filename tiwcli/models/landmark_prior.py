@@ -128,8 +128,11 @@ def spline_at(spline: ThinPlateSpline, feature_size: int) -> torch.Tensor:
     control_terms = torch.cat(
         [-2 * controls, torch.ones_like(controls[..., :1]), controls.square().sum(-1, keepdim=True)], dim=-1
     )  # (b, n, K, 4)
-    distance2 = (query_terms @ control_terms.transpose(-1, -2)).clamp_min(0)  # (b, n, q, K)
-    at_queries = _radial(distance2)  # (b, n, q, K)
+    distance2 = query_terms @ control_terms.transpose(-1, -2)  # (b, n, q, K)
+    if distance2.requires_grad:
+        at_queries = _radial(distance2.clamp_min(0))  # (b, n, q, K)
+    else:  # in place: the product's buffer becomes the kernel (r^2 below 1e-12 reads as 1e-12: 0 to 3e-11)
+        at_queries = distance2.clamp_min_(1e-12).log().mul_(distance2)
     query_affine = torch.cat([ones, queries], dim=-1)  # (q, 3)
     centres = at_queries @ spline.weights + query_affine @ spline.coefficients  # (b, n, q, 2)
     return torch.where(spline.known[..., None, None], centres, queries)
