@@ -52,9 +52,13 @@ def mouth_region(driving_landmarks: torch.Tensor, size: int, grow: float) -> tor
     )  # the middle of the lips' extent along u and v
     half_width = (u.amax(1) - u.amin(1)).clamp_min(1e-3) / 2 * grow  # (b,)
     half_height = torch.maximum((v.amax(1) - v.amin(1)) / 2 * grow, MIN_ASPECT * half_width)
-    grid = rearrange(coordinate_grid(size, landmarks.device, landmarks.dtype), "h w xy -> 1 h w xy")
-    relative = grid - centre[:, None, None]  # (b, H, W, 2)
-    du = (relative * along[:, None, None]).sum(-1) / half_width[:, None, None]
-    dv = (relative * across[:, None, None]).sum(-1) / half_height[:, None, None]
-    region = torch.sigmoid(EDGE * (1 - torch.sqrt(du.square() + dv.square() + 1e-12)))  # (b, H, W)
+    # u and v are linear in x and y, so each map is a row part plus a column part: no (b, H, W, 2)
+    ticks = coordinate_grid(size, landmarks.device, landmarks.dtype)[0, :, 0]  # (W,) pixel centres
+    x = rearrange(ticks[None] - centre[:, 0:1], "b w -> b 1 w")
+    y = rearrange(ticks[None] - centre[:, 1:2], "b h -> b h 1")
+    width, height = half_width[:, None, None], half_height[:, None, None]
+    du = (along[:, 0, None, None] * x + along[:, 1, None, None] * y) / width  # (b, H, W)
+    dv = (across[:, 0, None, None] * x + across[:, 1, None, None] * y) / height
+    radius = du.square_().add_(dv.square_()).add_(1e-12).sqrt_()
+    region = torch.sigmoid(radius.sub_(1).mul_(-EDGE))  # (b, H, W): sigmoid(EDGE (1 - r))
     return torch.nan_to_num(region, nan=0.0)[:, None]  # (b, 1, H, W)
