@@ -210,9 +210,9 @@ def scaled_mouth_opening(
     """Relative motion's landmarks `moved` (b, 68, 2) with the driver's mouth opening from its
     `reference` ((68, 2), (b, 68, 2) or None: the first driving frame) taken `scale` times
     (`AnimateOptions.mouth_scale`): the mouth opened further by (scale - 1) times the driver's
-    change of `mouth_openings`, along `MOUTH_OPENING_BASIS` (lips and chin, in the moved face's
-    own size and roll; by the jaw alone where `SCALED_OPENING` is "jaw"). 1 gives `moved` back;
-    NaN (no face) stays NaN."""
+    change of `mouth_openings`, in the moved face's own size and roll: by the lower lip and chin
+    alone (`SCALED_OPENING` "jaw", the default) or along `MOUTH_OPENING_BASIS` ("lips"). 1 gives
+    `moved` back; NaN (no face) stays NaN."""
     if scale == 1:
         return moved
     if reference is None:

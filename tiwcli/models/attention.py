@@ -43,7 +43,8 @@ def _tracked(*tensors: torch.Tensor | None) -> bool:
     """Whether autograd, a tracer or an exporter watches: then the functional path."""
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
         return True
-    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+    compiling = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or bool(compiling and compiling())
 
 
 def _attend_in_place(

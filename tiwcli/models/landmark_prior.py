@@ -41,7 +41,7 @@ import torch
 from einops import rearrange
 
 from tiwcli.models.full_resolution_warp import FlowBase
-from tiwcli.models.layers import coordinate_grid
+from tiwcli.models.layers import coordinate_grid, pixel_centres
 from tiwcli.models.locality_prior import EXTRA_LOGIT
 
 # the spline base of the full-resolution warp is read every SPLINE_STEP pixels (then bilinear) by
@@ -214,7 +214,7 @@ def landmark_bias(
         queries = rearrange(coordinate_grid(feature_size, driving.device), "h w xy -> (h w) xy")
         centres = queries.expand(batch, num_sources, -1, -1)  # (b, n, q, 2)
     side = feature_size // reduction
-    ticks = (torch.arange(side, device=driving.device, dtype=centres.dtype) * 2 + 1) / side - 1  # key x or y
+    ticks = pixel_centres(side, driving.device, centres.dtype)  # key x or y
     scale = -1 / (2 * (sigma_cells * 2 / feature_size) ** 2)  # sigma in [-1, 1] units
     # the Gaussian is separable over the key grid: bias[.., ky, kx] = y part [ky] + x part [kx],
     # so only (b, n, q, side) squares are computed, not (b, n, q, side^2) distances

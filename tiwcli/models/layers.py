@@ -73,10 +73,17 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
 
 
+def pixel_centres(
+    size: int, device: torch.device | None = None, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """(size,) the pixel centres along one side in [-1, 1] (align_corners=False)."""
+    return (torch.arange(size, device=device, dtype=dtype or torch.float32) * 2 + 1) / size - 1
+
+
 def coordinate_grid(
     size: int, device: torch.device | None = None, dtype: torch.dtype | None = None
 ) -> torch.Tensor:
     """Pixel centres of a size x size map in [-1, 1] (align_corners=False): (size, size, 2) as (x, y)."""
-    ticks = (torch.arange(size, device=device, dtype=dtype or torch.float32) * 2 + 1) / size - 1
+    ticks = pixel_centres(size, device, dtype)
     y, x = torch.meshgrid(ticks, ticks, indexing="ij")
     return torch.stack([x, y], dim=-1)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
-from tiwcli.models.layers import coordinate_grid
+from tiwcli.models.layers import pixel_centres
 
 OUTER_LIPS = slice(48, 60)
 LEFT_CORNER, RIGHT_CORNER = 48, 54
@@ -53,7 +53,7 @@ def mouth_region(driving_landmarks: torch.Tensor, size: int, grow: float) -> tor
     half_width = (u.amax(1) - u.amin(1)).clamp_min(1e-3) / 2 * grow  # (b,)
     half_height = torch.maximum((v.amax(1) - v.amin(1)) / 2 * grow, MIN_ASPECT * half_width)
     # u and v are linear in x and y, so each map is a row part plus a column part: no (b, H, W, 2)
-    ticks = coordinate_grid(size, landmarks.device, landmarks.dtype)[0, :, 0]  # (W,) pixel centres
+    ticks = pixel_centres(size, landmarks.device, landmarks.dtype)  # (W,) and (H,)
     x = rearrange(ticks[None] - centre[:, 0:1], "b w -> b 1 w")
     y = rearrange(ticks[None] - centre[:, 1:2], "b h -> b h 1")
     width, height = half_width[:, None, None], half_height[:, None, None]
