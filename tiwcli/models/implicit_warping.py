@@ -43,7 +43,7 @@ from tiwcli.models.generator import Generator
 from tiwcli.models.heatmaps import keypoint_heatmaps
 from tiwcli.models.keypoint_encoder import key_encoder, query_encoder
 from tiwcli.models.keypoints import KeypointDetector, Keypoints
-from tiwcli.models.landmark_prior import ThinPlateSpline, landmark_bias, spline_flow_base
+from tiwcli.models.landmark_prior import ThinPlateSpline, landmark_bias, spline_flow_base, thin_plate_spline
 from tiwcli.models.layers import resize
 from tiwcli.models.locality_prior import locality_bias
 from tiwcli.models.motion_gate import MotionGate, motion_gate, nearest_source
@@ -198,6 +198,16 @@ class ImplicitWarping(nn.Module):
         source_landmarks = encoding.landmarks
         if source_landmarks is not None and source_landmarks.shape[0] != batch:
             source_landmarks = source_landmarks.expand(batch, -1, -1, -1)
+        if (
+            spline is None
+            and self.config.landmark_flow
+            and source_landmarks is not None
+            and driving_landmarks is not None
+        ):
+            # solved once for the attention's prior and the full-resolution base, which both read it
+            spline = thin_plate_spline(
+                driving_landmarks.float(), source_landmarks.float(), self.config.landmark_flow_smoothing
+            )
         bias = self.attention_bias(
             encoding.num_sources, queries.device, source_landmarks, driving_landmarks, spline
         )
