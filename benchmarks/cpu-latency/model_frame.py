@@ -13,8 +13,6 @@ worktree of each (PYTHONPATH picks the `tiwcli` measured; the first word printed
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -22,22 +20,11 @@ import torch
 from tiwcli.allocator import keep_freed_memory
 
 
-def median_ms(step: Callable[[], object], frames: int = 40, warm_up: int = 5) -> float:
-    for _ in range(warm_up):
-        step()
-    times = []
-    for _ in range(frames):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2] * 1000
-
-
 def main(argv: list[str]) -> int:
     keep_freed_memory()
     import tiwcli
     from tiwcli.checkpoint import load_model
-    from tiwcli.evaluation.bench import animate_frames, encode
+    from tiwcli.evaluation.bench import animate_frames, encode, median_seconds
 
     torch.set_num_threads(int(argv[0]))
     cells = []
@@ -47,7 +34,10 @@ def main(argv: list[str]) -> int:
             with torch.inference_mode():
                 encoding = encode(model, torch.rand(1, sources, 3, 256, 256))
                 driving = torch.rand(1, 3, 256, 256)
-                ms = median_ms(lambda: animate_frames(model, encoding, driving))  # noqa: B023
+                step = lambda: animate_frames(model, encoding, driving)  # noqa: B023, E731
+                for _ in range(5):  # warm-up
+                    step()
+                ms = median_seconds(step, 40) * 1000
             cells.append(f"{Path(path).name} {sources} src {ms:.1f} ms")
     print(Path(tiwcli.__file__).parents[1].name, "|", " | ".join(cells))
     return 0
