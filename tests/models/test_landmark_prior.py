@@ -278,3 +278,16 @@ def test_the_spline_read_equals_the_kernel_sum_at_every_query_with_and_without_g
         again = spline_at(tracked, 32)
         again.sum().backward()
     assert torch.allclose(again.detach(), spline_at(spline, 32)) and weights.grad is not None
+
+
+def test_a_spline_is_read_once_per_grid_side():
+    """The attention's prior and the full-resolution base both read the coarse grid: the second
+    read is the first's tensor; another side, or a changed copy of the spline, is read anew."""
+    torch.manual_seed(4)
+    driving = torch.rand(1, 68, 2) * 1.2 - 0.6
+    spline = thin_plate_spline(driving, (driving + 0.03 * torch.randn(1, 68, 2))[:, None], 0.001)
+    coarse = spline_at(spline, 32)
+    assert spline_at(spline, 32) is coarse
+    assert spline_at(spline, 16).shape[2] == 16 * 16
+    moved = dataclasses.replace(spline, weights=spline.weights * 2)
+    assert not torch.equal(spline_at(moved, 32), coarse)

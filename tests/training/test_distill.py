@@ -69,6 +69,55 @@ def test_distil_trains_saves_and_resumes(distill, teacher_file, sample_dataset, 
     assert (out / "student_00000003.safetensors").exists()
 
 
+def test_a_narrower_keypoint_detector_starts_from_the_teachers_channels(distill, teacher_file):
+    """Every hourglass tensor is the teacher's first channels; a decoder conv, which reads the
+    upsampled map and the skip side by side, takes the first channels of each part."""
+    teacher = load_model(teacher_file).eval()  # keypoint_channels 8, depth 2: widths 8, 16, 32
+    student = distill.narrowed(teacher, 8, keypoint_channels=4).eval()  # widths 4, 8, 16
+    assert student.config.keypoint_channels == 4 and student.config.generator_channels == 8
+    taught = teacher.state_dict()
+    stem = student.keypoint_detector.hourglass.stem[0].weight  # (4, 3, 3, 3)
+    assert torch.equal(stem, taught["keypoint_detector.hourglass.stem.0.weight"][:4])
+    deepest = student.keypoint_detector.hourglass.up[0][0].weight  # (8, 16 + 8, 3, 3): level 1
+    wide = taught["keypoint_detector.hourglass.up.0.0.weight"]  # (16, 32 + 16, 3, 3)
+    assert torch.equal(deepest[:, :16], wide[:8, :16])  # the upsampled part
+    assert torch.equal(deepest[:, 16:], wide[:8, 32:40])  # the skip part
+    for name, tensor in student.state_dict().items():
+        if not name.startswith("keypoint_detector."):
+            assert torch.equal(tensor, taught[name]), name
+    with torch.inference_mode():
+        keypoints = student.keypoint_detector(torch.rand(2, 3, 64, 64))
+    assert keypoints.positions.shape == (2, teacher.config.num_keypoints, 2)
+
+
+def test_distil_with_narrower_keypoints_trains_both_and_resumes(
+    distill, teacher_file, sample_dataset, tmp_path
+):
+    out = tmp_path / "run"
+    args = [str(teacher_file), "--data", str(sample_dataset), "--out", str(out)]
+    args += ["--generator-channels", "8", "--keypoint-channels", "4", "--batch-size", "2"]
+    assert distill.main([*args, "--steps", "2", "--checkpoint-every", "1"]) == 0
+    student = load_model(out / "student_00000002.safetensors")
+    assert student.config.keypoint_channels == 4
+    first = distill.narrowed(load_model(teacher_file), 8, keypoint_channels=4)
+    for part in ("keypoint_detector", "generator"):
+        trained = getattr(student, part).parameters()
+        assert any(
+            not torch.equal(p, q) for p, q in zip(trained, getattr(first, part).parameters(), strict=True)
+        )
+    taught = first.state_dict()
+    for name, tensor in student.state_dict().items():
+        if not name.startswith(("keypoint_detector.", "generator.")):
+            assert torch.equal(tensor, taught[name]), name  # frozen
+    # resuming at the last step trains nothing and saves what it loaded: both parts come back
+    assert distill.main([*args, "--steps", "2", "--resume"]) == 0
+    again = load_model(out / "student_00000002.safetensors")
+    for name, tensor in again.state_dict().items():
+        assert torch.equal(tensor, student.state_dict()[name]), name
+    assert distill.main([*args, "--steps", "3", "--resume"]) == 0
+    assert load_model(out / "student_00000003.safetensors").config.keypoint_channels == 4
+
+
 def test_student_must_be_narrower(distill, teacher_file, tmp_path):
     with pytest.raises(SystemExit):
         distill.main(
@@ -79,6 +128,18 @@ def test_student_must_be_narrower(distill, teacher_file, tmp_path):
                 "--out",
                 str(tmp_path / "o"),
                 "--generator-channels",
+                "8",
+            ]
+        )
+    with pytest.raises(SystemExit):  # the keypoint detector must narrow too, when asked
+        distill.main(
+            [
+                str(teacher_file),
+                "--data",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--keypoint-channels",
                 "8",
             ]
         )

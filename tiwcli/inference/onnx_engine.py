@@ -14,7 +14,6 @@ Shape letters: b batch (driving frames), n sources, k keypoints, H image side, m
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +182,7 @@ class OnnxEngine:
                     encoding.landmarks.detach().float().cpu().expand(batch, -1, -1, -1),
                     config.landmark_flow_smoothing,
                 )
-                feeds |= dict(zip(SPLINE_INPUTS, dataclasses.astuple(spline), strict=True))
+                feeds |= dict(zip(SPLINE_INPUTS, spline.tensors, strict=True))
         (images,) = self._run(RENDER, feeds)
         return images
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import hashlib
 import json
 import logging
@@ -271,7 +270,7 @@ def _export_render(model: ImplicitWarping, num_sources: int | None) -> onnx.Mode
         "source_images": sources,
         "source_landmarks": source_landmarks,
         "driving_landmarks": driving_landmarks,
-        **dict(zip(SPLINE_INPUTS, dataclasses.astuple(spline), strict=True)),
+        **dict(zip(SPLINE_INPUTS, spline.tensors, strict=True)),
     }
     names = render_inputs(config)
     return _export(

@@ -35,7 +35,7 @@ entries per source, m = E extras + n p.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from einops import rearrange
@@ -75,6 +75,14 @@ class ThinPlateSpline:
     weights: torch.Tensor  # (b, n, K, 2) of the radial kernel
     coefficients: torch.Tensor  # (b, n, 3, 2) of the affine part (1, x, y)
     known: torch.Tensor  # (b, n) bool: landmarks of the frame and of source i are both known
+    # spline_at's readings by grid side: the attention's prior and the full-resolution base both read
+    # the coarse grid, and it is read once
+    readings: dict[int, torch.Tensor] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """controls, weights, coefficients, known: what defines the spline (the ONNX graph's inputs)."""
+        return self.controls, self.weights, self.coefficients, self.known
 
 
 def thin_plate_spline(
@@ -117,7 +125,10 @@ def thin_plate_spline(
 
 def spline_at(spline: ThinPlateSpline, feature_size: int) -> torch.Tensor:
     """-> (b, n, q, 2): the spline read at each cell of a feature_size grid; the identity where
-    `known` is False."""
+    `known` is False. Read once per side and spline (`ThinPlateSpline.readings`)."""
+    reading = spline.readings.get(feature_size)
+    if reading is not None:
+        return reading
     controls = spline.controls
     queries = rearrange(coordinate_grid(feature_size, controls.device, controls.dtype), "h w xy -> (h w) xy")
     ones = torch.ones_like(queries[:, :1])
@@ -135,7 +146,9 @@ def spline_at(spline: ThinPlateSpline, feature_size: int) -> torch.Tensor:
         at_queries = distance2.clamp_min_(1e-12).log().mul_(distance2)
     query_affine = torch.cat([ones, queries], dim=-1)  # (q, 3)
     centres = at_queries @ spline.weights + query_affine @ spline.coefficients  # (b, n, q, 2)
-    return torch.where(spline.known[..., None, None], centres, queries)
+    reading = torch.where(spline.known[..., None, None], centres, queries)
+    spline.readings[feature_size] = reading
+    return reading
 
 
 def thin_plate_centres(
