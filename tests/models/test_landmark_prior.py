@@ -277,7 +277,9 @@ def test_the_spline_read_equals_the_kernel_sum_at_every_query_with_and_without_g
         )
         again = spline_at(tracked, 32)
         again.sum().backward()
-    assert torch.allclose(again.detach(), spline_at(spline, 32)) and weights.grad is not None
+    # the same sums in float32, reordered where autograd records them: within the bound above
+    assert torch.allclose(again.detach(), spline_at(spline, 32), rtol=0, atol=5e-5)
+    assert weights.grad is not None
 
 
 def test_a_spline_is_read_once_per_grid_side():

@@ -145,7 +145,10 @@ def spline_at(spline: ThinPlateSpline, feature_size: int) -> torch.Tensor:
     else:  # in place: the product's buffer becomes the kernel (r^2 below 1e-12 reads as 1e-12: 0 to 3e-11)
         at_queries = distance2.clamp_min_(1e-12).log().mul_(distance2)
     query_affine = torch.cat([ones, queries], dim=-1)  # (q, 3)
-    centres = at_queries @ spline.weights + query_affine @ spline.coefficients  # (b, n, q, 2)
+    # (K, 2)-wide products as (2, K) x (K, q) read transposed: the same sums, about 2x faster on a
+    # CPU than (q, K) x (K, 2), whose two output columns BLAS handles poorly
+    radial = (spline.weights.mT @ at_queries.mT).mT  # (b, n, q, 2)
+    centres = radial + (spline.coefficients.mT @ query_affine.mT).mT  # (b, n, q, 2)
     reading = torch.where(spline.known[..., None, None], centres, queries)
     spline.readings[feature_size] = reading
     return reading
