@@ -2,6 +2,10 @@
 # Speed of the keypoints-8 / generator-4 student (benchmarks/fast/RULE.md, 2026-12-08) next to the
 # present fast preset and the default weights, in one run on a quiet machine (training paused):
 #   benchmarks/fast/speed_k8g4.sh STUDENT OUT_DIR [OLD_TREE]
+# The student has been the shipped fast preset since 2026-12-08; to time it against the first fast
+# preset again, take that one from git history and name it in $FAST:
+#   git show f7caf22:weights/tiw-fast-256.safetensors > /tmp/fast1.safetensors
+#   FAST=/tmp/fast1.safetensors benchmarks/fast/speed_k8g4.sh weights/tiw-fast-256.safetensors OUT
 # 1. the rule's speed test: model_frame.py, one thread, the fast preset and the student alternated,
 #    three pairs (plus the default weights);
 # 2. with OLD_TREE (a git worktree of the commit before the spline's faster read), the same frames
@@ -13,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 student=$1; out=$2; old=${3:-}
-fast=weights/tiw-fast-256.safetensors; shipped=weights/tiw-landmark-256.safetensors
+fast=${FAST:-weights/tiw-fast-256.safetensors}; shipped=weights/tiw-landmark-256.safetensors
 mkdir -p "$out"
 uptime | tee "$out/uptime_before.txt"
 for i in 1 2 3; do
