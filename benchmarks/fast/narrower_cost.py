@@ -1,8 +1,9 @@
 """What a narrower keypoint detector, generator or attention would save a frame, before training one:
 a weights file against untrained models of its config with `keypoint_channels` 8,
 `generator_channels` 4, `key_dim` 32, `value_dim` 64 and/or `attention_reduction` 2 (the time of a
-frame does not depend on the weights' values). Batch 1, one source, one thread, made-up landmarks (`evaluation.bench.animate_frames`);
-three rounds of 15 frames after 3 of warm-up, the variants alternated; ms a frame.
+frame does not depend on the weights' values). Batch 1, one source, one thread, made-up landmarks
+(`evaluation.bench.animate_frames`); three rounds of 15 frames after 3 of warm-up, the variants
+alternated; ms a frame.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fast/narrower_cost.py [WEIGHTS]
 """
