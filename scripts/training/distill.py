@@ -39,7 +39,6 @@ import torch
 import torch.nn.functional as F
 
 from tiwcli.checkpoint import load_model, save_model
-from tiwcli.config import ModelConfig
 from tiwcli.dataset.layout import list_clips
 from tiwcli.models import ImplicitWarping
 from tiwcli.models.keypoints import Keypoints
@@ -64,7 +63,7 @@ def narrowed(
     for name, tensor in student.state_dict().items():
         taught = source[name]
         index = [slice(0, size) for size in tensor.shape]
-        widths = _concatenated_inputs(name, teacher.config, config)
+        widths = _concatenated_inputs(name, teacher, student)
         if widths is not None:  # an hourglass decoder conv: (upsampled, skip) channels side by side
             taught_up, up, skip = widths
             index[1] = torch.cat([torch.arange(up), taught_up + torch.arange(skip)])
@@ -73,22 +72,20 @@ def narrowed(
     return student
 
 
-def _concatenated_inputs(name: str, taught: ModelConfig, config: ModelConfig) -> tuple[int, int, int] | None:
+def _concatenated_inputs(
+    name: str, teacher: ImplicitWarping, student: ImplicitWarping
+) -> tuple[int, int, int] | None:
     """For the keypoint hourglass's decoder convolutions (`hourglass.up.J.0.weight`): the teacher's
     upsampled input width, then the student's upsampled and skip widths; None for every other tensor."""
     prefix = "keypoint_detector.hourglass.up."
     if not (name.startswith(prefix) and name.endswith(".0.weight")):
         return None
-    if taught.keypoint_channels == config.keypoint_channels:
+    taught = teacher.keypoint_detector.hourglass.widths
+    widths = student.keypoint_detector.hourglass.widths
+    if taught == widths:
         return None
-    depth = config.keypoint_depth
-    level = depth - 1 - int(name[len(prefix) :].split(".")[0])  # up[0] is the deepest level
-
-    def widths(channels: int) -> tuple[int, int]:
-        width = [min(channels * 2**i, 256) for i in range(depth + 1)]  # layers.UNet's widths
-        return width[level + 1], width[level]
-
-    return (widths(taught.keypoint_channels)[0], *widths(config.keypoint_channels))
+    level = len(widths) - 2 - int(name[len(prefix) :].split(".")[0])  # up[0] reads the deepest level
+    return taught[level + 1], widths[level + 1], widths[level]
 
 
 def keypoint_l1(student: Keypoints, teacher: Keypoints) -> torch.Tensor:

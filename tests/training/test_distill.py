@@ -119,27 +119,8 @@ def test_distil_with_narrower_keypoints_trains_both_and_resumes(
 
 
 def test_student_must_be_narrower(distill, teacher_file, tmp_path):
+    run = [str(teacher_file), "--data", str(tmp_path), "--out", str(tmp_path / "o")]
     with pytest.raises(SystemExit):
-        distill.main(
-            [
-                str(teacher_file),
-                "--data",
-                str(tmp_path),
-                "--out",
-                str(tmp_path / "o"),
-                "--generator-channels",
-                "8",
-            ]
-        )
+        distill.main([*run, "--generator-channels", "8"])
     with pytest.raises(SystemExit):  # the keypoint detector must narrow too, when asked
-        distill.main(
-            [
-                str(teacher_file),
-                "--data",
-                str(tmp_path),
-                "--out",
-                str(tmp_path / "o"),
-                "--keypoint-channels",
-                "8",
-            ]
-        )
+        distill.main([*run, "--keypoint-channels", "8"])

@@ -47,6 +47,7 @@ class UNet(nn.Module):
     def __init__(self, in_channels: int, channels: int, depth: int, max_channels: int = 256) -> None:
         super().__init__()
         widths = [min(channels * 2**level, max_channels) for level in range(depth + 1)]
+        self.widths = tuple(widths)  # per level, the outermost first
         self.stem = ConvBlock(in_channels, widths[0])
         self.down = nn.ModuleList(ConvBlock(widths[i], widths[i + 1]) for i in range(depth))
         self.up = nn.ModuleList(
